@@ -1,0 +1,34 @@
+# Two commands for a fresh machine with git, make and Python 3.11: `make run` and `make test`.
+PYTHON ?= python3.11
+# uv from PATH when present, else a private copy installed with pip (nothing else is needed beforehand).
+UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+export UV_PROJECT_ENVIRONMENT := .venv
+export UV_PYTHON_DOWNLOADS := never
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test lint bootstrap bench clean-data
+
+.uv/bin/uv:
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet uv
+
+# Creates or refreshes .venv from uv.lock (a no-op when it is already in sync).
+bootstrap: $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+
+run: bootstrap
+	.venv/bin/python -m stack
+
+lint: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy .
+
+test: lint
+	.venv/bin/python -m pytest
+
+bench: bootstrap
+	.venv/bin/python -m bench
+
+clean-data:
+	rm -rf .data

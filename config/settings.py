@@ -1,0 +1,99 @@
+"""The service's settings: one class, every value overridable by an environment variable of the same name.
+
+Outside development the service refuses to start on a default, missing or example secret, so a
+production deployment can never run on the values that ship in this repository.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that ship with the repository (here and in .env.example). They are fine on a developer's
+# machine and refused anywhere else.
+DEV_SESSION_SECRET = "development-session-secret-not-for-production"
+DEV_CLIENT_SECRET = "development-client-secret"
+EXAMPLE_MARKERS = ("change-me", "example", "development-")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: str = Field("development", description="development, staging or production")
+    data_dir: Path = Field(Path(".data"), description="Local state: databases, OpenBao storage, keys")
+    log_level: str = "INFO"
+
+    # Application database (accounts, users, recipes, boards, activity). Never tokens or email bodies.
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file under data_dir")
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="How browsers and Microsoft reach the API (redirect URI base)"
+    )
+    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+    session_max_age_seconds: int = 8 * 3600
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "outlook-integration"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # Vault / OpenBao: the service logs in with AppRole and a narrow policy, never with a root token.
+    vault_addr: str = "http://127.0.0.1:8200"
+    vault_role_id: str = ""
+    vault_secret_id: SecretStr = SecretStr("")
+    vault_kv_mount: str = "outlook-kv"
+    vault_transit_mount: str = "outlook-transit"
+    vault_ca_bundle: Path | None = None
+
+    # Microsoft identity platform and Graph (the local emulator in development).
+    ms_authority: str = "https://127.0.0.1:9443/common"
+    ms_graph_base_url: str = "https://127.0.0.1:9443/v1.0"
+    ms_client_id: str = "00000000-0000-4000-8000-00000000c0de"
+    ms_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
+    ms_ca_bundle: Path | None = Field(
+        None, description="CA file that signs the Microsoft endpoints' certificates (the emulator's ca.pem)"
+    )
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'app.db'}"
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.public_base_url.rstrip('/')}/oauth/callback"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_development(self) -> Settings:
+        if self.is_development:
+            return self
+        problems = []
+        for name in ("session_secret", "ms_client_secret", "vault_secret_id"):
+            value: SecretStr = getattr(self, name)
+            raw = value.get_secret_value()
+            if not raw:
+                problems.append(f"{name.upper()} is missing")
+            elif any(marker in raw for marker in EXAMPLE_MARKERS) or len(raw) < 16:
+                problems.append(f"{name.upper()} is a default or example value")
+        if not self.vault_role_id:
+            problems.append("VAULT_ROLE_ID is missing")
+        if problems:
+            raise ValueError(
+                f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
