@@ -1,0 +1,51 @@
+"""Runs the emulator: `python -m emulator --host H --port P --data-dir D [--snapshot F | --no-snapshot]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from emulator.app import create_app
+from emulator.certs import ensure_certificates
+from emulator.settings import EmulatorSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--data-dir", type=Path)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--snapshot", type=Path, help="state snapshot file (default <data-dir>/state.json)")
+    group.add_argument("--no-snapshot", action="store_true", help="keep state in memory only")
+    args = parser.parse_args(argv)
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    if args.snapshot:
+        overrides["snapshot"] = args.snapshot
+    if args.no_snapshot:
+        overrides["no_snapshot"] = True
+    settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
+
+    _ca, cert, key = ensure_certificates(settings.data_dir)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(cert),
+        ssl_keyfile=str(key),
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
