@@ -1,0 +1,1 @@
+"""Application database: SQLAlchemy models, engine and Alembic migrations (never tokens or email bodies)."""
