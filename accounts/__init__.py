@@ -1,0 +1,1 @@
+"""Accounts, users (admin or member), API tokens and browser sessions."""
