@@ -1,0 +1,256 @@
+"""Identity: discovery, app registration and the authorize endpoint's consent page, driven like a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import uuid
+from urllib.parse import urlencode, urljoin
+
+import httpx
+import pytest
+
+from tests.emulator.forms import consent_form, parse_page
+from tests.emulator.helpers import (
+    DEFAULT_SCOPES,
+    connect,
+    control,
+    create_user,
+    discovery,
+    new_msal_app,
+    pre_consent,
+    query_of,
+    register_app,
+)
+from tests.emulator.receiver import Hook
+
+
+@pytest.mark.parametrize("tenant", ["common", "organizations", "9188040d-6c67-4c5b-b112-36a304b66dad"])
+async def test_discovery_document_serves_msal_for_any_tenant(emulator, tenant):
+    doc = await discovery(emulator, tenant)
+    authority = emulator.authority(tenant)
+    assert doc["authorization_endpoint"] == f"{authority}/oauth2/v2.0/authorize"
+    assert doc["token_endpoint"] == f"{authority}/oauth2/v2.0/token"
+    assert "code" in doc["response_types_supported"]
+    assert doc["issuer"].startswith("https://")
+    app = await register_app(emulator)
+    cca = await new_msal_app(emulator, app, tenant)  # unmodified MSAL accepts the authority
+    flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri)
+    assert flow["auth_uri"].startswith(doc["authorization_endpoint"])
+
+
+async def _consent_page(emulator, auth_uri: str) -> httpx.Response:
+    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+        return await http.get(auth_uri)
+
+
+async def _submit(emulator, page: httpx.Response, button: str, pick: str | None) -> httpx.Response:
+    forms, _text = parse_page(page.text)
+    form = consent_form(forms, button)
+    assert form.method == "post", form
+    data = form.submission(button, pick)
+    async with httpx.AsyncClient(verify=str(emulator.ca_path), cookies=page.cookies) as http:
+        return await http.post(urljoin(str(page.url), form.action or str(page.url)), data=data)
+
+
+async def test_consent_page_is_html_with_user_picker_and_permissions(emulator):
+    app = await register_app(emulator)
+    alice = await create_user(emulator, "alice")
+    bob = await create_user(emulator, "bob")
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=alice)
+    page = await _consent_page(emulator, flow["auth_uri"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<html" in page.text.lower()
+    forms, text = parse_page(page.text)
+    for scope in DEFAULT_SCOPES:
+        assert scope in text, f"permission {scope} not shown"
+    form = consent_form(forms, "Accept")
+    assert form.button("Cancel") is not None or consent_form(forms, "Cancel")
+    offered = " ".join(c.value + " " + c.label for c in form.choices) + " " + text
+    assert alice in offered and bob in offered, "the user picker must list the emulated mailboxes"
+
+
+async def test_accept_redirects_with_code_and_state_and_msal_redeems_it(emulator):
+    app = await register_app(emulator)
+    alice = await create_user(emulator, "alice")
+    bob = await create_user(emulator, "bob")
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=alice)
+    page = await _consent_page(emulator, flow["auth_uri"])
+    # Picking another user than the hint signs in as that user.
+    resp = await _submit(emulator, page, "Accept", pick=bob)
+    assert resp.status_code in (302, 303), resp.text[:500]
+    location = resp.headers["location"]
+    assert location.startswith(app.redirect_uri + "?")
+    params = query_of(location)
+    assert params["state"] == flow["state"]
+    assert params["code"]
+    result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, params)
+    assert "access_token" in result, result
+    assert result["token_type"].lower() == "bearer"
+    assert result["refresh_token"]
+    assert result["id_token_claims"]["preferred_username"].lower() == bob.lower()
+    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+        me = await http.get(
+            f"{emulator.graph_url}/me", headers={"Authorization": f"Bearer {result['access_token']}"}
+        )
+    assert me.status_code == 200
+    assert me.json()["mail"].lower() == bob.lower()
+
+
+async def test_cancel_redirects_with_access_denied(emulator):
+    app = await register_app(emulator)
+    alice = await create_user(emulator, "alice")
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=alice)
+    page = await _consent_page(emulator, flow["auth_uri"])
+    resp = await _submit(emulator, page, "Cancel", pick=alice)
+    assert resp.status_code in (302, 303)
+    params = query_of(resp.headers["location"])
+    assert resp.headers["location"].startswith(app.redirect_uri)
+    assert params["error"] == "access_denied"
+    assert params["state"] == flow["state"]
+    assert params.get("error_description")
+    assert "code" not in params
+    result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, params)
+    assert result.get("error") == "access_denied"
+
+
+def _authorize_url(emulator, **params: str) -> str:
+    return f"{emulator.authority()}/oauth2/v2.0/authorize?{urlencode(params)}"
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = base64.urlsafe_b64encode(uuid.uuid4().bytes * 2).rstrip(b"=").decode()
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+async def test_authorize_refuses_unknown_client_without_redirecting(emulator):
+    app = await register_app(emulator)
+    _v, challenge = _pkce()
+    url = _authorize_url(
+        emulator,
+        client_id=str(uuid.uuid4()),
+        response_type="code",
+        redirect_uri=app.redirect_uri,
+        scope="Mail.Read offline_access",
+        state="s1",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    resp = await _consent_page(emulator, url)
+    assert 400 <= resp.status_code < 500
+    assert "location" not in resp.headers
+
+
+@pytest.mark.parametrize("variant", ["trailing-slash", "other-path", "other-port"])
+async def test_authorize_requires_the_exact_registered_redirect_uri(emulator, variant):
+    app = await register_app(emulator, redirect_uri="http://localhost:8765/exact/callback")
+    bad = {
+        "trailing-slash": "http://localhost:8765/exact/callback/",
+        "other-path": "http://localhost:8765/exact/callbackx",
+        "other-port": "http://localhost:8766/exact/callback",
+    }[variant]
+    _v, challenge = _pkce()
+    url = _authorize_url(
+        emulator,
+        client_id=app.client_id,
+        response_type="code",
+        redirect_uri=bad,
+        scope="Mail.Read offline_access",
+        state="s1",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    resp = await _consent_page(emulator, url)
+    assert 400 <= resp.status_code < 500
+    assert "location" not in resp.headers, "never redirect to an unregistered URI"
+
+
+async def test_app_registration_again_replaces_it(emulator):
+    app = await register_app(emulator)
+    async with control(emulator) as c:
+        resp = await c.post(
+            "/apps",
+            json={
+                "client_id": app.client_id,
+                "client_secret": "replaced-secret",
+                "redirect_uris": ["http://localhost:8765/replaced"],
+                "display_name": "replaced",
+            },
+        )
+    assert resp.status_code == 201
+    _v, challenge = _pkce()
+    common = {
+        "client_id": app.client_id,
+        "response_type": "code",
+        "scope": "Mail.Read offline_access",
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    old = await _consent_page(emulator, _authorize_url(emulator, redirect_uri=app.redirect_uri, **common))
+    assert 400 <= old.status_code < 500
+    new = await _consent_page(
+        emulator, _authorize_url(emulator, redirect_uri="http://localhost:8765/replaced", **common)
+    )
+    assert new.status_code == 200
+
+
+async def test_app_registration_rejects_bad_input(emulator):
+    async with control(emulator) as c:
+        resp = await c.post("/apps", json={"client_id": "x"})
+    assert 400 <= resp.status_code < 500
+
+
+async def test_pre_answered_consent_lets_a_scripted_client_follow_redirects(emulator, hook: Hook):
+    app = await register_app(emulator, redirect_uri=hook.callback_url)
+    email = await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=email)
+    await pre_consent(emulator, email, ["Mail.Read"])
+    async with httpx.AsyncClient(verify=str(emulator.ca_path), follow_redirects=True) as http:
+        resp = await http.get(flow["auth_uri"])
+    assert resp.status_code == 200
+    assert resp.text == "signed in"
+    assert len(hook.callbacks) == 1
+    params = hook.callbacks[0]
+    assert params["state"] == flow["state"]
+    result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, params)
+    assert "access_token" in result, result
+    granted = {s.rsplit("/", 1)[-1].lower() for s in result["scope"].split()}
+    assert "mail.read" in granted
+
+
+async def test_pre_answered_deny_redirects_with_access_denied(emulator):
+    app = await register_app(emulator)
+    email = await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=email)
+    await pre_consent(emulator, email, deny=True)
+    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+        resp = await http.get(flow["auth_uri"])
+    assert resp.status_code in (302, 303)
+    params = query_of(resp.headers["location"])
+    assert params["error"] == "access_denied"
+    assert params["state"] == flow["state"]
+
+
+async def test_pre_answer_is_used_once_then_the_page_shows_again(emulator):
+    conn = await connect(emulator, scopes=["Mail.Read"])
+    flow = conn.msal_app.initiate_auth_code_flow(
+        ["Mail.Read"], redirect_uri=conn.app.redirect_uri, login_hint=conn.email
+    )
+    page = await _consent_page(emulator, flow["auth_uri"])
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_pre_answered_consent_rejects_unknown_user(emulator):
+    async with control(emulator) as c:
+        resp = await c.post("/consent", json={"email": "nobody-here@contoso.test", "scopes": ["Mail.Read"]})
+    assert resp.status_code == 404
