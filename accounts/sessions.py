@@ -66,10 +66,7 @@ def resolve_session(session: Session, settings: Settings, session_id: str) -> Us
     record = session.scalar(select(BrowserSession).where(BrowserSession.session_hash == session_hash))
     if record is None:
         return None
-    expires_at = record.expires_at
-    if expires_at.tzinfo is None:  # SQLite hands back naive datetimes; they were stored in UTC
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if expires_at <= datetime.now(UTC):
+    if record.expires_at <= datetime.now(UTC):
         return None
     return session.get(User, record.user_id)
 

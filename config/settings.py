@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     )
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     session_max_age_seconds: int = 8 * 3600
+    readiness_timeout_seconds: float = Field(2.0, description="Per-check time limit of GET /readyz")
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"

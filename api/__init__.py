@@ -1,0 +1,1 @@
+"""FastAPI app: routes per resource, server-rendered pages, health and readiness."""

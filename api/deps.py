@@ -1,0 +1,98 @@
+"""Dependencies and their Annotated aliases. Tests override the getters that read app.state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from accounts.service import authenticate_token
+from accounts.sessions import SESSION_COOKIE, resolve_session
+from config.settings import Settings
+from db.engine import session_factory
+from db.models import Role, User
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_temporal_client(request: Request) -> Client:
+    client: Client = request.app.state.temporal_client
+    return client
+
+
+def get_ms_http(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.ms_http
+    return client
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+TemporalClientDep = Annotated[Client, Depends(get_temporal_client)]
+MicrosoftHttpDep = Annotated[httpx.AsyncClient, Depends(get_ms_http)]
+
+
+def get_db(engine: EngineDep) -> Iterator[Session]:
+    # Routes commit what they change themselves, before answering; anything left over is rolled back.
+    with session_factory(engine)() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An API token: Authorization: Bearer <token>")
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Browser session (sign in)")
+
+
+def get_optional_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    cookie: Annotated[str | None, Depends(cookie_scheme)],
+) -> User | None:
+    if bearer is not None:
+        # An explicit token decides on its own: a bad one is never rescued by a cookie.
+        user = authenticate_token(session, bearer.credentials)
+        session.commit()  # last_used_at
+        return user
+    if cookie:
+        return resolve_session(session, settings, cookie)
+    return None
+
+
+OptionalUserDep = Annotated[User | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUserDep) -> User:
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="not authenticated: send Authorization: Bearer <api token> or sign in",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_current_admin(user: CurrentUser) -> User:
+    if user.role != Role.admin.value:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="admin role required")
+    return user
+
+
+CurrentAdmin = Annotated[User, Depends(get_current_admin)]

@@ -1,0 +1,23 @@
+"""The FastAPI app: `create_app(settings)` for tests and tools, module-level `app` for uvicorn."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.errors import RequestIdAndErrorsMiddleware
+from api.routes import auth, health, me, pages, users
+from api.state import lifespan
+from config.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="outlook-integration", lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(RequestIdAndErrorsMiddleware)
+    for module in (health, auth, pages, me, users):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

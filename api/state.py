@@ -1,0 +1,50 @@
+"""The clients the lifespan builds once per process and keeps on app.state."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from config.settings import Settings
+from db.engine import engine_from_settings
+
+
+def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
+    """For the Microsoft identity platform (the emulator locally, whose CA is ms_ca_bundle)."""
+    verify: ssl.SSLContext | bool = True
+    if settings.ms_ca_bundle:
+        verify = ssl.create_default_context(cafile=str(settings.ms_ca_bundle))
+    return httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(10.0), follow_redirects=False)
+
+
+async def temporal_client(settings: Settings) -> Client:
+    # lazy: the API starts (and /readyz can say what is missing) while Temporal is still coming up.
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=True,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    # Here rather than at import, so importing the app (tests, tools) leaves logging alone.
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = engine_from_settings(settings)
+    try:
+        async with microsoft_http_client(settings) as ms_http:
+            app.state.engine = engine
+            app.state.ms_http = ms_http
+            app.state.temporal_client = await temporal_client(settings)
+            yield
+    finally:
+        engine.dispose()
