@@ -1,0 +1,180 @@
+"""Initialises, unseals and configures an OpenBao server for local use (idempotent on every start).
+
+The unseal key and root token stay in <dir>/init.json and the AppRole credentials in <dir>/approle.json,
+both mode 0600. The root token is used only here, to configure; the service logs in with AppRole and
+the narrow `outlook-integration` policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import hvac
+from hvac.exceptions import InvalidPath, VaultError
+from pydantic import BaseModel
+
+KV_MOUNT = "outlook-kv"
+TRANSIT_MOUNT = "outlook-transit"
+TRANSIT_KEY = "connection-tokens"
+APPROLE_MOUNT = "approle"
+ROLE_NAME = "outlook-integration"
+POLICY_NAME = "outlook-integration"
+
+# Exactly what the service needs: its own KV subtree and the one Transit key. Nothing under sys/.
+POLICY = f"""
+path "{KV_MOUNT}/data/connections/*" {{
+  capabilities = ["create", "read", "update", "delete", "list"]
+}}
+path "{KV_MOUNT}/metadata/connections/*" {{
+  capabilities = ["create", "read", "update", "delete", "list"]
+}}
+path "{TRANSIT_MOUNT}/encrypt/{TRANSIT_KEY}" {{
+  capabilities = ["update"]
+}}
+path "{TRANSIT_MOUNT}/decrypt/{TRANSIT_KEY}" {{
+  capabilities = ["update"]
+}}
+"""
+
+# Service tokens are short-lived; the service logs in again with role_id/secret_id when one expires.
+TOKEN_TTL = "1h"
+TOKEN_MAX_TTL = "4h"
+
+
+class InitKeys(BaseModel):
+    unseal_key: str
+    root_token: str
+
+
+class AppRoleCredentials(BaseModel):
+    role_id: str
+    secret_id: str
+
+
+class OpenBaoSetupError(RuntimeError):
+    pass
+
+
+def write_private_json(path: Path, model: BaseModel) -> None:
+    """Writes through a 0600 file created before any secret touches it, then renames into place."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(model.model_dump_json(indent=2))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, object] | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise OpenBaoSetupError(f"{path} is not a JSON object")
+    return data
+
+
+def wait_for_listener(addr: str, timeout: float) -> None:
+    """Waits until the server answers at all (sealed or not)."""
+    client = hvac.Client(url=addr, timeout=2)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.sys.read_seal_status()
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise OpenBaoSetupError(f"OpenBao at {addr} did not answer within {timeout:.0f} s") from exc
+            time.sleep(0.1)
+
+
+def init_and_unseal(addr: str, state_dir: Path, timeout: float = 60.0) -> InitKeys:
+    """First start: initialise with one key share. Every start: unseal with the stored key."""
+    init_path = state_dir / "init.json"
+    client = hvac.Client(url=addr, timeout=30)
+    if not client.sys.is_initialized():
+        if init_path.exists():
+            raise OpenBaoSetupError(
+                f"{init_path} exists but the OpenBao storage is not initialised; "
+                "the storage was removed: delete init.json and approle.json to start afresh"
+            )
+        result = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        keys = InitKeys(unseal_key=result["keys_base64"][0], root_token=result["root_token"])
+        write_private_json(init_path, keys)
+    else:
+        stored = read_json(init_path)
+        if stored is None:
+            raise OpenBaoSetupError(f"OpenBao is initialised but {init_path} is missing: cannot unseal")
+        keys = InitKeys.model_validate(stored)
+    if client.sys.is_sealed():
+        client.sys.submit_unseal_key(key=keys.unseal_key)
+    _wait_active(client, timeout)
+    return keys
+
+
+def _wait_active(client: hvac.Client, timeout: float) -> None:
+    # After unsealing, raft elects itself leader before requests are served (health 429 -> 200).
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = client.sys.read_health_status(method="GET")
+            status = getattr(response, "status_code", 200)
+            if status == 200:
+                return
+        except VaultError:
+            pass
+        if time.monotonic() > deadline:
+            raise OpenBaoSetupError(f"OpenBao did not become active within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def configure(addr: str, root_token: str, state_dir: Path) -> AppRoleCredentials:
+    """Mounts, key, policy and AppRole role; idempotent. Returns (and stores) the service's credentials."""
+    client = hvac.Client(url=addr, token=root_token, timeout=30)
+    mounts = client.sys.list_mounted_secrets_engines()["data"]
+    if f"{KV_MOUNT}/" not in mounts:
+        client.sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})
+    if f"{TRANSIT_MOUNT}/" not in mounts:
+        client.sys.enable_secrets_engine("transit", path=TRANSIT_MOUNT)
+    try:
+        client.secrets.transit.read_key(TRANSIT_KEY, mount_point=TRANSIT_MOUNT)
+    except InvalidPath:
+        client.secrets.transit.create_key(TRANSIT_KEY, derived=True, mount_point=TRANSIT_MOUNT)
+
+    if f"{APPROLE_MOUNT}/" not in client.sys.list_auth_methods()["data"]:
+        client.sys.enable_auth_method("approle", path=APPROLE_MOUNT)
+    client.sys.create_or_update_policy(POLICY_NAME, POLICY)
+    client.auth.approle.create_or_update_approle(
+        ROLE_NAME,
+        token_policies=[POLICY_NAME],
+        token_ttl=TOKEN_TTL,
+        token_max_ttl=TOKEN_MAX_TTL,
+        secret_id_ttl="0",
+        secret_id_num_uses=0,
+        mount_point=APPROLE_MOUNT,
+    )
+    role_id = client.auth.approle.read_role_id(ROLE_NAME, mount_point=APPROLE_MOUNT)["data"]["role_id"]
+
+    approle_path = state_dir / "approle.json"
+    stored = read_json(approle_path)
+    if stored is not None:
+        creds = AppRoleCredentials.model_validate(stored)
+        if creds.role_id == role_id and _secret_id_valid(client, creds.secret_id):
+            os.chmod(approle_path, 0o600)
+            return creds
+    generated = client.auth.approle.generate_secret_id(ROLE_NAME, mount_point=APPROLE_MOUNT)
+    creds = AppRoleCredentials(role_id=role_id, secret_id=generated["data"]["secret_id"])
+    write_private_json(approle_path, creds)
+    return creds
+
+
+def _secret_id_valid(client: hvac.Client, secret_id: str) -> bool:
+    try:
+        response = client.auth.approle.read_secret_id(ROLE_NAME, secret_id, mount_point=APPROLE_MOUNT)
+    except (InvalidPath, VaultError):
+        return False
+    # An unknown secret_id answers 204 without a body.
+    return isinstance(response, dict) and bool(response.get("data"))

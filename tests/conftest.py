@@ -1,0 +1,3 @@
+"""Fixtures for the whole suite: real servers on free ports (Temporal, OpenBao, the emulator)."""
+
+pytest_plugins = ["tests.support.servers", "tests.support.emulator_fixtures"]
