@@ -1,0 +1,243 @@
+"""Notification delivery under faults, retries and lifecycle timing, and throttling.
+
+Runs on its own emulator with compressed time (retry backoff in fractions of a second, a 1 s delivery
+timeout standing in for Graph's 3 s) so that faults set here never leak into the shared emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.emulator.helpers import (
+    Connection,
+    assert_graph_error,
+    connect,
+    control,
+    deliver,
+    iso_in,
+    subscription_body,
+)
+from tests.emulator.receiver import Hook
+from tests.support.emulator_server import RunningEmulator, start_emulator
+
+DELIVERY_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module")
+def fault_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
+    emu = start_emulator(
+        tmp_path_factory.mktemp("emulator-faults"),
+        no_snapshot=True,
+        notification_timeout_seconds=DELIVERY_TIMEOUT,
+        notification_retry_base_seconds=0.2,
+        notification_retry_max_seconds=1.0,
+        notification_max_attempts=6,
+        extra_updated_notifications=0,
+        sweep_interval_seconds=0.2,
+    )
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.fixture
+async def faults(fault_emulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with control(fault_emulator) as c:
+        try:
+            yield c
+        finally:
+            resp = await c.delete("/faults")
+            assert resp.status_code in (200, 204)
+
+
+async def _subscribed(emu: RunningEmulator, hook: Hook, **extra) -> tuple[Connection, dict[str, Any]]:
+    conn = await connect(emu)
+    async with conn.graph(prefer='IdType="ImmutableId"') as g:
+        resp = await g.post("/subscriptions", json=subscription_body(hook, **extra))
+    assert resp.status_code == 201, resp.text
+    return conn, resp.json()
+
+
+async def test_5xx_answers_are_retried_until_accepted(fault_emulator, hook):
+    conn, sub = await _subscribed(fault_emulator, hook)
+    hook.statuses.extend([503, 500])
+    await deliver(fault_emulator, conn.email)
+    await hook.wait_for(lambda h: len(h.accepted_notifications()) >= 1, what="an accepted notification")
+    posts = [r for r in hook.received if r.kind == "notify"]
+    assert [r.status for r in posts[:3]] == [503, 500, 202]
+    first = posts[0].body["value"][0]
+    retried = posts[2].body["value"][0]
+    assert first["resourceData"]["id"] == retried["resourceData"]["id"]
+    assert retried["subscriptionId"] == sub["id"]
+    assert posts[1].at - posts[0].at > 0.05, "retries back off instead of hammering"
+
+
+async def test_slow_answers_are_retried(fault_emulator, hook):
+    conn, _sub = await _subscribed(fault_emulator, hook)
+    hook.delays.append(DELIVERY_TIMEOUT + 0.7)
+    await deliver(fault_emulator, conn.email)
+    await hook.wait_for(lambda h: len(h.notifications()) >= 2, timeout=15, what="a retried notification")
+    ids = [n["resourceData"]["id"] for n in hook.notifications()]
+    assert len(set(ids)) == 1
+
+
+async def test_drop_notifications_sends_missed(fault_emulator, hook, faults):
+    conn, sub = await _subscribed(fault_emulator, hook)
+    resp = await faults.put("/faults", json={"drop_notifications": True})
+    assert resp.status_code in (200, 204), resp.text
+    await deliver(fault_emulator, conn.email, subject="lost")
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, what="a missed lifecycle notification")
+    event = hook.lifecycle_events()[0]
+    assert event["lifecycleEvent"] == "missed"
+    assert event["subscriptionId"] == sub["id"]
+    assert event["clientState"] == sub["clientState"]
+    assert hook.notifications() == []
+    assert (await faults.delete("/faults")).status_code in (200, 204)
+    await deliver(fault_emulator, conn.email, subject="found")
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="delivery after clearing faults")
+
+
+async def test_duplicate_notifications(fault_emulator, hook, faults):
+    conn, _sub = await _subscribed(fault_emulator, hook)
+    resp = await faults.put("/faults", json={"duplicate_notifications": 2})
+    assert resp.status_code in (200, 204), resp.text
+    await deliver(fault_emulator, conn.email)
+    await hook.wait_for(lambda h: len(h.notifications()) >= 2, what="duplicated notifications")
+    created = [n for n in hook.notifications() if n["changeType"] == "created"]
+    assert len(created) >= 2
+    assert len({n["resourceData"]["id"] for n in created}) == 1
+
+
+async def test_configured_updated_notifications_follow_created(tmp_path, hook):
+    with start_emulator(tmp_path / "emu", no_snapshot=True, extra_updated_notifications=2) as emu:
+        conn, _sub = await _subscribed(emu, hook)
+        await deliver(emu, conn.email)
+        await hook.wait_for(
+            lambda h: [n["changeType"] for n in h.notifications()].count("updated") >= 2,
+            what="two updated notifications",
+        )
+        kinds = [n["changeType"] for n in hook.notifications()]
+        assert kinds.count("created") == 1
+
+
+async def test_notification_delay(fault_emulator, hook, faults):
+    conn, _sub = await _subscribed(fault_emulator, hook)
+    assert (await faults.put("/faults", json={"notification_delay_ms": 1500})).status_code in (200, 204)
+    sent_at = time.time()
+    await deliver(fault_emulator, conn.email)
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="a delayed notification")
+    assert hook.received[0].at - sent_at >= 1.4
+
+
+async def test_error_rate_and_latency_apply_to_graph_calls(fault_emulator, faults):
+    conn = await connect(fault_emulator)
+    assert (await faults.put("/faults", json={"error_rate": 1.0})).status_code in (200, 204)
+    async with conn.graph() as g:
+        resp = await g.get("/me")
+    assert resp.status_code >= 500
+    assert_graph_error(resp, resp.status_code, None)
+    assert (await faults.put("/faults", json={"latency_ms": 600})).status_code in (200, 204)
+    async with conn.graph() as g:
+        started = time.monotonic()
+        resp = await g.get("/me")
+        elapsed = time.monotonic() - started
+    assert resp.status_code == 200, "a new PUT replaces the previous faults"
+    assert elapsed >= 0.55
+    assert (await faults.delete("/faults")).status_code in (200, 204)
+    async with conn.graph() as g:
+        assert (await g.get("/me")).status_code == 200
+
+
+async def test_throttle_fault_gives_429(fault_emulator, faults):
+    conn = await connect(fault_emulator)
+    assert (await faults.put("/faults", json={"throttle": True})).status_code in (200, 204)
+    async with conn.graph() as g:
+        resp = await g.get("/me")
+    _assert_429(resp)
+
+
+def _assert_429(resp: httpx.Response) -> float:
+    err = assert_graph_error(resp, 429, None)
+    assert err["code"] in ("ApplicationThrottled", "TooManyRequests", "MailboxConcurrency"), err
+    retry_after = resp.headers["retry-after"]
+    assert "." in retry_after, f"Outlook's Retry-After is fractional: {retry_after!r}"
+    seconds = float(retry_after)
+    assert seconds > 0
+    return seconds
+
+
+async def test_more_than_four_concurrent_requests_are_429(fault_emulator, faults):
+    conn = await connect(fault_emulator)
+    other = await connect(fault_emulator, app=conn.app)  # same app, another mailbox
+    assert (await faults.put("/faults", json={"latency_ms": 1500})).status_code in (200, 204)
+    async with conn.graph() as g, other.graph() as g2:
+        results = await asyncio.gather(*[g.get("/me") for _ in range(10)], g2.get("/me"), g2.get("/me"))
+    mine, theirs = results[:10], results[10:]
+    ok = [r for r in mine if r.status_code == 200]
+    throttled = [r for r in mine if r.status_code == 429]
+    assert len(ok) + len(throttled) == 10, [r.status_code for r in mine]
+    assert len(ok) <= 8 and len(throttled) >= 2
+    assert len(ok) >= 4, "the first four concurrent requests pass"
+    for r in throttled:
+        _assert_429(r)
+    assert [r.status_code for r in theirs] == [200, 200], "limits are per app and mailbox"
+
+
+async def test_subscription_expiring_soon_gets_reauthorization_required(tmp_path, hook):
+    """reauthorizationRequired arrives before the subscription's access runs out."""
+    with start_emulator(
+        tmp_path / "emu",
+        no_snapshot=True,
+        access_token_lifetime_min=20,
+        access_token_lifetime_max=20,
+        reauthorization_lead_seconds=19,
+        sweep_interval_seconds=0.2,
+    ) as emu:
+        _conn, sub = await _subscribed(emu, hook)
+        await hook.wait_for(
+            lambda h: len(h.lifecycle_events()) >= 1, timeout=8, what="reauthorizationRequired"
+        )
+        event = hook.lifecycle_events()[0]
+        assert event["lifecycleEvent"] == "reauthorizationRequired"
+        assert event["subscriptionId"] == sub["id"]
+
+
+async def test_expired_subscription_disappears(tmp_path, hook):
+    with start_emulator(
+        tmp_path / "emu", no_snapshot=True, subscription_min_minutes=0, sweep_interval_seconds=0.2
+    ) as emu:
+        conn, sub = await _subscribed(emu, hook, expirationDateTime=iso_in(0.05))
+        async with conn.graph() as g:
+            deadline = time.monotonic() + 10
+            while (await g.get(f"/subscriptions/{sub['id']}")).status_code == 200:
+                assert time.monotonic() < deadline, "expired subscription still listed"
+                await asyncio.sleep(0.2)
+            assert (await g.get(f"/subscriptions/{sub['id']}")).status_code == 404
+            assert (await g.get("/subscriptions")).json()["value"] == []
+        await deliver(emu, conn.email)
+        await asyncio.sleep(0.5)
+        assert hook.notifications() == []
+
+
+async def test_request_budget_per_window(tmp_path):
+    with start_emulator(
+        tmp_path / "emu", no_snapshot=True, throttle_budget=5, throttle_window_seconds=3
+    ) as emu:
+        conn = await connect(emu)
+        other = await connect(emu, app=conn.app)
+        async with conn.graph() as g, other.graph() as g2:
+            statuses = [(await g.get("/me")).status_code for _ in range(5)]
+            assert statuses == [200] * 5
+            throttled = await g.get("/me")
+            wait = _assert_429(throttled)
+            assert wait <= 3.5
+            assert (await g2.get("/me")).status_code == 200, "the budget is per app and mailbox"
+            await asyncio.sleep(wait + 0.2)
+            assert (await g.get("/me")).status_code == 200, "after Retry-After the mailbox is served again"
