@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from config.settings import get_settings
 from db.engine import engine_from_settings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
 
 log = logging.getLogger(__name__)
 
