@@ -1,0 +1,1 @@
+"""Microsoft identity (MSAL) and the Graph mail client (httpx): typed models, errors, limits."""

@@ -1,0 +1,200 @@
+"""Microsoft identity platform through unmodified MSAL (`ConfidentialClientApplication`).
+
+MSAL is blocking, so every call runs in a thread. The app is built once per process (its constructor
+fetches the authority's OIDC discovery document). MSAL's token cache is disabled: tokens live in Vault,
+per connection, and must not pile up in this process's memory across connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msal
+import requests
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from config.settings import Settings
+from graph.identity_errors import (
+    IdentityError,
+    IdentityUnavailable,
+    StateMismatch,
+    error_from_token_response,
+)
+
+# MSAL adds these itself and refuses them as input.
+_RESERVED_SCOPES = {"openid", "profile", "offline_access"}
+
+
+class TokenSet(BaseModel):
+    """What a successful redeem or refresh yields. Secrets are SecretStr so they never print."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_token: SecretStr
+    refresh_token: SecretStr
+    expires_at: datetime
+    obtained_at: datetime
+    scopes: list[str] = Field(default_factory=list)
+    display_name: str | None = None  # from the id token, when Microsoft sent one
+    username: str | None = None  # preferred_username: usually the mailbox address
+    object_id: str | None = None
+    tenant_id: str | None = None
+
+
+class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]
+    """A token cache that keeps nothing: MSAL hands tokens to us and we store them in Vault."""
+
+    def add(self, event: Any, now: Any = None) -> None:
+        return None
+
+
+def _scopes(response: Mapping[str, Any], asked: Sequence[str]) -> list[str]:
+    raw = response.get("scope")
+    if isinstance(raw, str):
+        return raw.split()
+    if isinstance(raw, list):
+        return [str(s) for s in raw]
+    return list(asked)
+
+
+def _token_set(response: Mapping[str, Any], asked: Sequence[str], fallback_refresh: str | None) -> TokenSet:
+    obtained_at = datetime.now(UTC)
+    refresh = response.get("refresh_token") or fallback_refresh
+    if not response.get("access_token") or not refresh:
+        raise IdentityError("Microsoft granted no refresh token (offline access missing)", "no_refresh_token")
+    claims = response.get("id_token_claims") or {}
+    return TokenSet(
+        access_token=SecretStr(str(response["access_token"])),
+        refresh_token=SecretStr(str(refresh)),
+        expires_at=obtained_at + timedelta(seconds=int(response.get("expires_in") or 3600)),
+        obtained_at=obtained_at,
+        scopes=_scopes(response, asked),
+        display_name=claims.get("name"),
+        username=claims.get("preferred_username"),
+        object_id=claims.get("oid"),
+        tenant_id=claims.get("tid"),
+    )
+
+
+class Identity:
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: SecretStr,
+        authority: str,
+        *,
+        ca_bundle: Path | None = None,
+        timeout: float = 15.0,
+    ) -> None:
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._authority = authority
+        self._ca_bundle = ca_bundle
+        self._timeout = timeout
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Identity:
+        return cls(
+            settings.ms_client_id,
+            settings.ms_client_secret,
+            settings.ms_authority,
+            ca_bundle=settings.ms_ca_bundle,
+        )
+
+    async def initiate_auth_code_flow(
+        self,
+        scopes: Sequence[str],
+        redirect_uri: str,
+        *,
+        login_hint: str | None = None,
+        prompt: str | None = None,
+    ) -> dict[str, Any]:
+        """State + PKCE + nonce. Keep the returned dict server-side (it holds the PKCE verifier)."""
+        wanted = [s for s in scopes if s not in _RESERVED_SCOPES]
+
+        def run() -> dict[str, Any]:
+            flow: dict[str, Any] = self._get_app().initiate_auth_code_flow(
+                wanted, redirect_uri=redirect_uri, login_hint=login_hint, prompt=prompt
+            )
+            return flow
+
+        return await self._in_thread(run)
+
+    async def redeem(self, flow: Mapping[str, Any], query_params: Mapping[str, str]) -> TokenSet:
+        """The callback: checks state, redeems the code with the PKCE verifier. Typed errors only."""
+        if not flow.get("state") or flow.get("state") != query_params.get("state"):
+            raise StateMismatch(None, "state_mismatch")
+        asked = [s for s in flow.get("scope") or [] if s not in _RESERVED_SCOPES]
+
+        def run() -> dict[str, Any]:
+            try:
+                result: dict[str, Any] = self._get_app().acquire_token_by_auth_code_flow(
+                    dict(flow), dict(query_params)
+                )
+            except (ValueError, RuntimeError):
+                # ValueError: state or response shape; RuntimeError: id token nonce (a replay).
+                raise StateMismatch(None, "state_mismatch") from None
+            return result
+
+        result = await self._in_thread(run)
+        if "error" in result:
+            raise error_from_token_response(result, refreshing=False)
+        return _token_set(result, asked, None)
+
+    async def refresh(self, refresh_token: SecretStr, scopes: Sequence[str]) -> TokenSet:
+        """Redeems the refresh token. The response carries a new (rotated) refresh token: store it."""
+        wanted = [s for s in scopes if s not in _RESERVED_SCOPES]
+
+        def run() -> dict[str, Any]:
+            result: dict[str, Any] = self._get_app().acquire_token_by_refresh_token(
+                refresh_token.get_secret_value(), scopes=wanted
+            )
+            return result
+
+        result = await self._in_thread(run)
+        if "error" in result:
+            raise error_from_token_response(result, refreshing=True)
+        return _token_set(result, wanted, refresh_token.get_secret_value())
+
+    # --- internals ---
+
+    async def _in_thread(self, fn: Any) -> dict[str, Any]:
+        try:
+            await asyncio.to_thread(self._build_app)
+            result: dict[str, Any] = await asyncio.to_thread(fn)
+        except requests.exceptions.RequestException as exc:
+            raise IdentityUnavailable(None, type(exc).__name__) from None
+        return result
+
+    def _build_app(self) -> None:
+        with self._lock:
+            if self._app is not None:
+                return
+            try:
+                # Kept only once it succeeds: a failed discovery is retried on the next call.
+                self._app = msal.ConfidentialClientApplication(
+                    self._client_id,
+                    client_credential=self._client_secret.get_secret_value(),
+                    authority=self._authority,
+                    instance_discovery=False,
+                    verify=str(self._ca_bundle) if self._ca_bundle else True,
+                    timeout=self._timeout,
+                    token_cache=_NoTokenCache(),
+                )
+            except (ValueError, RuntimeError, requests.exceptions.RequestException) as exc:
+                # Discovery failed: wrong authority, the service down, or an untrusted certificate.
+                raise IdentityUnavailable(
+                    "the sign-in service's discovery document could not be loaded", type(exc).__name__
+                ) from None
+
+    def _get_app(self) -> msal.ConfidentialClientApplication:
+        if self._app is None:
+            raise IdentityUnavailable(None, "app_not_built")
+        return self._app

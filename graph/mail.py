@@ -1,0 +1,296 @@
+"""Microsoft Graph mail calls for one mailbox, through the shared limiter and httpx client.
+
+    graph = GraphMail(http, settings.ms_graph_base_url, limiter)
+    mailbox = graph.mailbox(connection_id, access_token)
+    folder_id = await mailbox.message_folder_id(message_id)
+
+The access token is given per mailbox handle (the caller loads it from Vault and refreshes it on
+Unauthorized, see `with_token_refresh`). Only the fields asked for are requested: `$select` is sent
+exactly as given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from graph.errors import GraphError, GraphUnavailable, Throttled, error_from_response
+from graph.limits import MailboxLimiter
+from graph.models import (
+    DeltaPage,
+    MailFolder,
+    Message,
+    OutgoingMessage,
+    Subscription,
+    User,
+    check_custom_headers,
+    graph_headers,
+)
+
+# Folders a connection must resolve once: the inbox it reads, and the ones it must never read from.
+WELL_KNOWN_FOLDERS = ("inbox", "junkemail", "deleteditems", "sentitems", "drafts", "outbox")
+_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_ID = re.compile(r"^[A-Za-z0-9_\-=+/.!~]+$")
+
+
+def _select(fields: Iterable[str]) -> str:
+    names = list(fields)
+    if not names or not all(_FIELD.fullmatch(n) for n in names):
+        raise ValueError("$select needs one or more plain field names")
+    return ",".join(names)
+
+
+def _path_id(value: str) -> str:
+    # Graph ids are base64-ish; refusing anything else keeps a hostile id from rewriting the path.
+    if not _ID.fullmatch(value):
+        raise ValueError("not a Graph id")
+    return value.replace("/", "%2F")
+
+
+def _graph_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class GraphMail:
+    """Process-wide: the shared httpx client, Graph's base URL and the per-mailbox limiter."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        limiter: MailboxLimiter | None = None,
+        *,
+        throttle_retries: int = 2,
+        max_throttle_wait: float = 30.0,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.limiter = limiter or MailboxLimiter()
+        # A short Retry-After is cheaper to wait out here than to fail the activity; a long one is not.
+        self.throttle_retries = throttle_retries
+        self.max_throttle_wait = max_throttle_wait
+
+    def mailbox(self, key: str, access_token: SecretStr) -> MailboxClient:
+        """`key` identifies the mailbox for the limiter (the connection id, or the address)."""
+        return MailboxClient(self, key, access_token)
+
+
+class MailboxClient:
+    def __init__(self, graph: GraphMail, key: str, access_token: SecretStr) -> None:
+        self._graph = graph
+        self._key = key
+        self._token = access_token
+
+    # --- user and folders ---
+
+    async def get_me(self) -> User:
+        data = await self._json(
+            "GET", "/me", "get me", params={"$select": "id,displayName,mail,userPrincipalName"}
+        )
+        return User.model_validate(data)
+
+    async def get_folder(self, name_or_id: str) -> MailFolder:
+        data = await self._json("GET", f"/me/mailFolders/{_path_id(name_or_id)}", "get folder")
+        return MailFolder.model_validate(data)
+
+    async def resolve_well_known_folders(self, names: Sequence[str] = WELL_KNOWN_FOLDERS) -> dict[str, str]:
+        """Well-known name -> opaque folder id (compare parentFolderId against ids, never names)."""
+        result: dict[str, str] = {}
+        for name in names:
+            data = await self._json(
+                "GET", f"/me/mailFolders/{_path_id(name)}", "resolve folder", params={"$select": "id"}
+            )
+            result[name] = MailFolder.model_validate(data).id
+        return result
+
+    # --- messages ---
+
+    async def latest_inbox_message_id(self) -> str | None:
+        """The validity check: proves the token can read the inbox without reading any mail content."""
+        data = await self._json(
+            "GET",
+            "/me/mailFolders/inbox/messages",
+            "latest inbox message",
+            params={"$top": "1", "$orderby": "receivedDateTime desc", "$select": "id"},
+        )
+        items = data.get("value") or []
+        return str(items[0]["id"]) if items else None
+
+    async def get_message(
+        self, message_id: str, select: Sequence[str], *, body_text: bool = False
+    ) -> Message:
+        headers = {"Prefer": 'outlook.body-content-type="text"'} if body_text else None
+        data = await self._json(
+            "GET",
+            f"/me/messages/{_path_id(message_id)}",
+            "get message",
+            params={"$select": _select(select)},
+            headers=headers,
+        )
+        return Message.model_validate(data)
+
+    async def message_folder_id(self, message_id: str) -> str:
+        message = await self.get_message(message_id, ["parentFolderId"])
+        if not message.parent_folder_id:
+            raise GraphError("message folder", 200, "parentFolderIdMissing")
+        return message.parent_folder_id
+
+    async def delta(
+        self,
+        folder_id: str,
+        delta_link: str | None,
+        select: Sequence[str],
+        max_page_size: int | None = None,
+    ) -> AsyncIterator[DeltaPage]:
+        """Pages of one delta round; the last page carries the delta link to store after processing."""
+        headers = {"Prefer": f"odata.maxpagesize={int(max_page_size)}"} if max_page_size else None
+        url: str | None
+        params: dict[str, str] | None
+        if delta_link:
+            url, params = self._own_link(delta_link), None  # reused verbatim, $select included
+        else:
+            url = f"/me/mailFolders/{_path_id(folder_id)}/messages/delta"
+            params = {"$select": _select(select)}
+        while url is not None:
+            data = await self._json("GET", url, "delta", params=params, headers=headers)
+            page = DeltaPage(
+                messages=[Message.model_validate(m) for m in data.get("value") or []],
+                next_link=data.get("@odata.nextLink"),
+                delta_link=data.get("@odata.deltaLink"),
+            )
+            yield page
+            url, params = (self._own_link(page.next_link), None) if page.next_link else (None, None)
+
+    # --- subscriptions ---
+
+    async def create_subscription(
+        self,
+        *,
+        resource: str,
+        change_type: str,
+        notification_url: str,
+        lifecycle_url: str,
+        client_state: SecretStr,
+        expiration: datetime,
+    ) -> Subscription:
+        body = {
+            "changeType": change_type,
+            "notificationUrl": notification_url,
+            "lifecycleNotificationUrl": lifecycle_url,
+            "resource": resource,
+            "expirationDateTime": _graph_time(expiration),
+            "clientState": client_state.get_secret_value(),
+        }
+        # Immutable ids: a message keeps its id when it moves folder, so dedup keys stay stable.
+        data = await self._json(
+            "POST",
+            "/subscriptions",
+            "create subscription",
+            json=body,
+            headers={"Prefer": 'IdType="ImmutableId"'},
+        )
+        return Subscription.model_validate(data)
+
+    async def renew_subscription(self, subscription_id: str, expiration: datetime) -> Subscription:
+        data = await self._json(
+            "PATCH",
+            f"/subscriptions/{_path_id(subscription_id)}",
+            "renew subscription",
+            json={"expirationDateTime": _graph_time(expiration)},
+        )
+        return Subscription.model_validate(data)
+
+    async def reauthorize_subscription(self, subscription_id: str) -> None:
+        await self._send("POST", f"/subscriptions/{_path_id(subscription_id)}/reauthorize", "reauthorize")
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        await self._send("DELETE", f"/subscriptions/{_path_id(subscription_id)}", "delete subscription")
+
+    # --- sending ---
+
+    async def send_mail(self, message: OutgoingMessage, *, save_to_sent_items: bool = True) -> None:
+        body = {"message": message.to_graph(), "saveToSentItems": save_to_sent_items}
+        await self._send("POST", "/me/sendMail", "send mail", json=body)
+
+    async def reply(self, message_id: str, comment: str, headers: Mapping[str, str] | None = None) -> None:
+        body: dict[str, Any] = {"comment": comment}
+        if headers:
+            # A body would conflict with `comment` (400); headers alone are allowed.
+            checked = check_custom_headers(dict(headers))
+            body["message"] = {"internetMessageHeaders": graph_headers(checked)}
+        await self._send("POST", f"/me/messages/{_path_id(message_id)}/reply", "reply", json=body)
+
+    # --- plumbing ---
+
+    def _own_link(self, link: str) -> str:
+        # Links from Graph are followed only on Graph's own base URL: the token must not go elsewhere.
+        if not link.startswith(self._graph.base_url + "/"):
+            raise GraphError("follow link", 0, "unexpectedLinkHost")
+        return link
+
+    async def _json(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self._request(method, url, operation, params=params, json=json, headers=headers)
+        try:
+            data = response.json()
+        except ValueError:
+            raise GraphUnavailable(operation, response.status_code, "invalidJson") from None
+        if not isinstance(data, dict):
+            raise GraphUnavailable(operation, response.status_code, "invalidJson")
+        return data
+
+    async def _send(self, method: str, url: str, operation: str, *, json: Any = None) -> None:
+        await self._request(method, url, operation, json=json)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        operation: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        graph = self._graph
+        full_url = url if url.startswith("https://") or url.startswith("http://") else graph.base_url + url
+        request_headers = {"Authorization": f"Bearer {self._token.get_secret_value()}", **(headers or {})}
+        attempt = 0
+        while True:
+            async with graph.limiter.slot(self._key):
+                try:
+                    response = await graph.http.request(
+                        method, full_url, params=params, json=json, headers=request_headers
+                    )
+                except httpx.TimeoutException:
+                    raise GraphUnavailable(operation, 0, "timeout") from None
+                except httpx.HTTPError as exc:
+                    raise GraphUnavailable(operation, 0, type(exc).__name__) from None
+                if response.status_code < 400:
+                    return response
+                error = error_from_response(operation, response)
+                if isinstance(error, Throttled) and error.retry_after is not None:
+                    # Gate the mailbox before releasing the slot, so no queued call slips through.
+                    graph.limiter.defer(self._key, error.retry_after)
+            if (
+                isinstance(error, Throttled)
+                and error.retry_after is not None
+                and attempt < graph.throttle_retries
+                and error.retry_after <= graph.max_throttle_wait
+            ):
+                attempt += 1
+                continue  # the limiter holds the next attempt until Retry-After has passed
+            raise error
