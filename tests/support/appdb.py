@@ -17,7 +17,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test: nothing read from .env or the environment except what is passed."""
     values: dict[str, Any] = {"environment": "development", "data_dir": data_dir, "database_url": ""}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 def migrated_engine(settings: Settings) -> Engine:
