@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import multiprocessing
 import platform
+import ssl
 import tempfile
 import time
 import uuid
@@ -84,11 +85,15 @@ class Result:
         return self.created_unique / self.created_seconds if self.created_seconds else 0.0
 
 
+def _tls(emu: RunningEmulator) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(emu.ca_path))
+
+
 async def _connect(emu: RunningEmulator, email: str) -> str:
     """Registers an app and a user, consents and redeems the code with MSAL; returns an access token."""
     client_id, secret, redirect = str(uuid.uuid4()), uuid.uuid4().hex, "http://localhost:8765/callback"
     app_body = {"client_id": client_id, "client_secret": secret, "redirect_uris": [redirect]}
-    async with httpx.AsyncClient(base_url=emu.base_url, verify=str(emu.ca_path)) as c:
+    async with httpx.AsyncClient(base_url=emu.base_url, verify=_tls(emu)) as c:
         for path, body in (
             ("/_emulator/apps", app_body),
             ("/_emulator/users", {"email": email, "display_name": "Bench"}),
@@ -105,7 +110,7 @@ async def _connect(emu: RunningEmulator, email: str) -> str:
         verify=str(emu.ca_path),
     )
     flow = cca.initiate_auth_code_flow(["User.Read", "Mail.Read"], redirect_uri=redirect, login_hint=email)
-    async with httpx.AsyncClient(verify=str(emu.ca_path)) as http:
+    async with httpx.AsyncClient(verify=_tls(emu)) as http:
         location = (await http.get(flow["auth_uri"])).headers["location"]
     params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, params)
@@ -155,7 +160,7 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
     token = await _connect(emu, email)
     expiry = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     async with httpx.AsyncClient(
-        base_url=emu.graph_url, verify=str(emu.ca_path), headers={"Authorization": f"Bearer {token}"}
+        base_url=emu.graph_url, verify=_tls(emu), headers={"Authorization": f"Bearer {token}"}
     ) as g:
         resp = await g.post(
             "/subscriptions",
@@ -173,7 +178,7 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
     semaphore = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
-        base_url=emu.base_url, verify=str(emu.ca_path), limits=limits, timeout=60
+        base_url=emu.base_url, verify=_tls(emu), limits=limits, timeout=60
     ) as control:
 
         async def deliver(i: int) -> None:

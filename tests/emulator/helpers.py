@@ -4,8 +4,10 @@ deliver messages through the control API, and check error shapes against graph-f
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import re
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,16 @@ OAUTH_ERROR_FIELDS = {
     "correlation_id",
     "error_uri",
 }
+
+
+@functools.cache
+def _tls(ca_path: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_path)
+
+
+def tls(emu: RunningEmulator) -> ssl.SSLContext:
+    """An SSL context trusting the emulator's CA (httpx deprecates verify=<path>)."""
+    return _tls(str(emu.ca_path))
 
 
 def unique(prefix: str) -> str:
@@ -63,12 +75,12 @@ class Connection:
         if prefer:
             headers["Prefer"] = prefer
         return httpx.AsyncClient(
-            base_url=self.emu.graph_url, verify=str(self.emu.ca_path), headers=headers, timeout=30
+            base_url=self.emu.graph_url, verify=tls(self.emu), headers=headers, timeout=30
         )
 
 
 def control(emu: RunningEmulator) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=f"{emu.base_url}/_emulator", verify=str(emu.ca_path), timeout=30)
+    return httpx.AsyncClient(base_url=f"{emu.base_url}/_emulator", verify=tls(emu), timeout=30)
 
 
 async def register_app(emu: RunningEmulator, redirect_uri: str | None = None) -> App:
@@ -114,7 +126,7 @@ async def new_msal_app(emu: RunningEmulator, app: App, tenant: str = "common"):
         client_credential=app.client_secret,
         authority=emu.authority(tenant),
         instance_discovery=False,
-        verify=str(emu.ca_path),
+        verify=str(emu.ca_path),  # MSAL (requests) takes a CA file path
     )
 
 
@@ -128,7 +140,7 @@ async def authorize_with_consent(
     """Runs the authorize step as a scripted client: pre-answer consent, GET authorize, read the redirect."""
     flow = cca.initiate_auth_code_flow(scopes, redirect_uri=app.redirect_uri, login_hint=email)
     await pre_consent(emu, email, scopes)
-    async with httpx.AsyncClient(verify=str(emu.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emu)) as http:
         resp = await http.get(flow["auth_uri"])
     assert resp.status_code in (302, 303), (resp.status_code, resp.text[:500])
     location = resp.headers["location"]
@@ -153,7 +165,7 @@ async def connect(
 
 
 async def discovery(emu: RunningEmulator, tenant: str = "common") -> dict[str, Any]:
-    async with httpx.AsyncClient(verify=str(emu.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emu)) as http:
         resp = await http.get(f"{emu.authority(tenant)}/v2.0/.well-known/openid-configuration")
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
@@ -161,7 +173,7 @@ async def discovery(emu: RunningEmulator, tenant: str = "common") -> dict[str, A
 
 async def token_request(emu: RunningEmulator, data: dict[str, str], tenant: str = "common") -> httpx.Response:
     doc = await discovery(emu, tenant)
-    async with httpx.AsyncClient(verify=str(emu.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emu)) as http:
         return await http.post(doc["token_endpoint"], data=data)
 
 

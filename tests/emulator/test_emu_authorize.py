@@ -22,6 +22,7 @@ from tests.emulator.helpers import (
     pre_consent,
     query_of,
     register_app,
+    tls,
 )
 from tests.emulator.receiver import Hook
 
@@ -41,7 +42,7 @@ async def test_discovery_document_serves_msal_for_any_tenant(emulator, tenant):
 
 
 async def _consent_page(emulator, auth_uri: str) -> httpx.Response:
-    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
         return await http.get(auth_uri)
 
 
@@ -50,7 +51,7 @@ async def _submit(emulator, page: httpx.Response, button: str, pick: str | None)
     form = consent_form(forms, button)
     assert form.method == "post", form
     data = form.submission(button, pick)
-    async with httpx.AsyncClient(verify=str(emulator.ca_path), cookies=page.cookies) as http:
+    async with httpx.AsyncClient(verify=tls(emulator), cookies=page.cookies) as http:
         return await http.post(urljoin(str(page.url), form.action or str(page.url)), data=data)
 
 
@@ -93,7 +94,7 @@ async def test_accept_redirects_with_code_and_state_and_msal_redeems_it(emulator
     assert result["token_type"].lower() == "bearer"
     assert result["refresh_token"]
     assert result["id_token_claims"]["preferred_username"].lower() == bob.lower()
-    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
         me = await http.get(
             f"{emulator.graph_url}/me", headers={"Authorization": f"Bearer {result['access_token']}"}
         )
@@ -213,7 +214,7 @@ async def test_pre_answered_consent_lets_a_scripted_client_follow_redirects(emul
     cca = await new_msal_app(emulator, app)
     flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=email)
     await pre_consent(emulator, email, ["Mail.Read"])
-    async with httpx.AsyncClient(verify=str(emulator.ca_path), follow_redirects=True) as http:
+    async with httpx.AsyncClient(verify=tls(emulator), follow_redirects=True) as http:
         resp = await http.get(flow["auth_uri"])
     assert resp.status_code == 200
     assert resp.text == "signed in"
@@ -232,7 +233,7 @@ async def test_pre_answered_deny_redirects_with_access_denied(emulator):
     cca = await new_msal_app(emulator, app)
     flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=email)
     await pre_consent(emulator, email, deny=True)
-    async with httpx.AsyncClient(verify=str(emulator.ca_path)) as http:
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
         resp = await http.get(flow["auth_uri"])
     assert resp.status_code in (302, 303)
     params = query_of(resp.headers["location"])

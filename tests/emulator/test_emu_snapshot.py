@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.emulator.helpers import Connection, connect, deliver, refresh
+from tests.emulator.helpers import Connection, connect, deliver, refresh, tls
 from tests.support.emulator_server import start_emulator
 
 IMMUTABLE = 'IdType="ImmutableId"'
@@ -30,7 +30,7 @@ async def test_restart_keeps_mailboxes_messages_and_grants(tmp_path):
         tokens = resp.json()
         async with httpx.AsyncClient(
             base_url=second.graph_url,
-            verify=str(second.ca_path),
+            verify=tls(second),
             headers={"Authorization": f"Bearer {tokens['access_token']}", "Prefer": IMMUTABLE},
         ) as g:
             me = (await g.get("/me")).json()

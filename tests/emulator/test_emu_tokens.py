@@ -19,6 +19,7 @@ from tests.emulator.helpers import (
     refresh,
     register_app,
     revoke,
+    tls,
     token_request,
 )
 
@@ -141,7 +142,7 @@ async def test_revoke_makes_refresh_fail_with_matching_error(emulator, reason, e
 
 async def test_revoke_rejects_unknown_reason(emulator):
     conn = await connect(emulator)
-    async with httpx.AsyncClient(base_url=emulator.base_url, verify=str(emulator.ca_path)) as c:
+    async with httpx.AsyncClient(base_url=emulator.base_url, verify=tls(emulator)) as c:
         resp = await c.post(f"/_emulator/users/{conn.email}/revoke", json={"reason": "bored"})
     assert 400 <= resp.status_code < 500
     assert (await refresh(conn)).status_code == 200
