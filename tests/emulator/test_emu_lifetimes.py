@@ -33,6 +33,8 @@ def short_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
         access_token_lifetime_max=LIFETIME,
         refresh_token_inactivity_seconds=LIFETIME,
         auth_code_lifetime_seconds=LIFETIME,
+        # Microsoft's documented behaviour: using a refresh token does not revoke it.
+        refresh_token_reuse_allowed=True,
     )
     try:
         yield emu
@@ -83,3 +85,13 @@ async def test_auth_code_expires(short_emulator):
         },
     )
     assert_oauth_error(resp, "invalid_grant", 70008)
+
+
+async def test_old_refresh_token_stays_valid_when_reuse_is_allowed(short_emulator):
+    """Entra does not revoke a refresh token when used (refresh-tokens doc); the emulator can mimic it."""
+    conn = await connect(short_emulator)
+    first = await refresh(conn)
+    assert first.status_code == 200, first.text
+    again = await refresh(conn)  # the original token, already rotated once
+    assert again.status_code == 200, again.text
+    assert again.json()["refresh_token"] != first.json()["refresh_token"]

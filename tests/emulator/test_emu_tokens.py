@@ -109,6 +109,15 @@ async def test_refresh_token_rotates_and_new_tokens_work(emulator):
     assert again.json()["refresh_token"] not in (body["refresh_token"], conn.refresh_token)
 
 
+async def test_reused_refresh_token_is_refused_by_default_in_microsoft_shape(emulator):
+    """The emulator is stricter than Entra by default (which keeps old refresh tokens valid), so a
+    service that does not store the newest token fails here; the answer must still be Entra's shape."""
+    conn = await connect(emulator)
+    assert (await refresh(conn)).status_code == 200
+    reused = await refresh(conn)
+    assert_oauth_error(reused, "invalid_grant", 70008)
+
+
 async def test_msal_refresh_returns_a_rotated_token(emulator):
     conn = await connect(emulator)
     result = await asyncio.to_thread(
