@@ -65,6 +65,10 @@ class EmulatorSettings(BaseSettings):
     notification_max_attempts: int = 8
     # At-least-once like Graph: how many `updated` notifications follow each `created`.
     extra_updated_notifications: int = 1
+    # Verify TLS of https notification URLs (off only for local self-signed receivers).
+    notification_verify_tls: bool = True
+    # A reused (already rotated) refresh token fails with invalid_grant 70008 unless this is true.
+    refresh_token_reuse_allowed: bool = False
 
     # Delta: a delta/skip token older than this answers 410 Gone (syncStateNotFound).
     delta_token_lifetime_seconds: float = 7 * 24 * 3600.0

@@ -1,0 +1,250 @@
+"""Change and lifecycle notification delivery: batched per notificationUrl, retried with backoff,
+at-least-once, with the drop/duplicate/delay faults. One shared keep-alive httpx.AsyncClient."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from emulator.models import Message, Subscription, User
+from emulator.serialize import iso7, message_id
+from emulator.settings import EmulatorSettings
+from emulator.store import Store
+
+log = logging.getLogger("emulator.notifier")
+PER_URL_CONCURRENCY = 4
+
+
+@dataclass
+class Item:
+    url: str
+    subscription_id: str
+    payload: dict[str, Any]
+    lifecycle: bool = False
+    attempt: int = 0
+    created: float = field(default_factory=time.time)
+
+
+@dataclass
+class Stats:
+    enqueued: int = 0
+    delivered: int = 0
+    failed_attempts: int = 0
+    dropped: int = 0
+    lifecycle_sent: int = 0
+    posts: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def lifecycle_payload(sub: Subscription, tenant_id: str, event: str) -> dict[str, Any]:
+    return {
+        "subscriptionId": sub.id,
+        "subscriptionExpirationDateTime": iso7(sub.expires, zulu=False),
+        "tenantId": tenant_id,
+        "clientState": sub.client_state,
+        "lifecycleEvent": event,
+    }
+
+
+class Notifier:
+    def __init__(self, settings: EmulatorSettings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.pending: dict[str, list[Item]] = defaultdict(list)
+        self.held: dict[str, list[Item]] = defaultdict(list)  # by subscription: delivery paused
+        self.stats = Stats()
+        self._wake = asyncio.Event()
+        self._sem: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._runner: asyncio.Task[None] | None = None
+        store.listeners.append(self.on_change)
+
+    # -- lifecycle of the dispatcher -----------------------------------------------------------
+    async def start(self) -> None:
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._client = httpx.AsyncClient(
+            timeout=self.settings.notification_timeout_seconds,
+            limits=limits,
+            verify=self.settings.notification_verify_tls,
+        )
+        self._runner = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    def pending_count(self) -> int:
+        return (
+            sum(len(v) for v in self.pending.values())
+            + sum(len(v) for v in self.held.values())
+            + len(self._tasks)
+        )
+
+    # -- producing -------------------------------------------------------------------------
+    def on_change(self, user: User, folder_id: str, change_type: str, msg: Message) -> None:
+        now = time.time()
+        tenant = self.settings.tenant_id
+        for sub in list(self.store.state.subscriptions.values()):
+            if sub.user_id != user.id or change_type not in sub.change_types or sub.expires <= now:
+                continue
+            if sub.folder_id is not None and sub.folder_id != folder_id:
+                continue
+            mid = message_id(msg, sub.immutable_ids)
+            resource = f"Users/{user.id}/Messages/{mid}"
+            kinds = [change_type]
+            if change_type == "created" and "updated" in sub.change_types:
+                kinds += ["updated"] * self.settings.extra_updated_notifications
+            for kind in kinds:
+                payload = {
+                    "subscriptionId": sub.id,
+                    "subscriptionExpirationDateTime": iso7(sub.expires, zulu=False),
+                    "changeType": kind,
+                    "resource": resource,
+                    "resourceData": {
+                        "@odata.type": "#Microsoft.Graph.Message",
+                        "@odata.id": resource,
+                        "@odata.etag": f'W/"{msg.change_key}"',
+                        "id": mid,
+                    },
+                    "clientState": sub.client_state,
+                    "tenantId": tenant,
+                }
+                self.enqueue_change(sub, Item(sub.notification_url, sub.id, payload))
+
+    def enqueue_change(self, sub: Subscription, item: Item) -> None:
+        faults = self.store.faults
+        self.stats.enqueued += 1
+        if faults.drop_notifications:
+            self.stats.dropped += 1
+            self.send_lifecycle(sub, "missed")
+            return
+        copies = 2 if faults.duplicate_notifications else 1
+        for _ in range(copies):
+            if sub.authorized_until <= time.time():
+                self.held[sub.id].append(Item(item.url, item.subscription_id, item.payload))
+            else:
+                self.pending[item.url].append(Item(item.url, item.subscription_id, item.payload))
+        self._wake.set()
+
+    def send_lifecycle(self, sub: Subscription, event: str) -> None:
+        if not sub.lifecycle_url:
+            return
+        if event == "missed":
+            # One `missed` per subscription is enough while a burst is being dropped.
+            for queued in self.pending.get(sub.lifecycle_url, []):
+                if (
+                    queued.lifecycle
+                    and queued.subscription_id == sub.id
+                    and queued.payload.get("lifecycleEvent") == "missed"
+                    and queued.attempt == 0
+                ):
+                    return
+        payload = lifecycle_payload(sub, self.settings.tenant_id, event)
+        self.pending[sub.lifecycle_url].append(Item(sub.lifecycle_url, sub.id, payload, lifecycle=True))
+        self._wake.set()
+
+    def release_held(self, sub_id: str) -> None:
+        for item in self.held.pop(sub_id, []):
+            self.pending[item.url].append(item)
+        self._wake.set()
+
+    def drop_held(self, sub: Subscription, older_than: float | None = None) -> None:
+        items = self.held.get(sub.id, [])
+        if not items:
+            return
+        keep = [i for i in items if older_than is not None and i.created > older_than]
+        lost = len(items) - len(keep)
+        if keep:
+            self.held[sub.id] = keep
+        else:
+            self.held.pop(sub.id, None)
+        if lost:
+            self.stats.dropped += lost
+            self.send_lifecycle(sub, "missed")
+
+    def forget(self, sub_id: str) -> None:
+        self.held.pop(sub_id, None)
+
+    # -- delivering ------------------------------------------------------------------------
+    async def _run(self) -> None:
+        coalesce = self.settings.notification_coalesce_ms / 1000
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if coalesce:
+                await asyncio.sleep(coalesce)
+            batch_max = max(self.settings.notification_batch_max, 1)
+            for url in list(self.pending):
+                items = self.pending.pop(url, [])
+                for start in range(0, len(items), batch_max):
+                    self._spawn(url, items[start : start + batch_max])
+
+    def _spawn(self, url: str, batch: list[Item]) -> None:
+        task = asyncio.create_task(self._deliver(url, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, url: str, batch: list[Item]) -> None:
+        sem = self._sem.setdefault(url, asyncio.Semaphore(PER_URL_CONCURRENCY))
+        async with sem:
+            delay = self.store.faults.notification_delay_ms
+            if delay:
+                await asyncio.sleep(delay / 1000)
+            ok = False
+            assert self._client is not None
+            self.stats.posts += 1
+            try:
+                # Slower than the limit counts as a failure, like Graph's 3-second rule.
+                async with asyncio.timeout(self.settings.notification_timeout_seconds):
+                    resp = await self._client.post(url, json={"value": [i.payload for i in batch]})
+                ok = 200 <= resp.status_code < 300
+            except (httpx.HTTPError, OSError, TimeoutError) as exc:
+                log.debug("notification POST to %s failed: %s", url, type(exc).__name__)
+        if ok:
+            for item in batch:
+                if item.lifecycle:
+                    self.stats.lifecycle_sent += 1
+                else:
+                    self.stats.delivered += 1
+            return
+        self.stats.failed_attempts += 1
+        retry: list[Item] = []
+        for item in batch:
+            item.attempt += 1
+            if item.attempt >= self.settings.notification_max_attempts:
+                if not item.lifecycle:
+                    self.stats.dropped += 1
+                    sub = self.store.state.subscriptions.get(item.subscription_id)
+                    if sub is not None:
+                        self.send_lifecycle(sub, "missed")
+            else:
+                retry.append(item)
+        if retry:
+            s = self.settings
+            wait = min(
+                s.notification_retry_base_seconds * 2 ** (retry[0].attempt - 1),
+                s.notification_retry_max_seconds,
+            )
+            asyncio.get_running_loop().call_later(wait, self._requeue, url, retry)
+
+    def _requeue(self, url: str, items: list[Item]) -> None:
+        self.pending[url].extend(items)
+        self._wake.set()
