@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import platform
 import ssl
 import tempfile
@@ -243,6 +244,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
+    # requests (under MSAL) lets these override MSAL's verify=<emulator CA>; this process needs neither.
+    os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    os.environ.pop("CURL_CA_BUNDLE", None)
     result = asyncio.run(run(args.messages, args.concurrency))
     print(render(result))
     return 0 if result.created_unique == result.messages else 1
