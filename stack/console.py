@@ -16,7 +16,7 @@ class Console:
 
     def status(self, what: str, part: str, detail: str) -> None:
         """`ok       temporal   127.0.0.1:7233 (0.6 s)`: one line per event, easy to grep."""
-        self._write(f"{what:<9}{part:<11}{detail}")
+        self._write(f"{what:<10}{part:<11}{detail}")
 
     def note(self, line: str) -> None:
         self._write(line)

@@ -19,7 +19,7 @@ from stack.procgroup import describe_exit, signal_group
 
 # A part that stays up this long has recovered: its next failure starts the backoff afresh.
 STABLE_AFTER_SECONDS = 30.0
-READY_TIMEOUT_SECONDS = 60.0
+READY_TIMEOUT_SECONDS = 30.0
 _URL = re.compile(r"https?://\S+")
 _BOOTSTRAP_STATUS = re.compile(r"\b(created|exists)\b")
 
@@ -34,6 +34,8 @@ class Supervisor:
         self.stopping = False
         self.sign_in_url: str | None = None
         self.startup_seconds: dict[str, float] = {}
+        # None: no API to ask; False: /readyz did not answer 200 in time.
+        self.ready: bool | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -102,7 +104,9 @@ class Supervisor:
             was_running = child.returncode is None
             code = await child.stop(self.stack.settings.stop_timeout)
             if was_running:
-                self.console.status("stopped", name, describe_exit(code))
+                # uvicorn re-raises SIGTERM after its graceful shutdown: that is a clean stop too.
+                how = "on SIGTERM" if code == -signal.SIGTERM else describe_exit(code)
+                self.console.status("stopped", name, how)
         self.children.clear()
         self._write_state()
 
@@ -219,11 +223,13 @@ class Supervisor:
             try:
                 await http_ok(url)
                 self.console.status("ok", "ready", f"GET /readyz 200 ({time.monotonic() - started:.1f} s)")
+                self.ready = True
                 return
             except Exception as exc:
                 last = str(exc)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
         self.console.status("warn", "ready", f"/readyz not 200 after {READY_TIMEOUT_SECONDS:.0f} s: {last}")
+        self.ready = False
 
     # ---- output ----------------------------------------------------------------------------------
 
@@ -235,7 +241,11 @@ class Supervisor:
 
     def _print_urls(self, total: float) -> None:
         stack = self.stack
-        lines = [f"all parts healthy in {total:.1f} s", f"  Temporal UI  {stack.temporal.ui_url}"]
+        if self.ready is False:
+            headline = f"all parts started in {total:.1f} s, but the API is not ready (see /readyz above)"
+        else:
+            headline = f"all parts healthy in {total:.1f} s"
+        lines = [headline, f"  Temporal UI  {stack.temporal.ui_url}"]
         if "api" in self.children:
             lines.append(f"  API          {stack.api_url}")
         if self.sign_in_url:
