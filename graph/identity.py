@@ -115,13 +115,23 @@ class Identity:
         *,
         login_hint: str | None = None,
         prompt: str | None = None,
+        response_mode: str | None = None,
     ) -> dict[str, Any]:
-        """State + PKCE + nonce. Keep the returned dict server-side (it holds the PKCE verifier)."""
+        """State + PKCE + nonce. Keep the returned dict server-side (it holds the PKCE verifier).
+
+        `response_mode="form_post"` makes Microsoft POST the code to the redirect URI instead of putting
+        it in the URL (MSAL recommends it); the default is the query string.
+        """
         wanted = [s for s in scopes if s not in _RESERVED_SCOPES]
 
         def run() -> dict[str, Any]:
+            # MSAL warns (UserWarning) on every flow that is not form_post; harmless.
             flow: dict[str, Any] = self._get_app().initiate_auth_code_flow(
-                wanted, redirect_uri=redirect_uri, login_hint=login_hint, prompt=prompt
+                wanted,
+                redirect_uri=redirect_uri,
+                login_hint=login_hint,
+                prompt=prompt,
+                response_mode=response_mode,
             )
             return flow
 
