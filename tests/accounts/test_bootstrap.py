@@ -6,13 +6,16 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 from accounts import service
 from db.engine import create_db_engine, session_scope
 from db.migrate import REPO_ROOT
 
 
-def _bootstrap(data_dir, public_base_url="http://127.0.0.1:8000"):
+def _bootstrap(
+    data_dir: Path, public_base_url: str = "http://127.0.0.1:8000"
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "ENVIRONMENT": "development",

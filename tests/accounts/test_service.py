@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from accounts import service
 from accounts.errors import ConflictError, NotFoundError
-from db.models import ApiToken
+from db.models import Account, ApiToken, User
 
 
-def _account_with_admin(session, name="acme"):
+def _account_with_admin(session: Session, name: str = "acme") -> tuple[Account, User]:
     account = service.create_account(session, name)
     admin = service.create_user(
         session, account, email=f"boss@{name}.example", display_name="Boss", role="admin"
@@ -47,7 +48,8 @@ def test_tokens_are_random(session):
 def test_authenticate_token(session):
     _, admin = _account_with_admin(session)
     issued = service.issue_api_token(session, admin, "cli")
-    assert service.authenticate_token(session, issued.plain).id == admin.id
+    found = service.authenticate_token(session, issued.plain)
+    assert found is not None and found.id == admin.id
     assert session.get(ApiToken, issued.record.id).last_used_at is not None
     assert service.authenticate_token(session, issued.plain + "x") is None
     assert service.authenticate_token(session, "") is None
@@ -86,7 +88,7 @@ def test_duplicate_email_in_an_account_conflicts(session):
 def test_unknown_role_is_refused(session):
     account, _ = _account_with_admin(session)
     with pytest.raises(ValueError):
-        service.create_user(session, account, email="x@acme.example", display_name="X", role="owner")
+        service.create_user(session, account, email="x@acme.example", display_name="X", role="owner")  # type: ignore[arg-type]
 
 
 def test_users_are_scoped_to_their_account(session):

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from accounts import service
 from accounts.credentials import hash_session_id
 from accounts.sessions import cookie_params, create_session, resolve_session, revoke_session
-from db.models import BrowserSession
+from db.models import BrowserSession, User
 from tests.support.appdb import make_settings
 
 
-def _user(session):
+def _user(session: Session) -> User:
     account = service.create_account(session, "acme")
     return service.create_user(session, account, email="u@acme.example", display_name="U", role="member")
 
@@ -21,7 +22,8 @@ def _user(session):
 def test_session_resolves_to_its_user_and_is_stored_hashed(session, settings):
     user = _user(session)
     session_id = create_session(session, settings, user)
-    assert resolve_session(session, settings, session_id).id == user.id
+    resolved = resolve_session(session, settings, session_id)
+    assert resolved is not None and resolved.id == user.id
     stored = session.scalar(select(BrowserSession))
     assert stored.session_hash == hash_session_id(session_id, settings.session_secret.get_secret_value())
     assert session_id not in stored.session_hash

@@ -50,7 +50,7 @@ def member(engine, admin):
     from db.models import User
 
     with session_scope(engine) as session:
-        account = session.get(User, admin[0]).account
+        account = session.get_one(User, admin[0]).account
         user = service.create_user(
             session, account, email="member@acme.example", display_name="M", role="member"
         )
