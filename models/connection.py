@@ -1,0 +1,139 @@
+"""What the connection workflow, its activities and the API exchange about a connection.
+
+Only ids, instants, statuses and human-readable reasons live here: these models are workflow inputs,
+results, signals and query answers, so they are stored in Temporal's history. No token, client secret,
+clientState or email content may ever be added to them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTING = "connecting"
+    ACTIVE = "active"
+    INVALID = "invalid"
+    REVOKED = "revoked"
+    DISCONNECTED = "disconnected"
+
+
+class LifecycleEvent(StrEnum):
+    REAUTHORIZATION_REQUIRED = "reauthorizationRequired"
+    SUBSCRIPTION_REMOVED = "subscriptionRemoved"
+    MISSED = "missed"
+
+
+class ConnectionRef(BaseModel):
+    """Identifies a connection for an activity; the activity reads its secrets from Vault itself."""
+
+    connection_id: str
+    mailbox: str = ""
+
+
+class ConnectionState(BaseModel):
+    """Everything the workflow knows, carried whole across continue-as-new."""
+
+    status: ConnectionStatus = ConnectionStatus.CONNECTING
+    status_reason: str = ""
+    validated: bool = False
+    access_expires_at: datetime | None = None
+    last_refresh_at: datetime | None = None
+    next_refresh_at: datetime | None = None
+    subscription_id: str | None = None
+    subscription_expires_at: datetime | None = None
+    next_renewal_at: datetime | None = None
+    last_notification_at: datetime | None = None
+    # Signals received but not yet acted on when the previous run continued as new.
+    pending_lifecycle: list[LifecycleEvent] = Field(default_factory=list)
+    reconnect_requested: bool = False
+    disconnect_requested: bool = False
+
+
+class ConnectionTiming(BaseModel):
+    """When the workflow acts; defaults follow Microsoft's numbers in graph-facts.md."""
+
+    # Refresh this long before the access token expires, plus up to refresh_jitter at random, so that
+    # a thousand connections made in the same minute do not refresh in the same second.
+    refresh_lead: timedelta = timedelta(minutes=10)
+    refresh_jitter: timedelta = timedelta(minutes=5)
+    # Refresh at least this often even when nothing else asks for it: refresh tokens die after 90 days
+    # of inactivity, so an idle connection keeps its grant alive.
+    keepalive_interval: timedelta = timedelta(days=7)
+    # Outlook subscriptions live at most 10,080 minutes; ask for less and renew well ahead.
+    subscription_lifetime: timedelta = timedelta(days=3)
+    renewal_lead: timedelta = timedelta(hours=12)
+    renewal_jitter: timedelta = timedelta(hours=1)
+    # After a failure that is not a revocation (Graph or Vault down for longer than the retries),
+    # try again this much later instead of giving up on the connection.
+    retry_later: timedelta = timedelta(minutes=5)
+
+
+class ConnectionInput(BaseModel):
+    connection_id: str
+    owner_id: str
+    mailbox: str
+    incoming: bool = True
+    timing: ConnectionTiming = Field(default_factory=ConnectionTiming)
+    state: ConnectionState = Field(default_factory=ConnectionState)
+
+
+class ConnectionView(BaseModel):
+    """The answer to the workflow's status query."""
+
+    connection_id: str
+    mailbox: str
+    status: ConnectionStatus
+    status_reason: str
+    access_expires_at: datetime | None
+    subscription_id: str | None
+    subscription_expires_at: datetime | None
+    last_notification_at: datetime | None
+
+
+class RefreshResult(BaseModel):
+    access_expires_at: datetime
+
+
+class ValidationResult(BaseModel):
+    ok: bool
+    reason: str = ""
+
+
+class SubscriptionRequest(BaseModel):
+    connection_id: str
+    mailbox: str = ""
+    lifetime: timedelta = timedelta(days=3)
+    # The subscription this one replaces, so the activity can remove the mapping of the old one.
+    replaces_subscription_id: str | None = None
+
+
+class SubscriptionRef(BaseModel):
+    connection_id: str
+    subscription_id: str
+    mailbox: str = ""
+    lifetime: timedelta = timedelta(days=3)
+
+
+class SubscriptionInfo(BaseModel):
+    subscription_id: str
+    expires_at: datetime
+
+
+class StatusRecord(BaseModel):
+    """The status as the API shows it; written to the application database by an activity."""
+
+    connection_id: str
+    status: ConnectionStatus
+    status_reason: str = ""
+    subscription_expires_at: datetime | None = None
+    last_notification_at: datetime | None = None
+
+
+# The ApplicationError types activities raise and the workflow branches on.
+GRANT_REVOKED = "GrantRevoked"
+SUBSCRIPTION_GONE = "SubscriptionGone"
+MAILBOX_INVALID = "MailboxInvalid"

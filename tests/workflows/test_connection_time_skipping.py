@@ -1,0 +1,276 @@
+"""ConnectionWorkflow over weeks of simulated time on the time-skipping test server.
+
+Microsoft cannot be made to age by a month, so here the activities are a simulated Microsoft that keeps
+time by the test server's clock (the activity's scheduled time) and follows graph-facts.md: access
+tokens live 60-90 minutes, refresh tokens die after 90 idle days, subscriptions after their expiry,
+and a revoked grant refuses every refresh. The real activities run against the emulator in
+tests/workflows/test_connection_e2e.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.connection import (
+    GRANT_REVOKED,
+    SUBSCRIPTION_GONE,
+    ConnectionInput,
+    ConnectionRef,
+    ConnectionStatus,
+    ConnectionView,
+    LifecycleEvent,
+    RefreshResult,
+    StatusRecord,
+    SubscriptionInfo,
+    SubscriptionRef,
+    SubscriptionRequest,
+    ValidationResult,
+)
+from workflows.connection import ConnectionWorkflow
+
+ACCESS_LIFETIME = timedelta(minutes=75)
+REFRESH_INACTIVITY = timedelta(days=90)
+
+
+@dataclass
+class SimulatedMicrosoft:
+    revoked_reason: str | None = None
+    refreshes: list[datetime] = field(default_factory=list)
+    last_refresh: datetime | None = None
+    subscriptions: dict[str, datetime] = field(default_factory=dict)
+    created: int = 0
+    renewed: int = 0
+    deleted: list[str] = field(default_factory=list)
+    destroyed: bool = False
+    statuses: list[StatusRecord] = field(default_factory=list)
+    drop_next_renewal: bool = False
+
+    @staticmethod
+    def now() -> datetime:
+        return activity.info().current_attempt_scheduled_time
+
+    @activity.defn(name="describe_tokens")
+    async def describe_tokens(self, ref: ConnectionRef) -> RefreshResult:
+        self.last_refresh = self.now()
+        return RefreshResult(access_expires_at=self.now() + ACCESS_LIFETIME)
+
+    @activity.defn(name="refresh_tokens")
+    async def refresh_tokens(self, ref: ConnectionRef) -> RefreshResult:
+        now = self.now()
+        if self.revoked_reason:
+            raise ApplicationError(self.revoked_reason, type=GRANT_REVOKED, non_retryable=True)
+        if self.last_refresh and now - self.last_refresh > REFRESH_INACTIVITY:
+            raise ApplicationError("inactive for too long", type=GRANT_REVOKED, non_retryable=True)
+        self.last_refresh = now
+        self.refreshes.append(now)
+        return RefreshResult(access_expires_at=now + ACCESS_LIFETIME)
+
+    @activity.defn(name="validate_mailbox")
+    async def validate_mailbox(self, ref: ConnectionRef) -> ValidationResult:
+        return ValidationResult(ok=True)
+
+    @activity.defn(name="create_subscription")
+    async def create_subscription(self, request: SubscriptionRequest) -> SubscriptionInfo:
+        self._expire()
+        if request.replaces_subscription_id:
+            self.subscriptions.pop(request.replaces_subscription_id, None)
+        sub_id = str(uuid.uuid4())
+        self.subscriptions[sub_id] = self.now() + request.lifetime
+        self.created += 1
+        return SubscriptionInfo(subscription_id=sub_id, expires_at=self.subscriptions[sub_id])
+
+    @activity.defn(name="renew_subscription")
+    async def renew_subscription(self, ref: SubscriptionRef) -> SubscriptionInfo:
+        self._expire()
+        if self.drop_next_renewal:
+            self.drop_next_renewal = False
+            self.subscriptions.pop(ref.subscription_id, None)
+        if ref.subscription_id not in self.subscriptions:
+            raise ApplicationError("subscription not found", type=SUBSCRIPTION_GONE, non_retryable=True)
+        self.subscriptions[ref.subscription_id] = self.now() + ref.lifetime
+        self.renewed += 1
+        return SubscriptionInfo(subscription_id=ref.subscription_id, expires_at=self.now() + ref.lifetime)
+
+    @activity.defn(name="delete_subscription")
+    async def delete_subscription(self, ref: SubscriptionRef) -> None:
+        self.subscriptions.pop(ref.subscription_id, None)
+        self.deleted.append(ref.subscription_id)
+
+    @activity.defn(name="destroy_connection_secrets")
+    async def destroy_connection_secrets(self, ref: ConnectionRef) -> None:
+        self.destroyed = True
+
+    @activity.defn(name="record_connection_status")
+    async def record_connection_status(self, record: StatusRecord) -> None:
+        self.statuses.append(record)
+
+    def _expire(self) -> None:
+        now = self.now()
+        for sub_id, expires in list(self.subscriptions.items()):
+            if expires <= now:
+                del self.subscriptions[sub_id]
+
+    def activities(self) -> list[object]:
+        return [
+            self.describe_tokens,
+            self.refresh_tokens,
+            self.validate_mailbox,
+            self.create_subscription,
+            self.renew_subscription,
+            self.delete_subscription,
+            self.destroy_connection_secrets,
+            self.record_connection_status,
+        ]
+
+
+async def _start(env: WorkflowEnvironment, ms: SimulatedMicrosoft, task_queue: str) -> WorkflowHandle:
+    connection_id = str(uuid.uuid4())
+    return await env.client.start_workflow(
+        ConnectionWorkflow.run,
+        ConnectionInput(connection_id=connection_id, owner_id="u1", mailbox="ada@example.test"),
+        id=f"connection/{connection_id}",
+        task_queue=task_queue,
+    )
+
+
+async def _status(handle: WorkflowHandle) -> ConnectionView:
+    view: ConnectionView = await handle.query(ConnectionWorkflow.status)
+    return view
+
+
+async def test_thirty_days_of_refreshes_renewals_and_keepalive(time_skipping_env: WorkflowEnvironment):
+    ms = SimulatedMicrosoft()
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
+    ):
+        handle = await _start(time_skipping_env, ms, queue)
+        await time_skipping_env.sleep(timedelta(days=30))
+        view = await _status(handle)
+        assert view.status is ConnectionStatus.ACTIVE
+        # The access token never lapsed: every refresh came before the previous token expired.
+        gaps = [b - a for a, b in zip(ms.refreshes, ms.refreshes[1:], strict=False)]
+        assert len(ms.refreshes) >= 30 * 24 * 60 // 75
+        assert max(gaps) < ACCESS_LIFETIME
+        # The subscription was renewed ahead of expiry and never lapsed: only one was ever created.
+        assert ms.created == 1
+        assert ms.renewed >= 9
+        assert len(ms.subscriptions) == 1
+        assert view.subscription_expires_at and view.subscription_expires_at > ms.refreshes[-1]
+        # A month of hourly work outgrows one history: the workflow continued as new, state intact.
+        latest = await time_skipping_env.client.get_workflow_handle(handle.id).describe()
+        assert latest.run_id != handle.first_execution_run_id
+        assert ms.statuses[0].status is ConnectionStatus.ACTIVE
+        # Every test ends its workflows: an open one without a worker would stall the skipped clock.
+        await handle.signal(ConnectionWorkflow.disconnect)
+        assert (await handle.result()).status is ConnectionStatus.DISCONNECTED
+
+
+async def test_revocation_at_any_point_stops_cleanly(time_skipping_env: WorkflowEnvironment):
+    for revoke_after in (timedelta(minutes=5), timedelta(days=3, hours=7), timedelta(days=29)):
+        ms = SimulatedMicrosoft()
+        queue = f"q-{uuid.uuid4()}"
+        async with Worker(
+            time_skipping_env.client,
+            task_queue=queue,
+            workflows=[ConnectionWorkflow],
+            activities=ms.activities(),
+        ):
+            handle = await _start(time_skipping_env, ms, queue)
+            await time_skipping_env.sleep(revoke_after)
+            ms.revoked_reason = "The user revoked consent for this app"
+            # Graph tells the subscription at once; the workflow refreshes at once and sees it.
+            await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.REAUTHORIZATION_REQUIRED)
+            await time_skipping_env.sleep(timedelta(minutes=1))
+            view = await _status(handle)
+            assert view.status is ConnectionStatus.REVOKED, revoke_after
+            assert view.status_reason == "The user revoked consent for this app"
+            assert view.subscription_id is None and ms.deleted
+            refreshes_when_revoked = len(ms.refreshes)
+            # No retry storm: a week later nothing more was attempted.
+            await time_skipping_env.sleep(timedelta(days=7))
+            assert len(ms.refreshes) == refreshes_when_revoked
+            assert ms.statuses[-1].status is ConnectionStatus.REVOKED
+            await handle.signal(ConnectionWorkflow.disconnect)
+            result = await handle.result()
+            assert result.status is ConnectionStatus.DISCONNECTED
+
+
+async def test_revocation_found_by_the_next_refresh_without_a_notification(
+    time_skipping_env: WorkflowEnvironment,
+):
+    ms = SimulatedMicrosoft()
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
+    ):
+        handle = await _start(time_skipping_env, ms, queue)
+        await time_skipping_env.sleep(timedelta(hours=5))
+        ms.revoked_reason = "Your password was reset by an administrator"
+        await time_skipping_env.sleep(ACCESS_LIFETIME)
+        view = await _status(handle)
+        assert view.status is ConnectionStatus.REVOKED
+        assert view.status_reason == "Your password was reset by an administrator"
+        await handle.signal(ConnectionWorkflow.disconnect)
+        await handle.result()
+
+
+async def test_reconnect_then_disconnect(time_skipping_env: WorkflowEnvironment):
+    ms = SimulatedMicrosoft()
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
+    ):
+        handle = await _start(time_skipping_env, ms, queue)
+        await time_skipping_env.sleep(timedelta(hours=2))
+        ms.revoked_reason = "MFA is now required"
+        await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.REAUTHORIZATION_REQUIRED)
+        await time_skipping_env.sleep(timedelta(minutes=1))
+        assert (await _status(handle)).status is ConnectionStatus.REVOKED
+
+        # The user consents again: the API stores new tokens and signals the same workflow.
+        ms.revoked_reason = None
+        await handle.signal(ConnectionWorkflow.reconnected)
+        await time_skipping_env.sleep(timedelta(minutes=1))
+        view = await _status(handle)
+        assert view.status is ConnectionStatus.ACTIVE and view.status_reason == ""
+        assert view.subscription_id in ms.subscriptions
+
+        await handle.signal(ConnectionWorkflow.disconnect)
+        result = await handle.result()
+        assert result.status is ConnectionStatus.DISCONNECTED
+        assert ms.destroyed
+        assert not ms.subscriptions
+        assert ms.statuses[-1].status is ConnectionStatus.DISCONNECTED
+
+
+async def test_removed_or_lost_subscription_is_recreated(time_skipping_env: WorkflowEnvironment):
+    ms = SimulatedMicrosoft()
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
+    ):
+        handle = await _start(time_skipping_env, ms, queue)
+        await time_skipping_env.sleep(timedelta(hours=1))
+        first = (await _status(handle)).subscription_id
+        await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.SUBSCRIPTION_REMOVED)
+        await time_skipping_env.sleep(timedelta(minutes=1))
+        second = (await _status(handle)).subscription_id
+        assert second and second != first and ms.created == 2
+
+        # A renewal that finds the subscription gone (404) re-creates it.
+        ms.drop_next_renewal = True
+        await time_skipping_env.sleep(timedelta(days=3))
+        view = await _status(handle)
+        assert ms.created == 3 and view.subscription_id in ms.subscriptions
+        assert view.status is ConnectionStatus.ACTIVE
+        await handle.signal(ConnectionWorkflow.disconnect)
+        await handle.result()
