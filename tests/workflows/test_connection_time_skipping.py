@@ -10,8 +10,10 @@ tests/workflows/test_connection_e2e.py.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import WorkflowHandle
@@ -118,7 +120,7 @@ class SimulatedMicrosoft:
             if expires <= now:
                 del self.subscriptions[sub_id]
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         return [
             self.describe_tokens,
             self.refresh_tokens,
@@ -131,7 +133,9 @@ class SimulatedMicrosoft:
         ]
 
 
-async def _start(env: WorkflowEnvironment, ms: SimulatedMicrosoft, task_queue: str) -> WorkflowHandle:
+async def _start(
+    env: WorkflowEnvironment, ms: SimulatedMicrosoft, task_queue: str
+) -> WorkflowHandle[Any, ConnectionView]:
     connection_id = str(uuid.uuid4())
     return await env.client.start_workflow(
         ConnectionWorkflow.run,
@@ -141,7 +145,7 @@ async def _start(env: WorkflowEnvironment, ms: SimulatedMicrosoft, task_queue: s
     )
 
 
-async def _status(handle: WorkflowHandle) -> ConnectionView:
+async def _status(handle: WorkflowHandle[Any, ConnectionView]) -> ConnectionView:
     view: ConnectionView = await handle.query(ConnectionWorkflow.status)
     return view
 
