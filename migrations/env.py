@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from config.settings import get_settings
-from db import models  # noqa: F401  (registers the tables on Base.metadata)
+from db import connections, models  # noqa: F401  (registers the tables on Base.metadata)
 from db.base import Base
 from db.engine import engine_from_settings
 

@@ -1,0 +1,243 @@
+"""The connection workflow's activities: thin adapters over Vault, the identity platform, Graph and the
+application database. Secrets are read from Vault here and never leave this module's calls: inputs and
+results carry ids, instants and statuses only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pydantic import SecretStr
+from sqlalchemy import Engine, update
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import grant_revoked, retry_semantics
+from db.connections import Connection
+from db.engine import session_scope
+from graph.errors import Conflict, Forbidden, NotFound
+from graph.identity import Identity
+from graph.identity_errors import ReconnectRequired
+from graph.mail import GraphMail, MailboxClient
+from graph.tokens import with_token_refresh
+from models.connection import (
+    SUBSCRIPTION_GONE,
+    ConnectionRef,
+    RefreshResult,
+    StatusRecord,
+    SubscriptionInfo,
+    SubscriptionRef,
+    SubscriptionRequest,
+    ValidationResult,
+)
+from vault.models import StoredTokens
+from vault.token_store import TokenStore
+
+T = TypeVar("T")
+
+INBOX_RESOURCE = "me/mailFolders('inbox')/messages"
+
+
+class ConnectionActivities:
+    def __init__(
+        self,
+        tokens: TokenStore,
+        identity: Identity,
+        graph: GraphMail,
+        engine: Engine,
+        public_base_url: str,
+    ) -> None:
+        self._tokens = tokens
+        self._identity = identity
+        self._graph = graph
+        self._engine = engine
+        base = public_base_url.rstrip("/")
+        self._notification_url = f"{base}/webhooks/graph"
+        self._lifecycle_url = f"{base}/webhooks/graph/lifecycle"
+        # Refresh tokens rotate: two refreshes racing in this worker would spend the same one twice.
+        self._refresh_locks: dict[str, asyncio.Lock] = {}
+
+    # ----- tokens ---------------------------------------------------------------------------------
+
+    @activity.defn(name="describe_tokens")
+    async def describe_tokens(self, ref: ConnectionRef) -> RefreshResult:
+        with retry_semantics("read tokens"):
+            stored = await self._tokens.load(ref.connection_id)
+        return RefreshResult(access_expires_at=stored.expires_at)
+
+    @activity.defn(name="refresh_tokens")
+    async def refresh_tokens(self, ref: ConnectionRef) -> RefreshResult:
+        with retry_semantics("refresh tokens"):
+            stored = await self._refresh(ref.connection_id)
+        return RefreshResult(access_expires_at=stored.expires_at)
+
+    async def _refresh(self, connection_id: str) -> StoredTokens:
+        lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
+        async with lock:
+            stored = await self._tokens.load(connection_id)
+            try:
+                fresh = await self._identity.refresh(stored.refresh_token, stored.scopes)
+            except ReconnectRequired:
+                # Another worker may have rotated the token a moment ago: then ours is merely stale.
+                latest = await self._tokens.load(connection_id)
+                if latest.obtained_at > stored.obtained_at:
+                    return latest
+                raise
+            renewed = StoredTokens(
+                access_token=fresh.access_token,
+                refresh_token=fresh.refresh_token,
+                expires_at=fresh.expires_at,
+                display_name=stored.display_name,
+                mailbox=stored.mailbox,
+                scopes=fresh.scopes or stored.scopes,
+                obtained_at=fresh.obtained_at,
+            )
+            if not await self._tokens.save(connection_id, renewed):
+                return await self._tokens.load(connection_id)
+            return renewed
+
+    async def _with_mailbox(self, connection_id: str, call: Callable[[MailboxClient], Awaitable[T]]) -> T:
+        """Runs a Graph call with the stored access token; on 401, one refresh and one retry."""
+
+        async def current_token() -> SecretStr:
+            return (await self._tokens.load(connection_id)).access_token
+
+        async def refreshed_token() -> SecretStr:
+            return (await self._refresh(connection_id)).access_token
+
+        return await with_token_refresh(
+            lambda token: call(self._graph.mailbox(connection_id, token)), current_token, refreshed_token
+        )
+
+    # ----- mailbox --------------------------------------------------------------------------------
+
+    @activity.defn(name="validate_mailbox")
+    async def validate_mailbox(self, ref: ConnectionRef) -> ValidationResult:
+        """Proves the grant works: the latest inbox message's id (or the profile, for send-only
+        connections) is fetched and dropped; nothing about the message is kept or logged."""
+        stored_scopes = await self._scopes(ref.connection_id)
+        reads_mail = any(s.lower() == "mail.read" for s in stored_scopes)
+        with retry_semantics("validity check"):
+            try:
+                if reads_mail:
+                    await self._with_mailbox(ref.connection_id, lambda m: m.latest_inbox_message_id())
+                else:
+                    await self._with_mailbox(ref.connection_id, lambda m: m.get_me())
+            except Forbidden:
+                return ValidationResult(ok=False, reason="Microsoft refused access to this mailbox")
+            except NotFound:
+                return ValidationResult(ok=False, reason="this account has no Outlook mailbox")
+        return ValidationResult(ok=True)
+
+    async def _scopes(self, connection_id: str) -> list[str]:
+        with retry_semantics("read tokens"):
+            return (await self._tokens.load(connection_id)).scopes
+
+    # ----- subscription ---------------------------------------------------------------------------
+
+    @activity.defn(name="create_subscription")
+    async def create_subscription(self, request: SubscriptionRequest) -> SubscriptionInfo:
+        connection_id = request.connection_id
+        if request.replaces_subscription_id:
+            await self._delete_quietly(connection_id, request.replaces_subscription_id)
+        # Stored before the subscription exists: Graph may notify the moment it is created.
+        client_state = SecretStr(secrets.token_urlsafe(48))
+        expiration = datetime.now(UTC) + request.lifetime
+        with retry_semantics("create subscription"):
+            await self._tokens.save_client_state(connection_id, client_state)
+            try:
+                subscription = await self._with_mailbox(
+                    connection_id,
+                    lambda m: m.create_subscription(
+                        resource=INBOX_RESOURCE,
+                        change_type="created",
+                        notification_url=self._notification_url,
+                        lifecycle_url=self._lifecycle_url,
+                        client_state=client_state,
+                        expiration=expiration,
+                    ),
+                )
+            except Conflict:
+                raise ApplicationError(
+                    "create subscription: Graph already has this subscription for the app", type="Conflict"
+                ) from None
+        expires_at = subscription.expiration_date_time or expiration
+        self._record(connection_id, subscription_id=subscription.id, subscription_expires_at=expires_at)
+        return SubscriptionInfo(subscription_id=subscription.id, expires_at=expires_at)
+
+    @activity.defn(name="renew_subscription")
+    async def renew_subscription(self, ref: SubscriptionRef) -> SubscriptionInfo:
+        expiration = datetime.now(UTC) + ref.lifetime
+        with retry_semantics("renew subscription"):
+            try:
+                subscription = await self._with_mailbox(
+                    ref.connection_id, lambda m: m.renew_subscription(ref.subscription_id, expiration)
+                )
+            except NotFound:
+                raise ApplicationError(
+                    "renew subscription: Graph no longer has it", type=SUBSCRIPTION_GONE, non_retryable=True
+                ) from None
+        expires_at = subscription.expiration_date_time or expiration
+        self._record(
+            ref.connection_id, subscription_id=ref.subscription_id, subscription_expires_at=expires_at
+        )
+        return SubscriptionInfo(subscription_id=ref.subscription_id, expires_at=expires_at)
+
+    @activity.defn(name="delete_subscription")
+    async def delete_subscription(self, ref: SubscriptionRef) -> None:
+        await self._delete_quietly(ref.connection_id, ref.subscription_id)
+        self._record(ref.connection_id, subscription_id=None, subscription_expires_at=None)
+
+    async def _delete_quietly(self, connection_id: str, subscription_id: str) -> None:
+        with retry_semantics("delete subscription"):
+            try:
+                await self._with_mailbox(connection_id, lambda m: m.delete_subscription(subscription_id))
+            except NotFound:
+                return  # already gone: that is what we wanted
+            except ReconnectRequired:
+                # The grant is dead, so Graph will not let us; the subscription expires by itself.
+                return
+
+    # ----- lifecycle of the connection's data -----------------------------------------------------
+
+    @activity.defn(name="destroy_connection_secrets")
+    async def destroy_connection_secrets(self, ref: ConnectionRef) -> None:
+        with retry_semantics("destroy secrets"):
+            await self._tokens.destroy(ref.connection_id)
+
+    @activity.defn(name="record_connection_status")
+    async def record_connection_status(self, record: StatusRecord) -> None:
+        self._record(
+            record.connection_id,
+            status=record.status.value,
+            status_reason=record.status_reason,
+            subscription_expires_at=record.subscription_expires_at,
+        )
+
+    def _record(self, connection_id: str, **values: object) -> None:
+        with session_scope(self._engine) as session:
+            session.execute(
+                update(Connection)
+                .where(Connection.id == uuid.UUID(connection_id))
+                .values(updated_at=datetime.now(UTC), **values)
+            )
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        return [
+            self.describe_tokens,
+            self.refresh_tokens,
+            self.validate_mailbox,
+            self.create_subscription,
+            self.renew_subscription,
+            self.delete_subscription,
+            self.destroy_connection_secrets,
+            self.record_connection_status,
+        ]
+
+
+__all__ = ["ConnectionActivities", "grant_revoked"]
