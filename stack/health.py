@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,8 +22,13 @@ class PartFailed(RuntimeError):
     pass
 
 
+def trust(ca_file: Path) -> ssl.SSLContext:
+    """TLS verification against one local CA (the emulator's)."""
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
 async def http_ok(url: str, verify: Path | bool = True, seconds: float = 3.0) -> httpx.Response:
-    verify_arg: str | bool = str(verify) if isinstance(verify, Path) else verify
+    verify_arg: ssl.SSLContext | bool = trust(verify) if isinstance(verify, Path) else verify
     async with httpx.AsyncClient(verify=verify_arg, timeout=seconds) as client:
         response = await client.get(url)
     if response.status_code != 200:

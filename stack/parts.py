@@ -13,7 +13,7 @@ import httpx
 from config.settings import Settings
 from stack.child import Child
 from stack.config import REPO_ROOT, StackPaths, StackSettings
-from stack.health import http_ok, worker_polling
+from stack.health import http_ok, trust, worker_polling
 from stack.openbao import OpenBaoLayout
 from stack.openbao_setup import AppRoleCredentials
 from stack.temporal import TemporalDevServer, check_temporal
@@ -169,7 +169,7 @@ def _register_app(stack: Stack) -> Callable[[], Awaitable[None]]:
             "redirect_uris": [service.oauth_redirect_uri],
             "display_name": "outlook-integration (local)",
         }
-        async with httpx.AsyncClient(verify=str(stack.paths.emulator_ca), timeout=10) as client:
+        async with httpx.AsyncClient(verify=trust(stack.paths.emulator_ca), timeout=10) as client:
             response = await client.post(f"{stack.emulator_url}/_emulator/apps", json=body)
         if response.status_code not in (200, 201):
             # The body is the emulator's message about our request; it never echoes the secret.
