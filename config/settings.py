@@ -20,7 +20,10 @@ EXAMPLE_MARKERS = ("change-me", "example", "development-")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # hide_input_in_errors: a refusal must not print the values it refuses (they are secrets).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: str = Field("development", description="development, staging or production")
     data_dir: Path = Field(Path(".data"), description="Local state: databases, OpenBao storage, keys")
