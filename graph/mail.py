@@ -34,6 +34,7 @@ from graph.models import (
 
 # Folders a connection must resolve once: the inbox it reads, and the ones it must never read from.
 WELL_KNOWN_FOLDERS = ("inbox", "junkemail", "deleteditems", "sentitems", "drafts", "outbox")
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _ID = re.compile(r"^[A-Za-z0-9_\-=+/.!~]+$")
 
@@ -124,13 +125,13 @@ class MailboxClient:
     async def get_message(
         self, message_id: str, select: Sequence[str], *, body_text: bool = False
     ) -> Message:
-        headers = {"Prefer": 'outlook.body-content-type="text"'} if body_text else None
+        prefer = ['outlook.body-content-type="text"'] if body_text else []
         data = await self._json(
             "GET",
             f"/me/messages/{_path_id(message_id)}",
             "get message",
             params={"$select": _select(select)},
-            headers=headers,
+            prefer=prefer,
         )
         return Message.model_validate(data)
 
@@ -148,7 +149,7 @@ class MailboxClient:
         max_page_size: int | None = None,
     ) -> AsyncIterator[DeltaPage]:
         """Pages of one delta round; the last page carries the delta link to store after processing."""
-        headers = {"Prefer": f"odata.maxpagesize={int(max_page_size)}"} if max_page_size else None
+        prefer = [f"odata.maxpagesize={int(max_page_size)}"] if max_page_size else []
         url: str | None
         params: dict[str, str] | None
         if delta_link:
@@ -157,7 +158,7 @@ class MailboxClient:
             url = f"/me/mailFolders/{_path_id(folder_id)}/messages/delta"
             params = {"$select": _select(select)}
         while url is not None:
-            data = await self._json("GET", url, "delta", params=params, headers=headers)
+            data = await self._json("GET", url, "delta", params=params, prefer=prefer)
             page = DeltaPage(
                 messages=[Message.model_validate(m) for m in data.get("value") or []],
                 next_link=data.get("@odata.nextLink"),
@@ -186,14 +187,7 @@ class MailboxClient:
             "expirationDateTime": _graph_time(expiration),
             "clientState": client_state.get_secret_value(),
         }
-        # Immutable ids: a message keeps its id when it moves folder, so dedup keys stay stable.
-        data = await self._json(
-            "POST",
-            "/subscriptions",
-            "create subscription",
-            json=body,
-            headers={"Prefer": 'IdType="ImmutableId"'},
-        )
+        data = await self._json("POST", "/subscriptions", "create subscription", json=body)
         return Subscription.model_validate(data)
 
     async def renew_subscription(self, subscription_id: str, expiration: datetime) -> Subscription:
@@ -241,9 +235,9 @@ class MailboxClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        headers: Mapping[str, str] | None = None,
+        prefer: Sequence[str] = (),
     ) -> dict[str, Any]:
-        response = await self._request(method, url, operation, params=params, json=json, headers=headers)
+        response = await self._request(method, url, operation, params=params, json=json, prefer=prefer)
         try:
             data = response.json()
         except ValueError:
@@ -263,11 +257,16 @@ class MailboxClient:
         *,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        headers: Mapping[str, str] | None = None,
+        prefer: Sequence[str] = (),
     ) -> httpx.Response:
         graph = self._graph
         full_url = url if url.startswith("https://") or url.startswith("http://") else graph.base_url + url
-        request_headers = {"Authorization": f"Bearer {self._token.get_secret_value()}", **(headers or {})}
+        request_headers = {
+            "Authorization": f"Bearer {self._token.get_secret_value()}",
+            # Immutable ids everywhere (also on the subscription, so notifications carry them): a message
+            # keeps its id when it moves folder, so ids from notifications, delta and GETs all agree.
+            "Prefer": ", ".join([IMMUTABLE_IDS, *prefer]),
+        }
         attempt = 0
         while True:
             async with graph.limiter.slot(self._key):
