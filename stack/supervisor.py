@@ -77,19 +77,28 @@ class Supervisor:
         self.stop_requested.set()
 
     async def _start_all(self) -> None:
-        for part in self.stack.parts:
-            if part.requires is not None and not part.requires.exists():
-                missing = part.requires.relative_to(REPO_ROOT)
-                self.console.status("skip", part.name, f"{missing} does not exist yet")
-                continue
-            if isinstance(part, Step):
-                await self._run_step(part)
-            else:
-                child = await self._start_service(part)
-                self.keepers[part.name] = asyncio.create_task(
-                    self._keep(part, child), name=f"keep-{part.name}"
-                )
+        for stage in self.stack.stages:
+            runnable = []
+            for part in stage:
+                if part.requires is not None and not part.requires.exists():
+                    missing = part.requires.relative_to(REPO_ROOT)
+                    self.console.status("skip", part.name, f"{missing} does not exist yet")
+                else:
+                    runnable.append(part)
+            # Every part of the stage finishes starting (or fails) before the first error is raised,
+            # so nothing is left half-started when the stack stops.
+            results = await asyncio.gather(*(self._start_part(p) for p in runnable), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         await self._check_ready()
+
+    async def _start_part(self, part: Service | Step) -> None:
+        if isinstance(part, Step):
+            await self._run_step(part)
+            return
+        child = await self._start_service(part)
+        self.keepers[part.name] = asyncio.create_task(self._keep(part, child), name=f"keep-{part.name}")
 
     async def _stop_all(self) -> None:
         self.stopping = True
@@ -99,7 +108,8 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
         # Reverse start order: the worker and API finish before Temporal and OpenBao go away.
-        for name in reversed(list(self.children)):
+        order = [part.name for part in self.stack.parts]
+        for name in sorted(self.children, key=lambda n: order.index(n) if n in order else -1, reverse=True):
             child = self.children[name]
             was_running = child.returncode is None
             code = await child.stop(self.stack.settings.stop_timeout)
