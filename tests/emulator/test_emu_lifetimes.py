@@ -21,7 +21,8 @@ from tests.emulator.helpers import (
 )
 from tests.support.emulator_server import RunningEmulator, start_emulator
 
-LIFETIME = 3
+ACCESS = 2  # access token and auth code lifetime, seconds
+INACTIVITY = 4  # refresh token inactivity, seconds
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +30,10 @@ def short_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
     emu = start_emulator(
         tmp_path_factory.mktemp("emulator-short"),
         no_snapshot=True,
-        access_token_lifetime_min=LIFETIME,
-        access_token_lifetime_max=LIFETIME,
-        refresh_token_inactivity_seconds=LIFETIME,
-        auth_code_lifetime_seconds=LIFETIME,
+        access_token_lifetime_min=ACCESS,
+        access_token_lifetime_max=ACCESS,
+        refresh_token_inactivity_seconds=INACTIVITY,
+        auth_code_lifetime_seconds=ACCESS,
         # Microsoft's documented behaviour: using a refresh token does not revoke it.
         refresh_token_reuse_allowed=True,
     )
@@ -44,10 +45,10 @@ def short_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
 
 async def test_expired_access_token_is_401_invalid_authentication_token(short_emulator):
     conn = await connect(short_emulator)
-    assert conn.result["expires_in"] <= LIFETIME
+    assert conn.result["expires_in"] <= ACCESS
     async with conn.graph() as g:
         assert (await g.get("/me")).status_code == 200
-        await asyncio.sleep(LIFETIME + 0.5)
+        await asyncio.sleep(ACCESS + 0.5)
         assert_graph_error(await g.get("/me"), 401, "InvalidAuthenticationToken")
     # The cure graph-facts prescribes: refresh once, retry.
     resp = await refresh(conn)
@@ -61,7 +62,7 @@ async def test_refresh_token_expires_after_inactivity_700082(short_emulator):
     # Using it within the window keeps the chain alive, and its successor starts a new window.
     first = await refresh(conn)
     assert first.status_code == 200, first.text
-    await asyncio.sleep(LIFETIME + 0.5)
+    await asyncio.sleep(INACTIVITY + 0.5)
     stale = await refresh(conn, refresh_token=first.json()["refresh_token"])
     assert_oauth_error(stale, "invalid_grant", 700082)
 
@@ -71,7 +72,7 @@ async def test_auth_code_expires(short_emulator):
     email = await create_user(short_emulator)
     cca = await new_msal_app(short_emulator, app)
     flow, params = await authorize_with_consent(short_emulator, app, cca, email, DEFAULT_SCOPES)
-    await asyncio.sleep(LIFETIME + 0.5)
+    await asyncio.sleep(ACCESS + 0.5)
     resp = await token_request(
         short_emulator,
         {
