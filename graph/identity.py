@@ -16,6 +16,7 @@ from typing import Any
 
 import msal
 import requests
+import requests.adapters
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from config.settings import Settings
@@ -79,6 +80,26 @@ def _token_set(response: Mapping[str, Any], asked: Sequence[str], fallback_refre
         object_id=claims.get("oid"),
         tenant_id=claims.get("tid"),
     )
+
+
+class _PinnedVerifySession(requests.Session):
+    """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`
+    (psf/requests#3829), which would make MSAL ignore `verify=<ca file>` on machines that set them.
+    Passing `verify` with every request makes the configured CA the one that counts."""
+
+    def __init__(self, verify: str | bool, timeout: float) -> None:
+        super().__init__()
+        self.verify = verify
+        self._timeout = timeout
+        # MSAL's own session retries once on connection errors; keep that.
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
 
 
 class Identity:
@@ -194,8 +215,9 @@ class Identity:
                     client_credential=self._client_secret.get_secret_value(),
                     authority=self._authority,
                     instance_discovery=False,
-                    verify=str(self._ca_bundle) if self._ca_bundle else True,
-                    timeout=self._timeout,
+                    http_client=_PinnedVerifySession(
+                        str(self._ca_bundle) if self._ca_bundle else True, self._timeout
+                    ),
                     token_cache=_NoTokenCache(),
                 )
             except (ValueError, RuntimeError, requests.exceptions.RequestException) as exc:

@@ -187,3 +187,14 @@ async def test_wrong_client_secret_is_refused_without_echoing_it(
         await bad.refresh(tokens.refresh_token, SCOPES)
     assert excinfo.value.error == "invalid_client"
     assert wrong not in str(excinfo.value)
+
+
+async def test_configured_ca_wins_over_requests_ca_bundle_env(
+    emulator: RunningEmulator, graph_app: RegisteredApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests would let this variable override MSAL's verify= (psf/requests#3829); ours must not.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    fresh = graph_app.identity(emulator)
+    _email, tokens = await connect(emulator, graph_app, fresh)
+    assert (await fresh.refresh(tokens.refresh_token, SCOPES)).access_token.get_secret_value()
