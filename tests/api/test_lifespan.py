@@ -1,0 +1,94 @@
+"""The real lifespan (no overrides): it builds the Temporal client, the Microsoft HTTP client (trusting
+MS_CA_BUNDLE) and the engine, and /readyz answers 200 with them. And `uvicorn api.main:app` serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.main import create_app
+from db.engine import engine_from_settings
+from db.migrate import upgrade_to_head
+from tests.support.appdb import make_settings
+from tests.support.servers import free_port
+from worker import build_worker
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, openbao: Any, emulator: Any):
+    settings = make_settings(
+        tmp_path,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"lifespan-{uuid.uuid4().hex[:8]}",
+        vault_addr=openbao.addr,
+        vault_role_id=openbao.role_id,
+        vault_secret_id=openbao.secret_id,
+        ms_authority=emulator.authority("common"),
+        ms_ca_bundle=emulator.ca_path,
+    )
+    engine = engine_from_settings(settings)
+    upgrade_to_head(engine)
+    engine.dispose()
+    app = create_app(settings)
+    async with build_worker(temporal_env.client, settings), app.router.lifespan_context(app):
+        assert app.state.temporal_client.namespace == settings.temporal_namespace
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            deadline = time.monotonic() + 20
+            while (
+                response := await client.get("/readyz")
+            ).status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+    assert response.status_code == 200, response.text
+
+
+async def test_uvicorn_serves_the_module_level_app(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "development",
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "",
+        # Closed ports: never the servers of a `make run` that may be going on this machine.
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "VAULT_ADDR": f"http://127.0.0.1:{free_port()}",
+        "MS_AUTHORITY": f"https://127.0.0.1:{free_port()}/common",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:
+                assert process.poll() is None, "uvicorn exited"
+                try:
+                    response = await client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "uvicorn never answered"
+                    await asyncio.sleep(0.3)
+            assert response.json() == {"status": "ok"}
+            # Nothing is up but the process: readiness says so, per part, rather than failing.
+            ready = await client.get("/readyz", timeout=30)
+            assert ready.status_code == 503
+            checks = ready.json()["checks"]
+            assert checks["database"] == "ok"
+            assert all(checks[part] != "ok" for part in ("temporal", "worker", "vault", "microsoft"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
