@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,8 @@ from accounts.credentials import hash_api_token, new_api_token
 from accounts.errors import ConflictError, NotFoundError
 from accounts.schemas import RoleName
 from db.models import Account, ApiToken, Role, User
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -88,5 +90,8 @@ def authenticate_token(session: Session, token: str) -> User | None:
     record = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_api_token(token)))
     if record is None:
         return None
-    record.last_used_at = datetime.now(UTC)
+    now = datetime.now(UTC)
+    # Minute precision is plenty, and it spares a database write on most requests.
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        record.last_used_at = now
     return session.get(User, record.user_id)

@@ -66,7 +66,8 @@ def get_optional_user(
     if bearer is not None:
         # An explicit token decides on its own: a bad one is never rescued by a cookie.
         user = authenticate_token(session, bearer.credentials)
-        session.commit()  # last_used_at
+        if session.dirty:  # last_used_at moved on
+            session.commit()
         return user
     if cookie:
         return resolve_session(session, settings, cookie)
