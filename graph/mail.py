@@ -11,6 +11,7 @@ exactly as given.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -101,13 +102,15 @@ class MailboxClient:
 
     async def resolve_well_known_folders(self, names: Sequence[str] = WELL_KNOWN_FOLDERS) -> dict[str, str]:
         """Well-known name -> opaque folder id (compare parentFolderId against ids, never names)."""
-        result: dict[str, str] = {}
-        for name in names:
+
+        async def resolve(name: str) -> str:
             data = await self._json(
                 "GET", f"/me/mailFolders/{_path_id(name)}", "resolve folder", params={"$select": "id"}
             )
-            result[name] = MailFolder.model_validate(data).id
-        return result
+            return MailFolder.model_validate(data).id
+
+        ids = await asyncio.gather(*(resolve(name) for name in names))
+        return dict(zip(names, ids, strict=True))
 
     # --- messages ---
 
