@@ -54,13 +54,26 @@ class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]
         return None
 
 
+_GRAPH_RESOURCE = "https://graph.microsoft.com/"
+_OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
+
+
 def _scopes(response: Mapping[str, Any], asked: Sequence[str]) -> list[str]:
+    """The granted Graph permissions in short form (`Mail.Read`), without OIDC scopes, so they can be
+    shown to people and passed back to `refresh` as they are."""
     raw = response.get("scope")
     if isinstance(raw, str):
-        return raw.split()
-    if isinstance(raw, list):
-        return [str(s) for s in raw]
-    return list(asked)
+        granted = raw.split()
+    elif isinstance(raw, list):
+        granted = [str(s) for s in raw]
+    else:
+        granted = list(asked)
+    result: list[str] = []
+    for scope in granted:
+        short = scope[len(_GRAPH_RESOURCE) :] if scope.lower().startswith(_GRAPH_RESOURCE) else scope
+        if short.lower() not in _OIDC_SCOPES and short not in result:
+            result.append(short)
+    return result
 
 
 def _token_set(response: Mapping[str, Any], asked: Sequence[str], fallback_refresh: str | None) -> TokenSet:
@@ -143,7 +156,7 @@ class Identity:
         `response_mode="form_post"` makes Microsoft POST the code to the redirect URI instead of putting
         it in the URL (MSAL recommends it); the default is the query string.
         """
-        wanted = [s for s in scopes if s not in _RESERVED_SCOPES]
+        wanted = [s for s in scopes if s.lower() not in _RESERVED_SCOPES]
 
         def run() -> dict[str, Any]:
             # MSAL warns (UserWarning) on every flow that is not form_post; harmless.
@@ -162,7 +175,7 @@ class Identity:
         """The callback: checks state, redeems the code with the PKCE verifier. Typed errors only."""
         if not flow.get("state") or flow.get("state") != query_params.get("state"):
             raise StateMismatch(None, "state_mismatch")
-        asked = [s for s in flow.get("scope") or [] if s not in _RESERVED_SCOPES]
+        asked = [s for s in flow.get("scope") or [] if s.lower() not in _RESERVED_SCOPES]
 
         def run() -> dict[str, Any]:
             try:
@@ -181,12 +194,16 @@ class Identity:
 
     async def refresh(self, refresh_token: SecretStr, scopes: Sequence[str]) -> TokenSet:
         """Redeems the refresh token. The response carries a new (rotated) refresh token: store it."""
-        wanted = [s for s in scopes if s not in _RESERVED_SCOPES]
+        wanted = [s for s in scopes if s.lower() not in _RESERVED_SCOPES]
 
         def run() -> dict[str, Any]:
-            result: dict[str, Any] = self._get_app().acquire_token_by_refresh_token(
-                refresh_token.get_secret_value(), scopes=wanted
-            )
+            try:
+                result: dict[str, Any] = self._get_app().acquire_token_by_refresh_token(
+                    refresh_token.get_secret_value(), scopes=wanted
+                )
+            except ValueError:
+                # MSAL refuses malformed scope lists before sending anything.
+                raise IdentityError("the refresh request was malformed", "invalid_request") from None
             return result
 
         result = await self._in_thread(run)
