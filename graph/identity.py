@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -213,10 +213,14 @@ class Identity:
 
     # --- internals ---
 
-    async def _in_thread(self, fn: Any) -> dict[str, Any]:
+    async def _in_thread(self, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        def build_then_run() -> dict[str, Any]:
+            self._build_app()
+            result: dict[str, Any] = fn()
+            return result
+
         try:
-            await asyncio.to_thread(self._build_app)
-            result: dict[str, Any] = await asyncio.to_thread(fn)
+            result = await asyncio.to_thread(build_then_run)
         except requests.exceptions.RequestException as exc:
             raise IdentityUnavailable(None, type(exc).__name__) from None
         return result
