@@ -19,7 +19,10 @@ from stack.procgroup import describe_exit
 
 
 class PartFailed(RuntimeError):
-    pass
+    def __init__(self, part: str, reason: str) -> None:
+        super().__init__(f"{part}: {reason}")
+        self.part = part
+        self.reason = reason
 
 
 def trust(ca_file: Path) -> ssl.SSLContext:
@@ -62,10 +65,10 @@ async def wait_healthy(
     last_error: BaseException | None = None
     while True:
         if child.returncode is not None:
-            raise PartFailed(f"{child.name} {describe_exit(child.returncode)} before it was healthy")
+            raise PartFailed(child.name, f"{describe_exit(child.returncode)} before it was healthy")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise PartFailed(f"{child.name} not healthy after {limit:.0f} s: {last_error}")
+            raise PartFailed(child.name, f"not healthy after {limit:.0f} s: {last_error}")
         try:
             await asyncio.wait_for(check(child), timeout=min(remaining, 30.0))
             return

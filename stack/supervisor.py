@@ -53,7 +53,7 @@ class Supervisor:
                 try:
                     startup.result()
                 except PartFailed as exc:
-                    self.console.status("FAIL", "stack", str(exc))
+                    self.console.status("FAIL", "stack", f"{exc.part} did not start, stopping everything")
                     exit_code = 1
                 else:
                     self._print_urls(time.monotonic() - started)
@@ -127,7 +127,7 @@ class Supervisor:
             return dict(os.environ)
         creds = self.stack.credentials
         if creds is None:
-            raise PartFailed("OpenBao credentials are not available (OpenBao did not start)")
+            raise PartFailed("openbao", "no AppRole credentials (OpenBao did not start)")
         return child_env(self.stack.service, creds.role_id, creds.secret_id)
 
     async def _spawn(self, name: str, command: list[str], service_env: bool) -> Child:
@@ -152,8 +152,9 @@ class Supervisor:
                 await part.after_healthy()
         except Exception as exc:
             await child.stop(self.stack.settings.stop_timeout)
-            self._print_tail(child)
-            raise exc if isinstance(exc, PartFailed) else PartFailed(f"{part.name}: {exc}") from exc
+            failure = exc if isinstance(exc, PartFailed) else PartFailed(part.name, str(exc))
+            self._report_failure(failure, child)
+            raise failure from exc
         elapsed = child.uptime()
         self.startup_seconds.setdefault(part.name, elapsed)
         what = "restarted" if restart else "ok"
@@ -168,11 +169,13 @@ class Supervisor:
             code = await asyncio.wait_for(child.wait(), step.timeout)
         except TimeoutError:
             await child.stop(self.stack.settings.stop_timeout)
-            self._print_tail(child)
-            raise PartFailed(f"{step.name} did not finish within {step.timeout:.0f} s") from None
+            failure = PartFailed(step.name, f"did not finish within {step.timeout:.0f} s")
+            self._report_failure(failure, child)
+            raise failure from None
         if code != 0:
-            self._print_tail(child)
-            raise PartFailed(f"{step.name} failed: {describe_exit(code)}")
+            failure = PartFailed(step.name, f"failed: {describe_exit(code)}")
+            self._report_failure(failure, child)
+            raise failure
         elapsed = child.uptime()
         self.startup_seconds[step.name] = elapsed
         detail = "done"
@@ -212,8 +215,7 @@ class Supervisor:
                 try:
                     child = await self._start_service(part, restart=True)
                     break
-                except PartFailed as exc:
-                    self.console.status("FAIL", part.name, str(exc))
+                except PartFailed:
                     failures += 1
 
     def _restart_service_env_children(self) -> None:
@@ -242,6 +244,10 @@ class Supervisor:
         self.ready = False
 
     # ---- output ----------------------------------------------------------------------------------
+
+    def _report_failure(self, failure: PartFailed, child: Child) -> None:
+        self.console.status("FAIL", failure.part, failure.reason)
+        self._print_tail(child)
 
     def _print_tail(self, child: Child) -> None:
         if child.tail:
