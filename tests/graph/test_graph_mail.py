@@ -72,9 +72,12 @@ async def test_resolve_well_known_folders_gives_distinct_opaque_ids(
 async def test_latest_inbox_message_id_reads_the_id_only(emulator: RunningEmulator, mailbox) -> None:
     email, _tokens, client = mailbox
     assert await client.latest_inbox_message_id() is None
-    await deliver(emulator, email)
-    newest = await deliver(emulator, email)
-    await deliver(emulator, email, folder="junkemail")
+    now = datetime.now(UTC)
+    # Exchange keeps whole seconds: distinct received times make "latest" unambiguous.
+    await deliver(emulator, email, received=(now - timedelta(minutes=2)).isoformat())
+    newest = await deliver(emulator, email, received=(now - timedelta(minutes=1)).isoformat())
+    await deliver(emulator, email, received=(now - timedelta(minutes=3)).isoformat())
+    await deliver(emulator, email, folder="junkemail", received=now.isoformat())
     assert await client.latest_inbox_message_id() == newest["id"]
     listing = [e for e in await request_log(emulator, email) if e["path"].endswith("/inbox/messages")]
     assert listing and all(e["select"] == ["id"] for e in listing)
