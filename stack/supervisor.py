@@ -55,15 +55,21 @@ class Supervisor:
                 except PartFailed as exc:
                     self.console.status("FAIL", "stack", f"{exc.part} did not start, stopping everything")
                     exit_code = 1
+                except Exception as exc:
+                    # e.g. a binary missing from the venv: say what, without a traceback wall.
+                    self.console.status("FAIL", "stack", f"{type(exc).__name__}: {exc}")
+                    exit_code = 1
                 else:
                     self._print_urls(time.monotonic() - started)
                     await stop_wait
         finally:
             startup.cancel()
             stop_wait.cancel()
-            with contextlib.suppress(asyncio.CancelledError, PartFailed):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await startup
             await self._stop_all()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
         return exit_code
 
     def _on_signal(self, sig: int) -> None:

@@ -67,6 +67,8 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
         stack.wait_for(r"^ok\s+bootstrap\s+admin created", 1)
         stack.wait_for(rf"Sign in\s+http://127\.0\.0\.1:{ports.api}/", 1)
         assert _readyz(ports).status_code == 200, _readyz(ports).text
+        ui = httpx.get(f"http://127.0.0.1:{ports.temporal_ui}/", follow_redirects=True, timeout=10)
+        assert ui.status_code == 200 and "<html" in ui.text.lower()
         # Startup times, visible with `pytest -rP`.
         print("\n".join(line for line in stack.lines if line.startswith(("ok ", "all parts"))))
 
