@@ -7,11 +7,12 @@ import datetime as dt
 import email.utils
 import ipaddress
 import time
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from emulator import ids
 from emulator.context import ctx_of
@@ -35,6 +36,9 @@ def loopback_only(request: Request) -> None:
 
 
 router = APIRouter(prefix="/_emulator", dependencies=[Depends(loopback_only)])
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class UserIn(BaseModel):
@@ -201,10 +205,18 @@ async def add_folder(email: str, body: FolderIn, request: Request) -> dict[str, 
     return {"id": folder.id, "display_name": folder.display_name, "parent_id": folder.parent_id}
 
 
+def _parse(model: type[_M], raw: Any) -> _M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
+
+
 @router.post("/users/{email}/messages", status_code=201)
-async def deliver(email: str, body: DeliverIn, request: Request) -> dict[str, Any]:
+async def deliver(email: str, raw: dict[str, Any], request: Request) -> dict[str, Any]:
     store = ctx_of(request).store
-    user = _user(request, email)
+    user = _user(request, email)  # an unknown mailbox is 404 whatever the body says
+    body = _parse(DeliverIn, raw)
     folder = store.folder_for_control(user, body.folder)
     when = body.received.timestamp() if body.received else time.time()
     domain = body.from_.address.split("@")[-1]
@@ -352,6 +364,8 @@ async def consent(body: ConsentIn, request: Request) -> dict[str, int]:
     if not body.deny and not body.email:
         raise HTTPException(422, "email is required unless deny is true.")
     store = ctx_of(request).store
+    if body.email and store.user_by_email(body.email) is None:
+        raise HTTPException(404, f"No mailbox {body.email}; create it with POST /_emulator/users first.")
     store.consents.append(Consent(email=body.email or "", scopes=body.scopes, deny=body.deny))
     return {"queued": len(store.consents)}
 

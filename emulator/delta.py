@@ -50,7 +50,7 @@ def _pending_for(
         for m in user.messages.values()
         if m.folder_id == state.folder_id and (since is None or m.seq > since) and (pred is None or pred(m))
     ]
-    msgs.sort(key=lambda m: m.received, reverse=True)
+    msgs.sort(key=lambda m: (m.received, m.arrival), reverse=True)
     removed: list[str] = []
     if since is not None:
         present = {m.immutable_id for m in user.messages.values() if m.folder_id == state.folder_id}

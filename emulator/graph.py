@@ -188,8 +188,6 @@ async def graph(path: str, request: Request) -> Response:
     throttle_key: tuple[str, str] | None = None
     try:
         faults = ctx.store.faults
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000)
         token = _authenticate(ctx, request)
         user = ctx.store.state.users.get(token.user_id)
         if user is None:
@@ -219,6 +217,8 @@ async def graph(path: str, request: Request) -> Response:
         if handler is None:
             raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed.")
         throttle_key = ctx.throttle.acquire(token.client_id, user.id, forced=faults.throttle)
+        if faults.latency_ms:  # inside the concurrency window, like a slow mailbox server
+            await asyncio.sleep(faults.latency_ms / 1000)
         if faults.error_rate and random.random() < faults.error_rate:
             raise GraphError(503, "serviceNotAvailable", "Service unavailable: injected fault.")
         req = GraphReq(

@@ -36,12 +36,14 @@ REVOKED_ERRORS: dict[str, tuple[str, int, str, str | None]] = {
         "inactive for 90 days.",
         None,
     ),
+    # graph-facts: 50173 covers "user or admin revoked sessions/consent"; 65001 (consent_required) is what
+    # a refresh for scopes that were never consented gets.
     "consent_revoked": (
-        "consent_required",
-        65001,
-        "The user or administrator has not consented to use the application. Send an interactive "
-        "authorization request for this user and resource.",
-        "consent_required",
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user "
+        "or an administrator revoked the consent or the sessions.",
+        None,
     ),
     "mfa_required": (
         "interaction_required",

@@ -144,7 +144,7 @@ def _list_messages(req: GraphReq, msgs: list[Message], context: str) -> Response
     key, desc = parse_orderby(req.query.get("$orderby"))
     if pred is not None:
         msgs = [m for m in msgs if pred(m)]
-    msgs.sort(key=key, reverse=desc)
+    msgs.sort(key=lambda m: (key(m), m.arrival), reverse=desc)
     page, next_link = _page(req, msgs, 10)
     body: dict[str, Any] = {
         "@odata.context": _context(req, context),

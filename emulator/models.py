@@ -83,6 +83,7 @@ class Message(BaseModel):
     modified: float = 0.0
     change_key: str = ""
     seq: int = 0  # the mailbox's change counter at the last change (drives delta)
+    arrival: int = 0  # order of arrival: breaks ties between messages received in the same second
 
 
 class Removal(BaseModel):
@@ -198,7 +199,8 @@ class Faults(BaseModel):
     error_rate: float = Field(0.0, ge=0.0, le=1.0)
     latency_ms: int = Field(0, ge=0, le=60_000)
     drop_notifications: bool = False
-    duplicate_notifications: bool = False
+    # true (one extra copy) or how many extra copies of each change notification
+    duplicate_notifications: bool | int = Field(False, ge=0, le=10)
     notification_delay_ms: int = Field(0, ge=0, le=600_000)
 
 

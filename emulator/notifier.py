@@ -136,7 +136,8 @@ class Notifier:
             self.stats.dropped += 1
             self.send_lifecycle(sub, "missed")
             return
-        copies = 2 if faults.duplicate_notifications else 1
+        dup = faults.duplicate_notifications
+        copies = 1 + (1 if dup is True else int(dup))
         for _ in range(copies):
             if sub.authorized_until <= time.time():
                 self.held[sub.id].append(Item(item.url, item.subscription_id, item.payload))

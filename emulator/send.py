@@ -95,7 +95,7 @@ def _fields(
     in_reply_to: str | None,
     references: str | None,
 ) -> dict[str, Any]:
-    now = time.time()
+    now = float(int(time.time()))
     domain = req.user.email.split("@")[-1]
     imid = f"<{ids.guid()}@{domain}>"
     sender = (req.user.display_name, req.user.email)

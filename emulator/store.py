@@ -163,19 +163,19 @@ class Store:
     def _touch(self, user: User, msg: Message) -> None:
         user.seq += 1
         msg.seq = user.seq
-        msg.modified = time.time()
+        msg.modified = float(int(time.time()))
         msg.change_key = ids.change_key()
 
     def add_message(self, user: User, folder: Folder, **fields: Any) -> Message:
-        now = time.time()
+        now = float(int(time.time()))  # Exchange keeps whole seconds; $filter compares what GET shows
         with self.lock:
             attachments = [Attachment.model_validate(a) for a in fields.pop("attachments", [])]
             msg = Message(
                 immutable_id=ids.immutable_id(),
                 rest_id=ids.rest_id(),
                 folder_id=folder.id,
-                received=fields.pop("received", now),
-                sent=fields.pop("sent", now),
+                received=float(int(fields.pop("received", now))),
+                sent=float(int(fields.pop("sent", now))),
                 created=now,
                 attachments=attachments,
                 **fields,
@@ -186,6 +186,7 @@ class Store:
                 domain = user.email.split("@")[-1] or "emulator.local"
                 msg.internet_message_id = f"<{ids.guid()}@{domain}>"
             self._touch(user, msg)
+            msg.arrival = msg.seq
             user.messages[msg.immutable_id] = msg
             self._msg_index[(user.id, msg.immutable_id)] = msg.immutable_id
             self._msg_index[(user.id, msg.rest_id)] = msg.immutable_id
