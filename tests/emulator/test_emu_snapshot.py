@@ -41,13 +41,3 @@ async def test_restart_keeps_mailboxes_messages_and_grants(tmp_path):
         # The rotated refresh token is what a later restart must honour.
         again = await refresh(moved, refresh_token=tokens["refresh_token"])
         assert again.status_code == 200, again.text
-
-
-async def test_no_snapshot_starts_empty(tmp_path):
-    data_dir = tmp_path / "emu"
-    with start_emulator(data_dir, no_snapshot=True) as first:
-        conn = await connect(first)
-    with start_emulator(data_dir, no_snapshot=True) as second:
-        moved = Connection(second, conn.app, conn.email, conn.msal_app, conn.result, conn.refresh_token)
-        resp = await refresh(moved)
-        assert resp.status_code in (400, 401), resp.text
