@@ -17,8 +17,17 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.connection import ConnectionActivities
 from activities.health import HealthActivities
+from config.logging import configure_logging
 from config.settings import Settings, get_settings
+from db.engine import engine_from_settings
+from graph.http_client import build_http_client
+from graph.identity import Identity
+from graph.mail import GraphMail
+from vault.client import VaultClient
+from vault.token_store import TokenStore
+from workflows.connection import ConnectionWorkflow
 
 log = logging.getLogger("worker")
 
@@ -27,12 +36,20 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def workflows() -> Sequence[type]:
-    return []
+    return [ConnectionWorkflow]
 
 
 def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
+    """The activity classes, each built once with the process's shared clients."""
     health = HealthActivities(settings)
-    return [health.check_vault_login]
+    connection = ConnectionActivities(
+        tokens=TokenStore(VaultClient.from_settings(settings)),
+        identity=Identity.from_settings(settings),
+        graph=GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
+        engine=engine_from_settings(settings),
+        public_base_url=settings.public_base_url,
+    )
+    return [health.check_vault_login, *connection.all()]
 
 
 async def connect(settings: Settings) -> Client:
@@ -84,7 +101,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     asyncio.run(run(settings))
 
 

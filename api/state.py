@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +11,13 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from config.logging import configure_logging
 from config.settings import Settings
 from db.engine import engine_from_settings
+from graph.identity import Identity
+from vault.client import VaultClient
+from vault.token_store import TokenStore
+from webhooks.verify import ClientStateCache, Verifier
 
 
 def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -38,13 +42,20 @@ async def temporal_client(settings: Settings) -> Client:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # Here rather than at import, so importing the app (tests, tools) leaves logging alone.
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     engine = engine_from_settings(settings)
     try:
         async with microsoft_http_client(settings) as ms_http:
             app.state.engine = engine
             app.state.ms_http = ms_http
             app.state.temporal_client = await temporal_client(settings)
-            yield
+            vault = VaultClient.from_settings(settings)
+            app.state.token_store = TokenStore(vault)
+            app.state.identity = Identity.from_settings(settings)
+            app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
+            try:
+                yield
+            finally:
+                vault.close()
     finally:
         engine.dispose()

@@ -36,6 +36,7 @@ from models.connection import (
     SubscriptionRequest,
     ValidationResult,
 )
+from tests.replay.record import RECORD, write_single_run
 from workflows.connection import ConnectionWorkflow
 
 ACCESS_LIFETIME = timedelta(minutes=75)
@@ -250,6 +251,8 @@ async def test_reconnect_then_disconnect(time_skipping_env: WorkflowEnvironment)
 
         await handle.signal(ConnectionWorkflow.disconnect)
         result = await handle.result()
+        if RECORD:
+            await write_single_run(time_skipping_env.client, handle.id, "timeskip-reconnect")
         assert result.status is ConnectionStatus.DISCONNECTED
         assert ms.destroyed
         assert not ms.subscriptions
@@ -278,3 +281,5 @@ async def test_removed_or_lost_subscription_is_recreated(time_skipping_env: Work
         assert view.status is ConnectionStatus.ACTIVE
         await handle.signal(ConnectionWorkflow.disconnect)
         await handle.result()
+        if RECORD:
+            await write_single_run(time_skipping_env.client, handle.id, "timeskip-subscription-recreated")

@@ -1,0 +1,238 @@
+"""Connecting a mailbox: the OAuth consent kept server-side, then tokens to Vault and the workflow started.
+
+A failure at any step undoes the steps before it, so a connection either exists whole (row, tokens in
+Vault, workflow running) or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
+
+from db.connections import Connection, OAuthFlow
+from db.models import User
+from graph.identity import Identity, TokenSet
+from models.connection import ConnectionInput, ConnectionStatus
+from vault.models import StoredTokens
+from vault.token_store import TokenStore
+from workflows import search_attributes as sa
+from workflows.connection import ConnectionWorkflow
+
+log = logging.getLogger("api.connecting")
+
+FLOW_LIFETIME = timedelta(minutes=10)
+SCOPE_CHOICES = {"incoming": "Mail.Read", "outgoing": "Mail.Send"}
+ALWAYS = "User.Read"
+
+
+class ConnectError(Exception):
+    """A connect or callback step failed in a way the user should see; `status` is the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def workflow_id(connection_id: uuid.UUID | str) -> str:
+    return f"connection/{connection_id}"
+
+
+def graph_scopes(choices: list[str]) -> list[str]:
+    """`incoming,outgoing` -> Graph scopes; User.Read always (to know whose mailbox it is)."""
+    unknown = [c for c in choices if c not in SCOPE_CHOICES]
+    if unknown or not choices:
+        raise ConnectError(
+            "scopes must be a comma-separated list of: incoming, outgoing"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    return [ALWAYS, *sorted({SCOPE_CHOICES[c] for c in choices})]
+
+
+def requestable(granted: list[str]) -> list[str]:
+    """The Graph scopes to ask again on reconnect (MSAL adds openid/profile/offline_access itself)."""
+    wanted = {s.lower() for s in granted}
+    return [ALWAYS, *sorted(v for v in SCOPE_CHOICES.values() if v.lower() in wanted)]
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+async def begin(
+    session: Session,
+    identity: Identity,
+    user: User,
+    scopes: list[str],
+    redirect_uri: str,
+    connection: Connection | None = None,
+) -> str:
+    """Starts a consent and returns the URL to send the browser to."""
+    flow = await identity.initiate_auth_code_flow(
+        scopes, redirect_uri, login_hint=connection.mailbox if connection else None
+    )
+    now = datetime.now(UTC)
+    session.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < now))
+    session.add(
+        OAuthFlow(
+            state_hash=_state_hash(str(flow["state"])),
+            user_id=user.id,
+            connection_id=connection.id if connection else None,
+            flow_json=json.dumps(flow),
+            expires_at=now + FLOW_LIFETIME,
+        )
+    )
+    session.commit()
+    return str(flow["auth_uri"])
+
+
+def take_flow(session: Session, user: User, state: str | None) -> tuple[dict[str, Any], uuid.UUID | None]:
+    """The flow this callback belongs to, removed at once so the same callback can never be replayed."""
+    if not state:
+        raise ConnectError("the sign-in response has no state: start connecting again")
+    row = session.get(OAuthFlow, _state_hash(state))
+    if row is None:
+        raise ConnectError("this sign-in response was already used or never started here: connect again")
+    session.delete(row)
+    session.commit()
+    if row.user_id != user.id:
+        raise ConnectError("this sign-in was started by another user", status=403)
+    if row.expires_at < datetime.now(UTC):
+        raise ConnectError("this sign-in took longer than 10 minutes and expired: connect again")
+    flow: dict[str, Any] = json.loads(row.flow_json)
+    return flow, row.connection_id
+
+
+@dataclass
+class Connected:
+    connection: Connection
+    reconnected: bool
+
+
+async def complete(
+    session: Session,
+    tokens_store: TokenStore,
+    temporal: Client,
+    task_queue: str,
+    user: User,
+    tokens: TokenSet,
+    reconnect_id: uuid.UUID | None,
+) -> Connected:
+    mailbox = (tokens.username or "").lower()
+    if not mailbox:
+        raise ConnectError("Microsoft did not say which mailbox was signed in to", status=502)
+    stored = StoredTokens(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=tokens.expires_at,
+        display_name=tokens.display_name or "",
+        mailbox=mailbox,
+        scopes=tokens.scopes,
+        obtained_at=tokens.obtained_at,
+    )
+    existing = _reconnect_target(session, user, mailbox, reconnect_id)
+    if existing is not None:
+        await tokens_store.save(str(existing.id), stored)
+        existing.scopes = " ".join(tokens.scopes)
+        existing.display_name = stored.display_name
+        session.commit()
+        await _signal_reconnected(temporal, task_queue, existing)
+        return Connected(existing, reconnected=True)
+    connection = Connection(
+        account_id=user.account_id,
+        owner_id=user.id,
+        mailbox=mailbox,
+        display_name=stored.display_name,
+        scopes=" ".join(tokens.scopes),
+        status=ConnectionStatus.CONNECTING.value,
+    )
+    session.add(connection)
+    session.commit()
+    try:
+        await tokens_store.save(str(connection.id), stored)
+        await _start_workflow(temporal, task_queue, connection)
+    except Exception:
+        await _undo(session, tokens_store, connection)
+        raise
+    return Connected(connection, reconnected=False)
+
+
+def _reconnect_target(
+    session: Session, user: User, mailbox: str, reconnect_id: uuid.UUID | None
+) -> Connection | None:
+    if reconnect_id is not None:
+        target = session.get(Connection, reconnect_id)
+        if target is None or target.owner_id != user.id:
+            raise ConnectError("that connection no longer exists", status=404)
+        if target.mailbox != mailbox:
+            raise ConnectError(
+                f"you signed in as {mailbox}, but this connection is for {target.mailbox}: "
+                "reconnect with the same mailbox"
+            )
+        return target
+    # Connecting a mailbox the user already has (and has not disconnected) brings that one back.
+    return session.scalars(
+        select(Connection).where(
+            Connection.owner_id == user.id,
+            Connection.mailbox == mailbox,
+            Connection.status != ConnectionStatus.DISCONNECTED.value,
+        )
+    ).first()
+
+
+async def _start_workflow(temporal: Client, task_queue: str, connection: Connection) -> None:
+    attributes = TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.CONNECTION_ID, str(connection.id)),
+            SearchAttributePair(sa.MAILBOX, connection.mailbox),
+            SearchAttributePair(sa.CONNECTION_STATUS, ConnectionStatus.CONNECTING.value),
+            SearchAttributePair(sa.OWNER_ID, str(connection.owner_id)),
+        ]
+    )
+    await temporal.start_workflow(
+        ConnectionWorkflow.run,
+        ConnectionInput(
+            connection_id=str(connection.id),
+            owner_id=str(connection.owner_id),
+            mailbox=connection.mailbox,
+            incoming="Mail.Read" in connection.scope_list,
+        ),
+        id=workflow_id(connection.id),
+        task_queue=task_queue,
+        search_attributes=attributes,
+        static_summary=f"Outlook connection for {connection.mailbox}",
+        static_details=(
+            f"**Connection:** {connection.id}\n\n**Mailbox:** {connection.mailbox}\n\n"
+            f"**Scopes:** {connection.scopes}"
+        ),
+    )
+
+
+async def _signal_reconnected(temporal: Client, task_queue: str, conn: Connection) -> None:
+    try:
+        await temporal.get_workflow_handle(workflow_id(conn.id)).signal(ConnectionWorkflow.reconnected)
+    except RPCError:
+        # The workflow has ended (it should not have, short of an operator terminating it): start
+        # a fresh one for the same connection so reconnect always brings it back.
+        log.warning("connection %s had no running workflow; starting a new one", conn.id)
+        await _start_workflow(temporal, task_queue, conn)
+
+
+async def _undo(session: Session, tokens_store: TokenStore, connection: Connection) -> None:
+    log.warning("connecting %s failed midway; removing what was stored", connection.id)
+    try:
+        await tokens_store.destroy(str(connection.id))
+    finally:
+        session.delete(connection)
+        session.commit()

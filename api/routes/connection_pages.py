@@ -1,0 +1,95 @@
+"""Server-rendered pages for connections: list, connect form, status, reconnect and disconnect buttons."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from api import connecting
+from api.connection_deps import IdentityDep
+from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
+from api.routes.connections import owned_connection, request_disconnect
+from api.schemas_connections import ConnectionPublic
+from api.templating import templates
+from db.connections import Connection
+from graph.identity_errors import IdentityError
+from models.connection import ConnectionStatus
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/connections", response_class=HTMLResponse)
+def connections_page(request: Request, session: SessionDep, user: OptionalUserDep) -> Response:
+    """The signed-in user's connections and a form to connect another mailbox."""
+    if user is None:
+        return RedirectResponse("/signin", status_code=303)
+    rows = session.scalars(
+        select(Connection).where(Connection.owner_id == user.id).order_by(Connection.created_at.desc())
+    ).all()
+    return templates.TemplateResponse(
+        request, "connections.html", {"user": user, "connections": [ConnectionPublic.of(r) for r in rows]}
+    )
+
+
+@router.get("/connections/{connection_id}", response_class=HTMLResponse)
+def connection_page(
+    request: Request,
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: OptionalUserDep,
+) -> Response:
+    """One connection's status, with reconnect and disconnect."""
+    if user is None:
+        return RedirectResponse("/signin", status_code=303)
+    row = owned_connection(session, user, connection_id)
+    return templates.TemplateResponse(
+        request,
+        "connection.html",
+        {
+            "user": user,
+            "c": ConnectionPublic.of(row),
+            "workflow_id": connecting.workflow_id(row.id),
+            "temporal_ui_url": settings.temporal_ui_url,
+            "namespace": settings.temporal_namespace,
+        },
+    )
+
+
+@router.get("/connections/{connection_id}/reconnect")
+async def reconnect_page(
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    identity: IdentityDep,
+    user: OptionalUserDep,
+) -> Response:
+    """Sends the browser to Microsoft's consent page for the same connection."""
+    if user is None:
+        return RedirectResponse("/signin", status_code=303)
+    row = owned_connection(session, user, connection_id)
+    if row.status == ConnectionStatus.DISCONNECTED.value:
+        raise HTTPException(409, detail="a disconnected connection cannot be reconnected")
+    try:
+        url = await connecting.begin(
+            session, identity, user, connecting.requestable(row.scope_list), settings.oauth_redirect_uri, row
+        )
+    except IdentityError:
+        raise HTTPException(502, detail="Microsoft's sign-in service did not answer") from None
+    return RedirectResponse(url, status_code=302)
+
+
+@router.post("/connections/{connection_id}/disconnect")
+async def disconnect_page(
+    connection_id: uuid.UUID, session: SessionDep, temporal: TemporalClientDep, user: OptionalUserDep
+) -> Response:
+    """Disconnects and returns to the connection's page, which shows the progress."""
+    if user is None:
+        return RedirectResponse("/signin", status_code=303)
+    row = owned_connection(session, user, connection_id)
+    if row.status != ConnectionStatus.DISCONNECTED.value:
+        await request_disconnect(temporal, row)
+    return RedirectResponse(f"/connections/{connection_id}", status_code=303)

@@ -1,0 +1,95 @@
+"""A user's mailbox connections: list, show, disconnect, reconnect."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import connecting
+from api.connection_deps import IdentityDep
+from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep
+from api.schemas_connections import ConnectionPublic, ConnectionsPublic, ReconnectPublic
+from db.connections import Connection
+from db.models import User
+from graph.identity_errors import IdentityError
+from models.connection import ConnectionStatus
+from workflows.connection import ConnectionWorkflow
+
+log = logging.getLogger("api.connections")
+router = APIRouter(prefix="/api/connections", tags=["connections"])
+
+
+def owned_connection(session: Session, user: User, connection_id: uuid.UUID) -> Connection:
+    """The caller's own connection; another user's is indistinguishable from a missing one."""
+    row = session.get(Connection, connection_id)
+    if row is None or row.owner_id != user.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="connection not found")
+    return row
+
+
+@router.get("")
+def list_connections(session: SessionDep, user: CurrentUser) -> ConnectionsPublic:
+    """The caller's connections, newest first."""
+    rows = session.scalars(
+        select(Connection).where(Connection.owner_id == user.id).order_by(Connection.created_at.desc())
+    ).all()
+    return ConnectionsPublic(data=[ConnectionPublic.of(r) for r in rows], count=len(rows))
+
+
+@router.get("/{connection_id}")
+def get_connection(connection_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> ConnectionPublic:
+    """One connection: mailbox, status and reason, granted scopes, subscription expiry."""
+    return ConnectionPublic.of(owned_connection(session, user, connection_id))
+
+
+@router.delete("/{connection_id}", status_code=status.HTTP_202_ACCEPTED)
+async def disconnect(
+    connection_id: uuid.UUID, session: SessionDep, user: CurrentUser, temporal: TemporalClientDep
+) -> ConnectionPublic:
+    """Disconnects: the workflow deletes the subscription and every stored token, then ends."""
+    row = owned_connection(session, user, connection_id)
+    if row.status != ConnectionStatus.DISCONNECTED.value:
+        await request_disconnect(temporal, row)
+    return ConnectionPublic.of(row)
+
+
+async def request_disconnect(temporal: TemporalClientDep, row: Connection) -> None:
+    handle = temporal.get_workflow_handle(connecting.workflow_id(row.id))
+    try:
+        await handle.signal(ConnectionWorkflow.disconnect)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
+            ) from None
+        # The workflow has already ended, and with it everything it held; nothing left to remove.
+        log.info("disconnect of %s: workflow already closed", row.id)
+
+
+@router.post("/{connection_id}/reconnect")
+async def reconnect(
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    identity: IdentityDep,
+    user: CurrentUser,
+) -> ReconnectPublic:
+    """Starts a new consent for the same connection; open the returned URL in a browser."""
+    row = owned_connection(session, user, connection_id)
+    if row.status == ConnectionStatus.DISCONNECTED.value:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="a disconnected connection cannot be reconnected"
+        )
+    scopes = connecting.requestable(row.scope_list)
+    try:
+        url = await connecting.begin(session, identity, user, scopes, settings.oauth_redirect_uri, row)
+    except IdentityError:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, detail="Microsoft's sign-in service did not answer"
+        ) from None
+    return ReconnectPublic(url=url)

@@ -1,0 +1,133 @@
+"""Graph's webhooks: the validation handshake, change notifications and lifecycle notifications.
+
+Graph wants a 2xx within 3 s (graph-facts.md), so these handlers only check and hand off: look up the
+subscriptions, compare clientState, signal the connection's workflow, answer 202. They never call Graph
+and never process a message. Only when the hand-off itself fails do they answer 5xx, so Graph retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import connecting
+from api.deps import SessionDep, TemporalClientDep
+from api.webhook_deps import VerifierDep
+from db.connections import Connection
+from models.connection import LifecycleEvent
+from vault.errors import VaultStoreError
+from webhooks.models import NotificationBatch
+from webhooks.verify import Verified
+from workflows.connection import ConnectionWorkflow
+
+log = logging.getLogger("api.webhooks")
+router = APIRouter(prefix="/webhooks/graph", tags=["webhooks"])
+
+MAX_BODY_BYTES = 1_000_000
+MAX_VALIDATION_TOKEN = 1024
+
+
+def _handshake(token: str) -> Response:
+    """Echo the token exactly, as plain text that no browser will sniff into HTML (no reflected XSS)."""
+    if len(token) > MAX_VALIDATION_TOKEN:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="validationToken is too long")
+    return PlainTextResponse(token, headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def _read_batch(request: Request) -> NotificationBatch:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="notification body too large")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="notification body too large"
+            )
+    try:
+        return NotificationBatch.model_validate_json(body)
+    except ValidationError:
+        # The error text could quote the body (and a clientState): say only that it is malformed.
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail="body is not a Graph notification collection"
+        ) from None
+
+
+async def _verified(request: Request, session: SessionDep, verifier: VerifierDep) -> list[Verified]:
+    batch = await _read_batch(request)
+    ids = {n.subscription_id for n in batch.value}
+    rows = session.execute(
+        select(Connection.subscription_id, Connection.id).where(Connection.subscription_id.in_(ids))
+    ).all()
+    connection_of = {str(sub): str(conn) for sub, conn in rows}
+    try:
+        accepted = await verifier.verify(batch.value, connection_of)
+    except VaultStoreError:
+        log.warning("clientState store unavailable; asking Graph to retry")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
+    dropped = len(batch.value) - len(accepted)
+    if dropped:
+        log.warning(
+            "dropped %d of %d notifications (unknown subscription or clientState)", dropped, len(batch.value)
+        )
+    return accepted
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def change_notifications(
+    request: Request, session: SessionDep, verifier: VerifierDep, validationToken: str | None = None
+) -> Response:
+    """Change notifications for our subscriptions (or the validation handshake)."""
+    if validationToken is not None:
+        return _handshake(validationToken)
+    accepted = await _verified(request, session, verifier)
+    if accepted:
+        connection_ids = {uuid.UUID(v.connection_id) for v in accepted}
+        session.execute(
+            update(Connection)
+            .where(Connection.id.in_(connection_ids))
+            .values(last_notification_at=datetime.now(UTC))
+        )
+        session.commit()
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED)
+async def lifecycle_notifications(
+    request: Request,
+    session: SessionDep,
+    verifier: VerifierDep,
+    temporal: TemporalClientDep,
+    validationToken: str | None = None,
+) -> Response:
+    """Lifecycle notifications: reauthorizationRequired, subscriptionRemoved, missed."""
+    if validationToken is not None:
+        return _handshake(validationToken)
+    events: dict[str, list[LifecycleEvent]] = defaultdict(list)
+    for v in await _verified(request, session, verifier):
+        raw = (v.notification.lifecycle_event or "").lower()
+        known = {e.value.lower(): e for e in LifecycleEvent}
+        if raw not in known:
+            log.info("ignoring unknown lifecycle event %r", raw[:64])
+            continue
+        if known[raw] not in events[v.connection_id]:
+            events[v.connection_id].append(known[raw])
+    for connection_id, kinds in events.items():
+        handle = temporal.get_workflow_handle(connecting.workflow_id(connection_id))
+        for kind in kinds:
+            try:
+                await handle.signal(ConnectionWorkflow.lifecycle, kind)
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    continue  # the connection has ended; nothing to tell
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
+    return Response(status_code=status.HTTP_202_ACCEPTED)

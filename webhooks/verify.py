@@ -1,0 +1,79 @@
+"""Which notifications are ours: the subscription belongs to a known connection and the clientState
+matches the secret stored for it (compared in constant time). Everything else is dropped and counted.
+
+The clientState lives in Vault; reading it for every notification would put Vault on the webhook's hot
+path, so each API process keeps it in memory for a short while (and re-reads once on a mismatch, in
+case the subscription was re-created with a new secret).
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from vault.errors import ClientStateNotFound
+from webhooks.models import Notification
+
+CACHE_SECONDS = 300.0
+
+
+@dataclass
+class Verified:
+    connection_id: str
+    notification: Notification
+
+
+@dataclass
+class ClientStateCache:
+    load: Callable[[str], Awaitable[SecretStr]]
+    ttl: float = CACHE_SECONDS
+    _entries: dict[str, tuple[float, SecretStr]] = field(default_factory=dict)
+
+    async def get(self, connection_id: str, *, fresh: bool = False) -> SecretStr:
+        entry = self._entries.get(connection_id)
+        if entry and not fresh and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        value = await self.load(connection_id)
+        self._entries[connection_id] = (time.monotonic(), value)
+        return value
+
+
+@dataclass
+class Verifier:
+    cache: ClientStateCache
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    async def verify(
+        self, notifications: Iterable[Notification], connection_of: dict[str, str]
+    ) -> list[Verified]:
+        """`connection_of` maps our subscription ids to connection ids."""
+        accepted: list[Verified] = []
+        for n in notifications:
+            connection_id = connection_of.get(n.subscription_id)
+            if connection_id is None:
+                self.dropped["unknown_subscription"] += 1
+                continue
+            if n.client_state is None or not await self._matches(connection_id, n.client_state):
+                self.dropped["client_state_mismatch"] += 1
+                continue
+            accepted.append(Verified(connection_id, n))
+        return accepted
+
+    async def _matches(self, connection_id: str, presented: SecretStr) -> bool:
+        try:
+            if _equal(await self.cache.get(connection_id), presented):
+                return True
+            return _equal(await self.cache.get(connection_id, fresh=True), presented)
+        except ClientStateNotFound:
+            return False
+
+
+def _equal(stored: SecretStr, presented: SecretStr) -> bool:
+    return hmac.compare_digest(
+        stored.get_secret_value().encode("utf-8"), presented.get_secret_value().encode("utf-8")
+    )
