@@ -16,7 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 class StackSettings(BaseSettings):
     """The supervisor's own knobs. API_PORT and DATA_DIR come from the service's settings."""
 
-    model_config = SettingsConfigDict(env_prefix="STACK_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="STACK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     temporal_port: int = 7233
     temporal_ui_port: int = 8233

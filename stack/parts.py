@@ -32,6 +32,8 @@ class Service:
     after_healthy: Callable[[], Awaitable[None]] | None = None
     # File that must exist for this part to run (the app's modules appear as the app is built).
     requires: Path | None = None
+    # False: output to its log file only (still shown as the last lines when it dies).
+    echo: bool = True
 
 
 @dataclass
@@ -84,7 +86,8 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
     )
     stack = Stack(settings=settings, paths=paths, service=service, openbao=openbao, temporal=temporal)
     openbao.write_config()
-    openbao_part = Service("openbao", openbao.addr, openbao.command(), _openbao_check(stack))
+    # OpenBao's banner and a single node's routine raft warnings ("cannot find peer") only alarm.
+    openbao_part = Service("openbao", openbao.addr, openbao.command(), _openbao_check(stack), echo=False)
     temporal_part = Service("temporal", temporal.address, temporal.command(), _temporal_check(stack))
     emulator_part = Service(
         "emulator",

@@ -136,7 +136,7 @@ class Supervisor:
             raise PartFailed("openbao", "no AppRole credentials (OpenBao did not start)")
         return child_env(self.stack.service, creds.role_id, creds.secret_id)
 
-    async def _spawn(self, name: str, command: list[str], service_env: bool) -> Child:
+    async def _spawn(self, name: str, command: list[str], service_env: bool, echo: bool = True) -> Child:
         child = await Child.spawn(
             name,
             command,
@@ -145,13 +145,14 @@ class Supervisor:
             log_path=self.stack.paths.log(name),
             echo=self.console.child_line,
         )
+        child.echo_enabled = echo
         self.children[name] = child
         self._write_state()
         return child
 
     async def _start_service(self, part: Service, restart: bool = False) -> Child:
         previous_creds = self.stack.credentials
-        child = await self._spawn(part.name, part.command, part.service_env)
+        child = await self._spawn(part.name, part.command, part.service_env, part.echo)
         try:
             await wait_healthy(child, part.check, self.stack.settings.health_timeout)
             if part.after_healthy is not None:
@@ -272,8 +273,8 @@ class Supervisor:
             lines.append(f"  API          {stack.api_url}")
         if self.sign_in_url:
             lines.append(f"  Sign in      {self.sign_in_url}")
-        elif stack.paths.admin_token.exists():
-            lines.append(f"  Admin token  {stack.paths.admin_token}")
+        if stack.paths.admin_token.exists():
+            lines.append(f"  Admin token  in {stack.paths.admin_token}")
         if "emulator" in self.children:
             lines.append(f"  Emulator     {stack.emulator_url}  (CA: {stack.paths.emulator_ca})")
         lines.append(
