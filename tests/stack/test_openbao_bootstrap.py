@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import stat
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from stack.openbao_setup import (
     TRANSIT_KEY,
     TRANSIT_MOUNT,
     AppRoleCredentials,
+    OpenBaoSetupError,
     configure,
     write_private_json,
 )
@@ -163,3 +165,15 @@ def test_transit_key_is_derived_and_refuses_another_context(openbao: OpenBaoServ
     # And a derived key cannot be used without a context at all.
     with pytest.raises(InvalidRequest):
         client.secrets.transit.encrypt_data(TRANSIT_KEY, _b64("x"), mount_point=TRANSIT_MOUNT)
+
+
+def test_lost_storage_with_keys_left_is_a_clear_error(tmp_path: Path) -> None:
+    """Never re-initialise over old keys silently: the operator decides what was lost."""
+    data_dir = tmp_path / "openbao"
+    port, cluster_port = free_port(), free_port()
+    OpenBaoServer.create(data_dir, port, cluster_port).start().stop()
+    shutil.rmtree(data_dir / "raft")
+    server = OpenBaoServer.create(data_dir, port, cluster_port)
+    with pytest.raises(OpenBaoSetupError, match="storage was removed"):
+        server.start()
+    assert not server.is_running()
