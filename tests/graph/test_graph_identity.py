@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import UTC, datetime, timedelta
 
+import msal
 import pytest
 from pydantic import SecretStr
 
@@ -50,6 +51,11 @@ async def test_auth_code_flow_yields_tokens_for_the_mailbox(
     assert tokens.refresh_token.get_secret_value() not in repr(tokens)
     me = await graph.mailbox(email, tokens.access_token).get_me()
     assert me.mailbox == email
+    # MSAL kept nothing: tokens live in Vault only, never piling up in the process.
+    await identity.refresh(tokens.refresh_token, tokens.scopes)
+    cache = identity._app.token_cache  # type: ignore[union-attr]
+    for kind in (msal.TokenCache.CredentialType.ACCESS_TOKEN, msal.TokenCache.CredentialType.REFRESH_TOKEN):
+        assert list(cache.search(kind)) == []
 
 
 async def test_flow_dict_is_state_and_pkce(identity: Identity, graph_app: RegisteredApp) -> None:
