@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import uvicorn
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
         overrides["snapshot"] = args.snapshot
     if args.no_snapshot:
         overrides["no_snapshot"] = True
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
 
     _ca, cert, key = ensure_certificates(settings.data_dir)

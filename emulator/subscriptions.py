@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ from emulator.odata import parse_datetime
 from emulator.scopes import READ_MAIL
 from emulator.serialize import iso7
 
+log = logging.getLogger("emulator.subscriptions")
 CHANGE_TYPES = ("created", "updated", "deleted")
 MAX_PER_MAILBOX = 1000
 MAX_CLIENT_STATE = 128
@@ -137,10 +139,15 @@ async def validate_endpoint(url: str, limit_seconds: float, verify: bool) -> boo
     try:
         async with httpx.AsyncClient(timeout=limit_seconds, verify=verify) as client:
             resp = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
-    except (httpx.HTTPError, OSError):
+    except (httpx.HTTPError, OSError) as exc:
+        log.warning("validation of %s failed: %s", url, type(exc).__name__)
         return False
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-    return resp.status_code == 200 and ctype == "text/plain" and resp.text == token
+    ok = resp.status_code == 200 and ctype == "text/plain" and resp.text == token
+    if not ok:
+        log.warning("validation of %s failed: status %s, content-type %r, token echoed: %s", url,
+                    resp.status_code, ctype, resp.text == token)
+    return ok
 
 
 def _validation_failed(url: str) -> GraphError:
