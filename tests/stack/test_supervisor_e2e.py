@@ -4,6 +4,7 @@ stops cleanly on Ctrl-C with no process left, and a second run resumes with the 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from config.settings import Settings
 from stack.health import trust
 from stack.temporal import check_temporal
 from tests.stack.stack_process import URLS_DONE, StackPorts, StackProcess, pid_alive
@@ -107,6 +109,28 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
         assert again.stop(signal.SIGTERM) == 0, again.console()
     finally:
         again.kill()
+
+    # No secret the stack handled reached a log file or the console.
+    secrets = _secrets(data_dir)
+    assert len(secrets) == 5
+    outputs = {path.name: path.read_text(errors="replace") for path in (data_dir / "logs").glob("*.log")}
+    outputs["console"] = "\n".join(stack.lines + again.lines)
+    leaks = [
+        (name, where) for name, value in secrets.items() for where, text in outputs.items() if value in text
+    ]
+    assert not leaks, f"secrets in output: {leaks}"
+
+
+def _secrets(data_dir: Path) -> dict[str, str]:
+    init = json.loads((data_dir / "openbao" / "init.json").read_text())
+    approle = json.loads((data_dir / "openbao" / "approle.json").read_text())
+    return {
+        "unseal key": init["unseal_key"],
+        "root token": init["root_token"],
+        "secret_id": approle["secret_id"],
+        "admin token": (data_dir / "admin-token").read_text().strip(),
+        "client secret": Settings().ms_client_secret.get_secret_value(),
+    }
 
 
 def _wait_ready(ports: StackPorts, timeout: float = 30.0) -> bool:
