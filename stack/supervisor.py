@@ -33,7 +33,6 @@ class Supervisor:
         self.stop_requested = asyncio.Event()
         self.stopping = False
         self.sign_in_url: str | None = None
-        self.startup_seconds: dict[str, float] = {}
         # None: no API to ask; False: /readyz did not answer 200 in time.
         self.ready: bool | None = None
 
@@ -163,7 +162,6 @@ class Supervisor:
             self._report_failure(failure, child)
             raise failure from exc
         elapsed = child.uptime()
-        self.startup_seconds.setdefault(part.name, elapsed)
         what = "restarted" if restart else "ok"
         self.console.status(what, part.name, f"{part.endpoint} ({elapsed:.1f} s, pid {child.pid})")
         if restart and previous_creds is not None and self.stack.credentials != previous_creds:
@@ -184,7 +182,6 @@ class Supervisor:
             self._report_failure(failure, child)
             raise failure
         elapsed = child.uptime()
-        self.startup_seconds[step.name] = elapsed
         detail = "done"
         if step.name == "bootstrap":
             detail = self._read_bootstrap_output(child)
