@@ -233,6 +233,13 @@ async def test_expired_subscription_disappears(timing_emulator, hook):
             await asyncio.sleep(0.2)
         assert (await g.get(f"/subscriptions/{sub['id']}")).status_code == 404
         assert (await g.get("/subscriptions")).json()["value"] == []
+    await hook.wait_for(
+        lambda h: "subscriptionRemoved" in [e["lifecycleEvent"] for e in h.lifecycle_events()],
+        what="subscriptionRemoved",
+    )
+    removed = next(e for e in hook.lifecycle_events() if e["lifecycleEvent"] == "subscriptionRemoved")
+    assert removed["subscriptionId"] == sub["id"]
+    assert removed["clientState"] == sub["clientState"]
     await deliver(emu, conn.email)
     await asyncio.sleep(0.5)
     assert hook.notifications() == []

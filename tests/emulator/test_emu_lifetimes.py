@@ -14,6 +14,7 @@ from tests.emulator.helpers import (
     authorize_with_consent,
     connect,
     create_user,
+    deliver,
     new_msal_app,
     refresh,
     register_app,
@@ -23,6 +24,7 @@ from tests.support.emulator_server import RunningEmulator, start_emulator
 
 ACCESS = 2  # access token and auth code lifetime, seconds
 INACTIVITY = 4  # refresh token inactivity, seconds
+DELTA = 3  # delta token lifetime, seconds
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,7 @@ def short_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
         auth_code_lifetime_seconds=ACCESS,
         # Microsoft's documented behaviour: using a refresh token does not revoke it.
         refresh_token_reuse_allowed=True,
+        delta_token_lifetime_seconds=DELTA,
     )
     try:
         yield emu
@@ -96,3 +99,22 @@ async def test_old_refresh_token_stays_valid_when_reuse_is_allowed(short_emulato
     again = await refresh(conn)  # the original token, already rotated once
     assert again.status_code == 200, again.text
     assert again.json()["refresh_token"] != first.json()["refresh_token"]
+
+
+async def test_expired_delta_token_is_410(short_emulator):
+    conn = await connect(short_emulator)
+    await deliver(short_emulator, conn.email)
+    async with conn.graph() as g:
+        url = "/me/mailFolders/inbox/messages/delta"
+        while True:
+            page = (await g.get(url)).json()
+            if "@odata.deltaLink" in page:
+                break
+            url = page["@odata.nextLink"]
+    await asyncio.sleep(DELTA + 0.3)
+    fresh = await refresh(conn)  # the access token expired meanwhile; the refresh token did not
+    assert fresh.status_code == 200, fresh.text
+    async with conn.graph(token=fresh.json()["access_token"]) as g:
+        resp = await g.get(page["@odata.deltaLink"])
+    assert_graph_error(resp, 410, None)
+    assert resp.json()["error"]["code"] in ("syncStateNotFound", "resyncRequired", "SyncStateNotFound")
