@@ -1,0 +1,23 @@
+"""Errors of the board store. Messages name boards, groups and columns, never email content."""
+
+from __future__ import annotations
+
+
+class BoardStoreError(ValueError):
+    """The board no longer fits what the recipe asks for; retrying will not help."""
+
+
+class BoardNotFound(BoardStoreError):
+    pass
+
+
+class GroupNotFound(BoardStoreError):
+    pass
+
+
+class ColumnNotFound(BoardStoreError):
+    pass
+
+
+class ItemNotFound(BoardStoreError):
+    pass
