@@ -25,7 +25,7 @@ from emulator.store import NotFound
 from emulator.sweeper import remove_subscription, require_reauthorization
 
 
-def loopback_only(request: Request) -> None:
+async def loopback_only(request: Request) -> None:  # async: no threadpool hop per request
     host = request.client.host if request.client else ""
     try:
         ok = ipaddress.ip_address(host).is_loopback

@@ -58,7 +58,7 @@ class EmulatorSettings(BaseSettings):
 
     # Change notification delivery
     notification_batch_max: int = 100
-    notification_coalesce_ms: float = 25.0
+    notification_coalesce_ms: float = 50.0
     notification_timeout_seconds: float = 3.0
     notification_retry_base_seconds: float = 1.0
     notification_retry_max_seconds: float = 60.0

@@ -145,8 +145,13 @@ async def validate_endpoint(url: str, limit_seconds: float, verify: bool) -> boo
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     ok = resp.status_code == 200 and ctype == "text/plain" and resp.text == token
     if not ok:
-        log.warning("validation of %s failed: status %s, content-type %r, token echoed: %s", url,
-                    resp.status_code, ctype, resp.text == token)
+        log.warning(
+            "validation of %s failed: status %s, content-type %r, token echoed: %s",
+            url,
+            resp.status_code,
+            ctype,
+            resp.text == token,
+        )
     return ok
 
 
