@@ -5,7 +5,7 @@ in its own process, answering 202), connects one mailbox through unmodified MSAL
 inbox, delivers N messages through the control API concurrently and measures, at the receiver, how
 many notifications per second arrive. Target: at least 500/s.
 
-    python -m bench emulator [--messages 1000] [--concurrency 32]
+    python -m bench emulator [--messages 1000] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msal
+import uvicorn
+from fastapi import FastAPI, Request, Response
 
 from tests.support.emulator_server import RunningEmulator, free_port, start_emulator
 
@@ -35,9 +37,6 @@ TARGET_PER_SECOND = 500.0
 
 def _receiver_main(port: int) -> None:
     """The receiver process: validation handshake, 202 for notifications, GET /stats for the results."""
-    import uvicorn
-    from fastapi import FastAPI, Request, Response
-
     app = FastAPI()
     arrivals: list[tuple[float, str, str]] = []
     posts: list[int] = []
@@ -242,7 +241,7 @@ def render(result: Result) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench emulator", description=__doc__)
     parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args(argv)
     # requests (under MSAL) lets these override MSAL's verify=<emulator CA>; this process needs neither.
     os.environ.pop("REQUESTS_CA_BUNDLE", None)
