@@ -5,7 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import RequestIdAndErrorsMiddleware
-from api.routes import auth, connection_pages, connections, health, me, oauth, pages, users, webhooks
+from api.routes import (
+    activity,
+    auth,
+    boards,
+    connection_pages,
+    connections,
+    health,
+    me,
+    oauth,
+    pages,
+    recipes,
+    users,
+    webhooks,
+)
 from api.state import lifespan
 from config.settings import Settings, get_settings
 
@@ -15,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="outlook-integration", lifespan=lifespan)
     app.state.settings = settings
     app.add_middleware(RequestIdAndErrorsMiddleware)
-    for module in (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks):
+    routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
+    for module in (*routers, boards, recipes, activity):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,60 @@
+"""Rows the board, recipe and activity tests need: connections, boards and recipes in a real database."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Engine
+
+from boards import service as boards
+from boards.schemas import BoardCreate, BoardPublic
+from db.connections import Connection
+from db.engine import session_scope
+from db.models import User
+
+SUPPORT_BOARD = {
+    "name": "Support",
+    "groups": ["New"],
+    "columns": [
+        {"title": "From", "type": "email"},
+        {"title": "Received", "type": "date"},
+        {"title": "Preview", "type": "long_text"},
+    ],
+}
+
+
+def recipe_body(connection_id: str, board_id: str) -> dict:
+    """The issue's POST /api/recipes body, verbatim but for the ids."""
+    return {
+        "connection_id": connection_id,
+        "name": "Support mail",
+        "trigger": {
+            "type": "email_received",
+            "folder": "inbox",
+            "conditions": {"from": ["*@customer.example"], "subject_contains": ["help"]},
+        },
+        "action": {
+            "type": "create_item",
+            "board_id": board_id,
+            "group": "New",
+            "item_name": "{subject}",
+            "columns": {"From": "{from.address}", "Received": "{received_at}", "Preview": "{preview}"},
+        },
+    }
+
+
+def add_connection(engine: Engine, user_id: uuid.UUID, mailbox: str = "me@acme.example") -> str:
+    with session_scope(engine) as session:
+        user = session.get_one(User, user_id)
+        row = Connection(account_id=user.account_id, owner_id=user.id, mailbox=mailbox, status="active")
+        session.add(row)
+        session.flush()
+        return str(row.id)
+
+
+def add_board(engine: Engine, user_id: uuid.UUID, body: dict | None = None) -> BoardPublic:
+    with session_scope(engine) as session:
+        user = session.get_one(User, user_id)
+        return boards.create_board(
+            session, user.account_id, BoardCreate.model_validate(body or SUPPORT_BOARD)
+        )
