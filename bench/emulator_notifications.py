@@ -71,6 +71,12 @@ class Result:
     first_to_last_seconds: float
     overall_seconds: float  # first delivery request -> last notification
     created_seconds: float  # first delivery request -> last `created` notification
+    latencies: list[float]  # per message: delivery answered -> its `created` notification arrived
+
+    def latency(self, quantile: float) -> str:
+        if not self.latencies:
+            return "n/a (ids did not match)"
+        return f"{self.latencies[min(len(self.latencies) - 1, int(quantile * len(self.latencies)))]:.3f} s"
 
     @property
     def per_second_first_to_last(self) -> float:
@@ -159,9 +165,9 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
     email = f"bench-{uuid.uuid4().hex[:8]}@contoso.test"
     token = await _connect(emu, email)
     expiry = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    async with httpx.AsyncClient(
-        base_url=emu.graph_url, verify=_tls(emu), headers={"Authorization": f"Bearer {token}"}
-    ) as g:
+    # Immutable ids in notifications match the ids the control API returns, for per-message latency.
+    headers = {"Authorization": f"Bearer {token}", "Prefer": 'IdType="ImmutableId"'}
+    async with httpx.AsyncClient(base_url=emu.graph_url, verify=_tls(emu), headers=headers) as g:
         resp = await g.post(
             "/subscriptions",
             json={
@@ -188,7 +194,9 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
                     json={"folder": "inbox", "from": "load@fabrikam.test", "to": [email], "subject": f"m{i}"},
                 )
                 r.raise_for_status()
+                delivered_at[r.json()["id"]] = time.time()
 
+        delivered_at: dict[str, float] = {}
         started = time.time()
         await asyncio.gather(*(deliver(i) for i in range(messages)))
         delivered = time.time()
@@ -205,6 +213,11 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
     times = sorted(a[0] for a in stats["arrivals"])
     created_times = [a[0] for a in stats["arrivals"] if a[1] == "created"]
     created = {a[2] for a in stats["arrivals"] if a[1] == "created"}
+    first_created: dict[str, float] = {}
+    for at, kind, message_id in stats["arrivals"]:
+        if kind == "created" and message_id not in first_created:
+            first_created[message_id] = at
+    latencies = sorted(first_created[m] - delivered_at[m] for m in first_created.keys() & delivered_at.keys())
     return Result(
         messages=messages,
         delivery_seconds=delivered - started,
@@ -214,6 +227,7 @@ async def _measure(emu: RunningEmulator, receiver_url: str, messages: int, concu
         first_to_last_seconds=(times[-1] - times[0]) if times else 0.0,
         overall_seconds=(times[-1] - started) if times else 0.0,
         created_seconds=(max(created_times) - started) if created_times else 0.0,
+        latencies=latencies,
     )
 
 
@@ -226,6 +240,8 @@ def render(result: Result) -> str:
         ("notification POSTs (batches)", f"{result.posts}"),
         ("mean notifications per POST", f"{result.notifications / max(result.posts, 1):.1f}"),
         ("first -> last notification", f"{result.first_to_last_seconds:.2f} s"),
+        ("delivery -> created notification p50", result.latency(0.5)),
+        ("delivery -> created notification p95", result.latency(0.95)),
         ("notifications/s (first -> last)", f"{result.per_second_first_to_last:.0f}"),
         ("notifications/s (first delivery -> last notification)", f"{result.per_second_overall:.0f}"),
         ("created notifications/s (overall)", f"{result.created_per_second_overall:.0f}"),
