@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.connection import ConnectionActivities
 from activities.health import HealthActivities
+from activities.mailbox_access import MailboxAccess
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from db.engine import engine_from_settings
@@ -42,13 +43,13 @@ def workflows() -> Sequence[type]:
 def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     """The activity classes, each built once with the process's shared clients."""
     health = HealthActivities(settings)
-    connection = ConnectionActivities(
-        tokens=TokenStore(VaultClient.from_settings(settings)),
-        identity=Identity.from_settings(settings),
-        graph=GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
-        engine=engine_from_settings(settings),
-        public_base_url=settings.public_base_url,
+    access = MailboxAccess(
+        TokenStore(VaultClient.from_settings(settings)),
+        Identity.from_settings(settings),
+        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
     )
+    engine = engine_from_settings(settings)
+    connection = ConnectionActivities(access, engine, settings.public_base_url)
     return [health.check_vault_login, *connection.all()]
 
 

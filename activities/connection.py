@@ -5,12 +5,10 @@ results carry ids, instants and statuses only.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
@@ -18,13 +16,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import grant_revoked, retry_semantics
+from activities.mailbox_access import MailboxAccess
 from db.connections import Connection
 from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
-from graph.identity import Identity
 from graph.identity_errors import ReconnectRequired
-from graph.mail import GraphMail, MailboxClient
-from graph.tokens import with_token_refresh
 from models.connection import (
     SUBSCRIPTION_GONE,
     ConnectionRef,
@@ -35,32 +31,19 @@ from models.connection import (
     SubscriptionRequest,
     ValidationResult,
 )
-from vault.models import StoredTokens
-from vault.token_store import TokenStore
-
-T = TypeVar("T")
 
 INBOX_RESOURCE = "me/mailFolders('inbox')/messages"
 
 
 class ConnectionActivities:
-    def __init__(
-        self,
-        tokens: TokenStore,
-        identity: Identity,
-        graph: GraphMail,
-        engine: Engine,
-        public_base_url: str,
-    ) -> None:
-        self._tokens = tokens
-        self._identity = identity
-        self._graph = graph
+    def __init__(self, access: MailboxAccess, engine: Engine, public_base_url: str) -> None:
+        self._access = access
+        self._tokens = access.tokens
+        self._with_mailbox = access.call
         self._engine = engine
         base = public_base_url.rstrip("/")
         self._notification_url = f"{base}/webhooks/graph"
         self._lifecycle_url = f"{base}/webhooks/graph/lifecycle"
-        # Refresh tokens rotate: two refreshes racing in this worker would spend the same one twice.
-        self._refresh_locks: dict[str, asyncio.Lock] = {}
 
     # ----- tokens ---------------------------------------------------------------------------------
 
@@ -73,46 +56,8 @@ class ConnectionActivities:
     @activity.defn(name="refresh_tokens")
     async def refresh_tokens(self, ref: ConnectionRef) -> RefreshResult:
         with retry_semantics("refresh tokens"):
-            stored = await self._refresh(ref.connection_id)
+            stored = await self._access.refresh(ref.connection_id)
         return RefreshResult(access_expires_at=stored.expires_at)
-
-    async def _refresh(self, connection_id: str) -> StoredTokens:
-        lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
-        async with lock:
-            stored = await self._tokens.load(connection_id)
-            try:
-                fresh = await self._identity.refresh(stored.refresh_token, stored.scopes)
-            except ReconnectRequired:
-                # Another worker may have rotated the token a moment ago: then ours is merely stale.
-                latest = await self._tokens.load(connection_id)
-                if latest.obtained_at > stored.obtained_at:
-                    return latest
-                raise
-            renewed = StoredTokens(
-                access_token=fresh.access_token,
-                refresh_token=fresh.refresh_token,
-                expires_at=fresh.expires_at,
-                display_name=stored.display_name,
-                mailbox=stored.mailbox,
-                scopes=fresh.scopes or stored.scopes,
-                obtained_at=fresh.obtained_at,
-            )
-            if not await self._tokens.save(connection_id, renewed):
-                return await self._tokens.load(connection_id)
-            return renewed
-
-    async def _with_mailbox(self, connection_id: str, call: Callable[[MailboxClient], Awaitable[T]]) -> T:
-        """Runs a Graph call with the stored access token; on 401, one refresh and one retry."""
-
-        async def current_token() -> SecretStr:
-            return (await self._tokens.load(connection_id)).access_token
-
-        async def refreshed_token() -> SecretStr:
-            return (await self._refresh(connection_id)).access_token
-
-        return await with_token_refresh(
-            lambda token: call(self._graph.mailbox(connection_id, token)), current_token, refreshed_token
-        )
 
     # ----- mailbox --------------------------------------------------------------------------------
 

@@ -150,8 +150,12 @@ class MailboxClient:
         delta_link: str | None,
         select: Sequence[str],
         max_page_size: int | None = None,
+        received_since: datetime | None = None,
     ) -> AsyncIterator[DeltaPage]:
-        """Pages of one delta round; the last page carries the delta link to store after processing."""
+        """Pages of one delta round; the last page carries the delta link to store after processing.
+
+        `delta_link` may also be a next link saved mid-round (to resume there). `received_since`
+        limits a first round to messages received from then on (Graph then caps it at 5,000)."""
         prefer = [f"odata.maxpagesize={int(max_page_size)}"] if max_page_size else []
         url: str | None
         params: dict[str, str] | None
@@ -160,6 +164,8 @@ class MailboxClient:
         else:
             url = f"/me/mailFolders/{_path_id(folder_id)}/messages/delta"
             params = {"$select": _select(select)}
+            if received_since is not None:
+                params["$filter"] = f"receivedDateTime ge {_graph_time(received_since)}"
         while url is not None:
             data = await self._json("GET", url, "delta", params=params, prefer=prefer)
             page = DeltaPage(

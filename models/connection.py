@@ -51,6 +51,13 @@ class ConnectionState(BaseModel):
     pending_lifecycle: list[LifecycleEvent] = Field(default_factory=list)
     reconnect_requested: bool = False
     disconnect_requested: bool = False
+    # Message ids notified but whose MessageWorkflow is not started yet.
+    pending_messages: list[str] = Field(default_factory=list)
+    # The latest ids handed to a MessageWorkflow, so Graph's created+updated pairs and repeats are
+    # dropped here instead of costing a child start each (the child's id would refuse them anyway).
+    recent_messages: list[str] = Field(default_factory=list)
+    catch_up_requested: bool = False
+    next_reconcile_at: datetime | None = None
 
 
 class ConnectionTiming(BaseModel):
@@ -70,6 +77,13 @@ class ConnectionTiming(BaseModel):
     # After a failure that is not a revocation (Graph or Vault down for longer than the retries),
     # try again this much later instead of giving up on the connection.
     retry_later: timedelta = timedelta(minutes=5)
+    # A delta query over the inbox this often finds what notifications missed, with nobody acting.
+    reconcile_interval: timedelta = timedelta(hours=1)
+    # Children are started this many at a time (concurrently), and a run continues as new after
+    # this many so its history and pending-children count stay small.
+    child_batch: int = 100
+    children_per_run: int = 400
+    recent_messages_kept: int = 2000
 
 
 class ConnectionInput(BaseModel):

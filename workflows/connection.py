@@ -12,12 +12,13 @@ next signal; the whole state is carried across continue-as-new.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -38,7 +39,13 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionRequest,
         ValidationResult,
     )
+    from models.messages import CatchUpRequest, CatchUpResult, MessageInput, NotifiedMessages
+    from workflows.message import MessageWorkflow, message_workflow_id
     from workflows.search_attributes import CONNECTION_STATUS
+
+# Message processing (issue 5) came after the first recorded histories: new runs take it, replays of
+# older histories do not.
+MESSAGES_PATCH = "message-processing-v1"
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
@@ -71,6 +78,9 @@ class ConnectionWorkflow:
     def __init__(self, input: ConnectionInput) -> None:
         self._input = input
         self._state = input.state
+        self._recent = set(input.state.recent_messages)
+        self._pending = set(input.state.pending_messages)
+        self._children_started = 0
 
     # ----- messages -------------------------------------------------------------------------------
 
@@ -79,6 +89,12 @@ class ConnectionWorkflow:
         """A lifecycle notification for this connection's subscription (validated by the webhook)."""
         if event not in self._state.pending_lifecycle:
             self._state.pending_lifecycle.append(event)
+
+    @workflow.signal
+    def notified(self, batch: NotifiedMessages) -> None:
+        """Message ids from validated change notifications (the webhook batches them per request)."""
+        self._enqueue(batch.message_ids)
+        self._state.last_notification_at = workflow.now()
 
     @workflow.signal
     def reconnected(self) -> None:
@@ -120,7 +136,10 @@ class ConnectionWorkflow:
                 await self._start_up()
             elif state.status is ConnectionStatus.ACTIVE:
                 await self._do_due_work()
-            if workflow.info().is_continue_as_new_suggested():
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                or self._children_started >= self._input.timing.children_per_run
+            ):
                 # Handlers only record into state, so once they have finished the state is complete.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._input.model_copy(update={"state": state}))
@@ -148,7 +167,7 @@ class ConnectionWorkflow:
         return instant is None or instant <= workflow.now()
 
     def _next_due(self) -> datetime | None:
-        candidates = [self._state.next_refresh_at, self._state.next_renewal_at]
+        candidates = [self._state.next_refresh_at, self._state.next_renewal_at, self._state.next_reconcile_at]
         present = [c for c in candidates if c is not None]
         return min(present) if present else None
 
@@ -162,6 +181,82 @@ class ConnectionWorkflow:
             await self._refresh()
         if state.status is ConnectionStatus.ACTIVE and state.next_renewal_at and state.next_renewal_at <= now:
             await self._renew_subscription()
+        if self._input.incoming and workflow.patched(MESSAGES_PATCH):
+            await self._process_messages()
+
+    # ----- messages -------------------------------------------------------------------------------
+
+    async def _process_messages(self) -> None:
+        state = self._state
+        if state.next_reconcile_at is None:
+            state.next_reconcile_at = workflow.now() + self._input.timing.reconcile_interval
+        if state.status is ConnectionStatus.ACTIVE and (
+            state.catch_up_requested or state.next_reconcile_at <= workflow.now()
+        ):
+            await self._catch_up()
+        while state.pending_messages and state.status is ConnectionStatus.ACTIVE:
+            if self._children_started >= self._input.timing.children_per_run:
+                return  # the loop continues as new first; the rest is carried in the state
+            batch = state.pending_messages[: self._input.timing.child_batch]
+            # Started concurrently: one workflow task for the whole batch instead of one per child.
+            await asyncio.gather(*(self._start_child(message_id) for message_id in batch))
+            del state.pending_messages[: len(batch)]
+            self._pending.difference_update(batch)
+            self._remember(batch)
+
+    async def _start_child(self, message_id: str) -> None:
+        connection_id = self._input.connection_id
+        try:
+            await workflow.start_child_workflow(
+                MessageWorkflow.run,
+                MessageInput(connection_id=connection_id, message_id=message_id),
+                id=message_workflow_id(connection_id, message_id),
+                # Children outlive this run: continue-as-new must not cancel them.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                # A message already handled (within the namespace's retention) is never run again.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            self._children_started += 1
+        except WorkflowAlreadyStartedError:
+            pass  # a duplicate notification: that is the dedup working
+
+    def _enqueue(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            if message_id not in self._recent and message_id not in self._pending:
+                self._pending.add(message_id)
+                self._state.pending_messages.append(message_id)
+
+    def _remember(self, message_ids: list[str]) -> None:
+        state = self._state
+        state.recent_messages.extend(message_ids)
+        self._recent.update(message_ids)
+        excess = len(state.recent_messages) - self._input.timing.recent_messages_kept
+        if excess > 0:
+            for old in state.recent_messages[:excess]:
+                self._recent.discard(old)
+            del state.recent_messages[:excess]
+
+    async def _catch_up(self) -> None:
+        """Delta over the inbox: every message since the last round that has no outcome yet."""
+        state = self._state
+        state.catch_up_requested = False
+        request = CatchUpRequest(connection_id=self._input.connection_id)
+        try:
+            while True:
+                found = await self._call("catch_up_messages", request, CatchUpResult, "delta catch-up")
+                fresh = [
+                    m for m in found.message_ids if m not in self._recent and m not in state.pending_messages
+                ]
+                state.pending_messages.extend(fresh)
+                if found.complete:
+                    break
+        except ConnectionFailure as failure:
+            await self._on_failure(failure)
+            return
+        except ActivityError:
+            state.next_reconcile_at = workflow.now() + self._input.timing.retry_later
+            return
+        state.next_reconcile_at = workflow.now() + self._input.timing.reconcile_interval
 
     # ----- steps ----------------------------------------------------------------------------------
 
@@ -244,7 +339,8 @@ class ConnectionWorkflow:
                 await self._renew_subscription()
         elif event is LifecycleEvent.SUBSCRIPTION_REMOVED:
             await self._guarded(self._create_subscription(replaces=self._state.subscription_id))
-        # `missed` needs a delta catch-up of the mailbox, which message processing provides.
+        elif event is LifecycleEvent.MISSED:
+            self._state.catch_up_requested = True
 
     async def _create_subscription(self, replaces: str | None) -> None:
         request = SubscriptionRequest(
@@ -255,6 +351,8 @@ class ConnectionWorkflow:
         )
         info = await self._call("create_subscription", request, SubscriptionInfo, "create subscription")
         self._schedule_renewal(info)
+        # Whatever arrived while there was no subscription is found by the next catch-up.
+        self._state.catch_up_requested = True
 
     async def _guarded(self, step: Any) -> None:
         """Run a subscription step; a revocation ends the connection, an outage retries later."""

@@ -7,6 +7,7 @@ and never process a message. Only when the hand-off itself fails do they answer 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
@@ -23,6 +24,7 @@ from api.deps import SessionDep, TemporalClientDep
 from api.webhook_deps import VerifierDep
 from db.connections import Connection
 from models.connection import LifecycleEvent
+from models.messages import NotifiedMessages
 from vault.errors import VaultStoreError
 from webhooks.models import NotificationBatch
 from webhooks.verify import Verified
@@ -33,6 +35,7 @@ router = APIRouter(prefix="/webhooks/graph", tags=["webhooks"])
 
 MAX_BODY_BYTES = 1_000_000
 MAX_VALIDATION_TOKEN = 1024
+NOTIFICATION_TIME_RESOLUTION = 30.0
 
 
 def _handshake(token: str) -> Response:
@@ -84,21 +87,67 @@ async def _verified(request: Request, session: SessionDep, verifier: VerifierDep
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def change_notifications(
-    request: Request, session: SessionDep, verifier: VerifierDep, validationToken: str | None = None
+    request: Request,
+    session: SessionDep,
+    verifier: VerifierDep,
+    temporal: TemporalClientDep,
+    validationToken: str | None = None,
 ) -> Response:
     """Change notifications for our subscriptions (or the validation handshake)."""
     if validationToken is not None:
         return _handshake(validationToken)
-    accepted = await _verified(request, session, verifier)
-    if accepted:
-        connection_ids = {uuid.UUID(v.connection_id) for v in accepted}
-        session.execute(
-            update(Connection)
-            .where(Connection.id.in_(connection_ids))
-            .values(last_notification_at=datetime.now(UTC))
-        )
-        session.commit()
+    by_connection: dict[str, list[str]] = defaultdict(list)
+    for v in await _verified(request, session, verifier):
+        message_id = _message_id(v)
+        if message_id and message_id not in by_connection[v.connection_id]:
+            by_connection[v.connection_id].append(message_id)
+    # One signal per connection per request, all at once: the hand-off is the only work done here.
+    results = await asyncio.gather(
+        *(_signal_messages(temporal, cid, ids) for cid, ids in by_connection.items()), return_exceptions=True
+    )
+    if any(isinstance(r, BaseException) for r in results):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later")
+    _note_notification_times(session, request, list(by_connection))
     return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+def _message_id(verified: Verified) -> str | None:
+    """The id from resourceData (the documented place); the resource path's last segment otherwise."""
+    n = verified.notification
+    if n.resource_data is not None:
+        return n.resource_data.id
+    if n.resource and "/messages/" in n.resource.lower():
+        return n.resource.rsplit("/", 1)[-1] or None
+    return None
+
+
+async def _signal_messages(temporal: TemporalClientDep, connection_id: str, message_ids: list[str]) -> None:
+    handle = temporal.get_workflow_handle(connecting.workflow_id(connection_id))
+    try:
+        await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=message_ids))
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The connection has ended (disconnected): its mail is no longer ours to process.
+
+
+def _note_notification_times(session: SessionDep, request: Request, connection_ids: list[str]) -> None:
+    """Shows "last notification" in the API without a database write per notification: at most one
+    write per connection per NOTIFICATION_TIME_RESOLUTION seconds in this process."""
+    now = datetime.now(UTC)
+    noted: dict[str, datetime] = request.app.state.notification_times
+    due = [
+        uuid.UUID(cid)
+        for cid in connection_ids
+        if (now - noted.get(cid, datetime.min.replace(tzinfo=UTC))).total_seconds()
+        >= NOTIFICATION_TIME_RESOLUTION
+    ]
+    if not due:
+        return
+    session.execute(update(Connection).where(Connection.id.in_(due)).values(last_notification_at=now))
+    session.commit()
+    for cid in due:
+        noted[str(cid)] = now
 
 
 @router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED)

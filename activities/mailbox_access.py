@@ -1,0 +1,72 @@
+"""Graph calls on behalf of a connection: the access token from Vault, refreshed once on a 401.
+
+One instance per worker, shared by every activity class, so a connection's refreshes are serialised in
+this process: refresh tokens rotate, and two refreshes racing would spend the same one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from pydantic import SecretStr
+
+from graph.identity import Identity
+from graph.identity_errors import ReconnectRequired
+from graph.mail import GraphMail, MailboxClient
+from graph.tokens import with_token_refresh
+from vault.models import StoredTokens
+from vault.token_store import TokenStore
+
+T = TypeVar("T")
+
+
+class MailboxAccess:
+    def __init__(self, tokens: TokenStore, identity: Identity, graph: GraphMail) -> None:
+        self.tokens = tokens
+        self._identity = identity
+        self._graph = graph
+        self._refresh_locks: dict[str, asyncio.Lock] = {}
+
+    async def refresh(self, connection_id: str) -> StoredTokens:
+        lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
+        async with lock:
+            stored = await self.tokens.load(connection_id)
+            try:
+                fresh = await self._identity.refresh(stored.refresh_token, stored.scopes)
+            except ReconnectRequired:
+                # Another worker may have rotated the token a moment ago: then ours is merely stale.
+                latest = await self.tokens.load(connection_id)
+                if latest.obtained_at > stored.obtained_at:
+                    return latest
+                raise
+            renewed = StoredTokens(
+                access_token=fresh.access_token,
+                refresh_token=fresh.refresh_token,
+                expires_at=fresh.expires_at,
+                display_name=stored.display_name,
+                mailbox=stored.mailbox,
+                scopes=fresh.scopes or stored.scopes,
+                obtained_at=fresh.obtained_at,
+            )
+            if not await self.tokens.save(connection_id, renewed):
+                return await self.tokens.load(connection_id)
+            return renewed
+
+    async def client(self, connection_id: str) -> MailboxClient:
+        """A mailbox client with the stored access token, for paged calls that handle 401 themselves."""
+        return self._graph.mailbox(connection_id, (await self.tokens.load(connection_id)).access_token)
+
+    async def call(self, connection_id: str, fn: Callable[[MailboxClient], Awaitable[T]]) -> T:
+        """Runs a Graph call with the stored access token; on 401, one refresh and one retry."""
+
+        async def current_token() -> SecretStr:
+            return (await self.tokens.load(connection_id)).access_token
+
+        async def refreshed_token() -> SecretStr:
+            return (await self.refresh(connection_id)).access_token
+
+        return await with_token_refresh(
+            lambda token: fn(self._graph.mailbox(connection_id, token)), current_token, refreshed_token
+        )
