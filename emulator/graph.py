@@ -227,7 +227,7 @@ async def graph(path: str, request: Request) -> Response:
             token=token,
             user=user,
             segments=segments,
-            prefer=prefer_values(request.headers.get("prefer")),
+            prefer=prefer_values(", ".join(request.headers.getlist("prefer"))),
             request_id=request_id,
             base=base_url(request),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -309,8 +310,6 @@ async def token(tenant: str, request: Request) -> Response:
     ctx = ctx_of(request)
     latency = ctx.store.faults.latency_ms
     if latency:
-        import asyncio
-
         await asyncio.sleep(latency / 1000)
     try:
         raw = await request.form()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import httpx
 import msal
@@ -44,11 +45,11 @@ def sign_in(
     email: str,
     scopes: list[str] | None = None,
     consent_scopes: list[str] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     scopes = scopes or ["User.Read", "Mail.Read", "Mail.Send"]
     with emu.client() as c:
         c.post("/_emulator/users", json={"email": email, "display_name": email.split("@")[0].title()})
-        body: dict = {"email": email}
+        body: dict[str, Any] = {"email": email}
         if consent_scopes is not None:
             body["scopes"] = consent_scopes
         assert c.post("/_emulator/consent", json=body).status_code == 201
@@ -60,4 +61,4 @@ def sign_in(
     params = dict(location.params)
     result = app.acquire_token_by_auth_code_flow(flow, params)
     assert "access_token" in result, result
-    return result
+    return dict(result)

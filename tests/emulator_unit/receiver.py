@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
 class Receiver:
     def __init__(self) -> None:
-        self.notifications: list[dict] = []
+        self.notifications: list[dict[str, Any]] = []
         self.posts = 0
         self.validations = 0
         self.fail_next = 0

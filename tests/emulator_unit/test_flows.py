@@ -1,5 +1,6 @@
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,7 +10,7 @@ from tests.emulator_unit.receiver import Receiver
 from tests.support.emulator_server import start_emulator
 
 
-def wait_for(pred, timeout=15.0):
+def wait_for(pred: Callable[[], bool], timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():
@@ -26,7 +27,9 @@ def test_consent_page_accept_by_form(emulator):
     flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, login_hint="form@contoso.test")
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         page = c.get(flow["auth_uri"])
-        flow_id = re.search(r'name="flow" value="([^"]+)"', page.text).group(1)
+        found = re.search(r'name="flow" value="([^"]+)"', page.text)
+        assert found is not None
+        flow_id = found.group(1)
         post = c.post(
             flow["auth_uri"].split("?")[0],
             data={"flow": flow_id, "user": "form@contoso.test", "decision": "accept"},
