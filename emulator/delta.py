@@ -18,6 +18,7 @@ from emulator.scopes import READ_MAIL
 from emulator.store import Store
 
 MAX_STATES = 20_000
+FILTERED_MAX = 5000
 
 
 def _gone() -> GraphError:
@@ -51,6 +52,8 @@ def _pending_for(
         if m.folder_id == state.folder_id and (since is None or m.seq > since) and (pred is None or pred(m))
     ]
     msgs.sort(key=lambda m: (m.received, m.arrival), reverse=True)
+    if pred is not None:
+        msgs = msgs[:FILTERED_MAX]  # Graph: a $filter'ed delta returns at most 5,000 messages
     removed: list[str] = []
     if since is not None:
         present = {m.immutable_id for m in user.messages.values() if m.folder_id == state.folder_id}

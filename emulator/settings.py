@@ -55,6 +55,10 @@ class EmulatorSettings(BaseSettings):
     # An unreauthorized subscription holds notifications this long, then drops them (with `missed`).
     paused_loss_seconds: float = 4 * 3600.0
     sweep_interval_seconds: float = 1.0
+    # Graph: subscription writes 500 and listings 25 per 20 s per app (and tenant).
+    subscription_write_budget: int = 500
+    subscription_list_budget: int = 25
+    subscription_limit_window_seconds: float = 20.0
 
     # Change notification delivery
     notification_batch_max: int = 100

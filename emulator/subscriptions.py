@@ -164,6 +164,14 @@ def _validation_failed(url: str) -> GraphError:
     )
 
 
+def _rate(req: GraphReq, kind: str) -> None:
+    s = req.ctx.settings
+    budget = s.subscription_list_budget if kind == "list" else s.subscription_write_budget
+    req.ctx.throttle.limit(
+        (f"subscriptions-{kind}", req.token.client_id), budget, s.subscription_limit_window_seconds
+    )
+
+
 def _own(req: GraphReq, sub_id: str) -> Subscription:
     sub = req.ctx.store.state.subscriptions.get(sub_id)
     if sub is None or sub.client_id != req.token.client_id or sub.user_id != req.user.id:
@@ -174,6 +182,7 @@ def _own(req: GraphReq, sub_id: str) -> Subscription:
 @route("POST", "subscriptions")
 async def create(req: GraphReq) -> Response:
     req.require(*READ_MAIL)
+    _rate(req, "write")
     body = await req.json_body()
     ctx = req.ctx
     change_types = _change_types(body.get("changeType"))
@@ -241,6 +250,7 @@ async def create(req: GraphReq) -> Response:
 
 @route("GET", "subscriptions")
 async def list_subscriptions(req: GraphReq) -> Response:
+    _rate(req, "list")
     subs = [
         s
         for s in req.ctx.store.state.subscriptions.values()
@@ -264,6 +274,7 @@ def _reauthorize(req: GraphReq, sub: Subscription) -> None:
 @route("PATCH", "subscriptions/*")
 async def renew(req: GraphReq) -> Response:
     req.require(*READ_MAIL)
+    _rate(req, "write")
     sub = _own(req, req.segments[1])
     body = await req.json_body()
     if "lifecycleNotificationUrl" in body:
@@ -290,6 +301,7 @@ async def renew(req: GraphReq) -> Response:
 
 @route("DELETE", "subscriptions/*")
 async def delete(req: GraphReq) -> Response:
+    _rate(req, "write")
     sub = _own(req, req.segments[1])
     with req.ctx.store.lock:
         req.ctx.store.state.subscriptions.pop(sub.id, None)
@@ -301,6 +313,7 @@ async def delete(req: GraphReq) -> Response:
 @route("POST", "subscriptions/*/reauthorize")
 async def reauthorize(req: GraphReq) -> Response:
     req.require(*READ_MAIL)
+    _rate(req, "write")
     sub = _own(req, req.segments[1])
     with req.ctx.store.lock:
         _reauthorize(req, sub)

@@ -53,6 +53,21 @@ class Throttle:
         self._inflight[key] = self._inflight.get(key, 0) + 1
         return key
 
+    def limit(self, key: tuple[str, str], budget: int, window: float) -> None:
+        """A plain sliding-window budget (subscription writes and listings per app)."""
+        now = time.monotonic()
+        history = self._history.setdefault(key, deque())
+        while history and history[0] <= now - window:
+            history.popleft()
+        if len(history) >= budget:
+            raise GraphError(
+                429,
+                "TooManyRequests",
+                "Too many requests for this application.",
+                {"Retry-After": _retry_after(history[0] + window - now)},
+            )
+        history.append(now)
+
     def release(self, key: tuple[str, str]) -> None:
         left = self._inflight.get(key, 1) - 1
         if left <= 0:
