@@ -293,7 +293,9 @@ async def test_default_id_changes_when_a_message_moves(emulator):
     assert moved[0]["id"] != regular_id
 
 
-@pytest.mark.parametrize("bad", ["$top=abc", "$orderby=nonsense desc", "$filter=subject eq 'x' and"])
+@pytest.mark.parametrize(
+    "bad", ["$top=abc", "$orderby=nonsense desc", "$filter=subject eq 'x' and", "$select=subject,nosuchfield"]
+)
 async def test_bad_query_options_are_400_not_500(emulator, bad):
     conn = await connect(emulator)
     async with conn.graph() as g:

@@ -269,3 +269,20 @@ async def test_notification_posts_carry_no_secrets_but_client_state(emulator, ho
     assert conn.access_token not in raw
     assert conn.refresh_token not in raw
     assert "authorization" not in {k.lower() for r in hook.received for k in r.headers}
+
+
+async def test_default_timeout_is_three_seconds(emulator, hook):
+    """Graph's rule with default settings: a 2 s answer is accepted, a >3 s answer is retried."""
+    conn = await connect(emulator)
+    created, _ = await _subscribe(conn, hook, changeType="created")
+    assert created.status_code == 201
+    hook.delays.append(2.0)
+    await deliver(emulator, conn.email, subject="two seconds")
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="the first notification")
+    hook.delays.append(3.6)
+    await deliver(emulator, conn.email, subject="too slow")
+    await hook.wait_for(lambda h: len(h.notifications()) >= 3, timeout=15, what="a retry after >3 s")
+    ids = [n["resourceData"]["id"] for n in hook.notifications()]
+    assert ids[1] == ids[2] != ids[0], "only the slow delivery is repeated"
+    await asyncio.sleep(1.5)
+    assert len(hook.notifications()) == 3
