@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import subprocess
 import sys
 import uuid
@@ -14,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+import db
 from db.base import Base
 from db.engine import create_db_engine, normalise_url
 from db.migrate import REPO_ROOT, alembic_config, current_revision, upgrade_to_head
@@ -39,7 +42,14 @@ def test_upgrade_creates_the_tables_at_head(tmp_path):
         engine.dispose()
 
 
+def import_every_model_module() -> None:
+    """Tables register on Base.metadata when their module is imported: import them all."""
+    for module in pkgutil.iter_modules(db.__path__):
+        importlib.import_module(f"db.{module.name}")
+
+
 def test_models_and_migrations_agree(tmp_path):
+    import_every_model_module()
     engine = migrated_engine(make_settings(tmp_path))
     try:
         with engine.connect() as connection:

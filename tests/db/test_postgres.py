@@ -12,6 +12,7 @@ from db.base import Base
 from db.engine import create_db_engine, session_scope
 from db.migrate import current_revision, upgrade_to_head
 from tests.db.postgres_server import available, running_postgres
+from tests.db.test_migrations import import_every_model_module
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="PostgreSQL server binaries (initdb, pg_ctl) not installed"
@@ -34,6 +35,7 @@ def test_migrations_on_postgresql(postgres_url):
         assert {"accounts", "users", "api_tokens", "browser_sessions"} <= set(
             inspect(engine).get_table_names()
         )
+        import_every_model_module()
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         with session_scope(engine) as session:
