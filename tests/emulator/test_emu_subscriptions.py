@@ -12,8 +12,10 @@ from tests.emulator.helpers import (
     Connection,
     assert_graph_error,
     connect,
+    control,
     deliver,
     iso_in,
+    move,
     parse_dt,
     revoke,
     subscription_body,
@@ -286,3 +288,36 @@ async def test_default_timeout_is_three_seconds(emulator, hook):
     assert ids[1] == ids[2] != ids[0], "only the slow delivery is repeated"
     await asyncio.sleep(1.5)
     assert len(hook.notifications()) == 3
+
+
+async def test_move_out_of_the_folder_notifies_deleted(emulator, hook):
+    conn = await connect(emulator)
+    created, _ = await _subscribe(conn, hook, changeType="created,deleted")
+    sub = created.json()
+    msg = await deliver(emulator, conn.email, subject="leaving")
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="created")
+    moved = await move(emulator, conn.email, msg["id"], "archive")
+    assert moved.status_code == 200, moved.text
+    await hook.wait_for(
+        lambda h: "deleted" in [n["changeType"] for n in h.notifications()], what="deleted after the move"
+    )
+    deleted = next(n for n in hook.notifications() if n["changeType"] == "deleted")
+    _assert_change_envelope(deleted, sub)
+    first = next(n for n in hook.notifications() if n["changeType"] == "created")
+    assert deleted["resourceData"]["id"] == first["resourceData"]["id"], "immutable ids: the same message"
+
+
+async def test_removed_subscription_sends_subscription_removed(emulator, hook):
+    conn = await connect(emulator)
+    created, _ = await _subscribe(conn, hook)
+    sub = created.json()
+    async with control(emulator) as c:
+        resp = await c.delete(f"/subscriptions/{sub['id']}")
+    assert resp.status_code == 204
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, what="subscriptionRemoved")
+    event = hook.lifecycle_events()[0]
+    assert event["lifecycleEvent"] == "subscriptionRemoved"
+    assert event["subscriptionId"] == sub["id"]
+    assert event["clientState"] == sub["clientState"]
+    async with conn.graph() as g:
+        assert (await g.get(f"/subscriptions/{sub['id']}")).status_code == 404
