@@ -37,6 +37,11 @@ async def _alive(child: Child) -> None:
         raise RuntimeError("not running")
 
 
+async def _said_ready(child: Child) -> None:
+    if "ready" not in child.tail:
+        raise RuntimeError("not ready yet")
+
+
 def _python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
@@ -82,8 +87,12 @@ async def test_part_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: 
     stubborn = Service(
         "stubborn",
         "nowhere",
-        _python("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"),
-        _alive,
+        _python(
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+            " print('ready', flush=True); time.sleep(600)"
+        ),
+        # Healthy only once SIGTERM is ignored, or the stop could come first.
+        _said_ready,
     )
     stack = _stack(tmp_path, [[stubborn]])
     stack.settings.stop_timeout = 1.0
