@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 import activitylog
 from db.activity_log import MessageOutcome
@@ -27,9 +27,9 @@ def connection_id(engine):
     return add_connection(engine, user_id)
 
 
-def _rows(engine):
+def _rows(engine: Engine) -> list[MessageOutcome]:
     with session_scope(engine) as session:
-        return session.scalars(select(MessageOutcome).order_by(MessageOutcome.message_id)).all()
+        return list(session.scalars(select(MessageOutcome).order_by(MessageOutcome.message_id)).all())
 
 
 def test_record_then_re_record_updates_the_one_row(engine, connection_id):

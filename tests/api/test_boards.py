@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from boards.draft import ItemDraft
 from boards.store import BoardStore
@@ -90,7 +91,7 @@ async def test_items_paginate(client, admin, engine):
     assert [i["name"] for i in rest["items"]] == ["item 2"]
 
 
-def _problems(response) -> list[tuple[list, str]]:
+def _problems(response: Any) -> list[tuple[list[Any], str]]:
     assert response.status_code == 422, response.text
     return [(d["loc"], d["msg"]) for d in response.json()["detail"]]
 

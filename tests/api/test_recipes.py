@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from typing import Any
 
 import pytest
 
@@ -90,7 +91,7 @@ async def test_only_the_connection_owner_makes_and_sees_recipes(client, admin, m
     assert (await client.get(path, headers=bearer(admin[1]))).json()["enabled"] is True
 
 
-def _one_problem(response) -> tuple[list, str]:
+def _one_problem(response: Any) -> tuple[list[Any], str]:
     assert response.status_code == 422, response.text
     [detail] = response.json()["detail"]
     return detail["loc"], detail["msg"]
@@ -114,7 +115,7 @@ async def test_board_must_be_in_the_callers_account(client, admin, stranger, eng
     assert loc == ["body", "action", "board_id"] and "not a board id" in msg
 
 
-def _with(body: dict, path: tuple, value) -> dict:
+def _with(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
     body = copy.deepcopy(body)
     target = body
     for key in path[:-1]:

@@ -8,11 +8,13 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from boards.draft import ItemDraft
 from boards.errors import BoardNotFound, ColumnNotFound, GroupNotFound, ItemNotFound
+from boards.schemas import BoardPublic
 from boards.store import BoardStore
+from db.base import Base
 from db.boards import BoardColumn, BoardItem, ItemUpdate, LedgerEntry
 from db.engine import session_scope
 from tests.recipes.support import add_board
@@ -41,12 +43,18 @@ def store(engine):
     return BoardStore(engine)
 
 
-def _count(engine, model) -> int:
+def _count(engine: Engine, model: type[Base]) -> int:
     with session_scope(engine) as session:
-        return session.scalar(select(func.count()).select_from(model))
+        return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def _create(store, board, message_id="m1", recipe_id="r1", draft=DRAFT):
+def _create(
+    store: BoardStore,
+    board: BoardPublic,
+    message_id: str = "m1",
+    recipe_id: str = "r1",
+    draft: ItemDraft = DRAFT,
+) -> tuple[str, bool]:
     return store.create_item_once(
         recipe_id=recipe_id, message_id=message_id, connection_id="c1", draft=draft, board_id=str(board.id)
     )
@@ -162,11 +170,11 @@ def test_add_update_once(store, board, engine):
 class _LateReader(BoardStore):
     """Its first ledger read happens before the other writer commits: the claim itself must catch it."""
 
-    def __init__(self, engine):
+    def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.reads = 0
 
-    def created_for(self, recipe_id, message_id):
+    def created_for(self, recipe_id: str, message_id: str) -> str | None:
         self.reads += 1
         return None if self.reads == 1 else super().created_for(recipe_id, message_id)
 

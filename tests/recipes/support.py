@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -23,7 +24,7 @@ SUPPORT_BOARD = {
 }
 
 
-def recipe_body(connection_id: str, board_id: str) -> dict:
+def recipe_body(connection_id: str, board_id: str) -> dict[str, Any]:
     """The issue's POST /api/recipes body, verbatim but for the ids."""
     return {
         "connection_id": connection_id,
@@ -52,7 +53,7 @@ def add_connection(engine: Engine, user_id: uuid.UUID, mailbox: str = "me@acme.e
         return str(row.id)
 
 
-def add_board(engine: Engine, user_id: uuid.UUID, body: dict | None = None) -> BoardPublic:
+def add_board(engine: Engine, user_id: uuid.UUID, body: dict[str, Any] | None = None) -> BoardPublic:
     with session_scope(engine) as session:
         user = session.get_one(User, user_id)
         return boards.create_board(
