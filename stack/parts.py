@@ -156,6 +156,8 @@ def _openbao_check(stack: Stack) -> Callable[[Child], Awaitable[object]]:
 def _temporal_check(stack: Stack) -> Callable[[Child], Awaitable[object]]:
     async def check(_child: Child) -> None:
         await check_temporal(stack.temporal.address, stack.temporal.namespace)
+        # The Web UI is part of what `make run` promises.
+        await http_ok(stack.temporal.ui_url)
 
     return check
 
