@@ -1,4 +1,5 @@
-"""Fixtures for the emulator's black-box suite: the shared emulator (tests.support) and a webhook receiver."""
+"""Fixtures for the emulator's black-box suite. The shared `emulator` and `emulator_client` come from
+tests.support.emulator_fixtures (registered in tests/conftest.py); here: a real webhook receiver."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.emulator.receiver import Hook, Receiver
-from tests.support.emulator_fixtures import emulator, emulator_client
-
-__all__ = ["emulator", "emulator_client"]
 
 
 @pytest.fixture(scope="module", autouse=True)
