@@ -249,3 +249,14 @@ async def test_pre_answer_is_used_once_then_the_page_shows_again(emulator):
     page = await _consent_page(emulator, flow["auth_uri"])
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_consent_page_escapes_what_the_request_carries(emulator):
+    app = await register_app(emulator)
+    await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    evil = "<script>alert(1)</script>@contoso.test"
+    flow = cca.initiate_auth_code_flow(["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=evil)
+    page = await _consent_page(emulator, flow["auth_uri"])
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in page.text

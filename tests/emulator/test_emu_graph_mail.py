@@ -43,7 +43,9 @@ async def test_me(emulator):
 async def test_unknown_or_missing_token_is_401(emulator):
     conn = await connect(emulator)
     async with conn.graph(token="not-a-token") as g:
-        assert_graph_error(await g.get("/me"), 401, "InvalidAuthenticationToken")
+        unknown = await g.get("/me")
+        assert_graph_error(unknown, 401, "InvalidAuthenticationToken")
+        assert unknown.headers["www-authenticate"].lower().startswith("bearer")
         del g.headers["Authorization"]
         assert_graph_error(await g.get("/me/messages"), 401, "InvalidAuthenticationToken")
 

@@ -123,7 +123,10 @@ async def test_reply_202_threads_and_delivers_to_the_original_sender(emulator):
         assert r.status_code == 202
     async with bob.graph(prefer=IMMUTABLE) as g:
         inbox = (
-            await g.get("/me/mailFolders/inbox/messages", params={"$select": "id,subject,conversationId"})
+            await g.get(
+                "/me/mailFolders/inbox/messages",
+                params={"$select": "id,subject,conversationId,internetMessageId"},
+            )
         ).json()["value"]
         received = next(m for m in inbox if m["subject"] == original)
         resp = await g.post(f"/me/messages/{received['id']}/reply", json={"comment": "Answer inline"})
@@ -136,11 +139,17 @@ async def test_reply_202_threads_and_delivers_to_the_original_sender(emulator):
     assert any(m["subject"] == reply_subject for m in sent), sent
     async with alice.graph() as g:
         back = (
-            await g.get("/me/mailFolders/inbox/messages", params={"$select": "subject,conversationId,body"})
+            await g.get(
+                "/me/mailFolders/inbox/messages",
+                params={"$select": "subject,conversationId,body,internetMessageHeaders"},
+            )
         ).json()["value"]
     reply = next(m for m in back if m["subject"] == reply_subject)
     assert reply["conversationId"] == received["conversationId"]
     assert "Answer inline" in reply["body"]["content"]
+    # Threading headers let a service recognise replies to its own mail (mail-loop protection).
+    headers = {h["name"].lower(): h["value"] for h in reply["internetMessageHeaders"]}
+    assert headers["in-reply-to"] == received["internetMessageId"]
 
 
 async def test_reply_with_message_body(emulator):

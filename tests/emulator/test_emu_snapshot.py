@@ -22,6 +22,9 @@ async def test_restart_keeps_mailboxes_messages_and_grants(tmp_path):
             user_id = (await g.get("/me")).json()["id"]
         await asyncio.sleep(0.5)  # let a debounced snapshot land; stop() must also flush it
     assert snapshot.exists()
+    # The snapshot holds tokens, the CA key signs certificates: owner-only files.
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert (data_dir / "ca-key.pem").stat().st_mode & 0o777 == 0o600
 
     with start_emulator(data_dir, snapshot=str(snapshot)) as second:
         moved = Connection(second, conn.app, conn.email, conn.msal_app, conn.result, conn.refresh_token)

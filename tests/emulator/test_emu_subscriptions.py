@@ -58,6 +58,8 @@ async def test_create_runs_the_handshake_on_both_urls_first(emulator, hook):
     assert sub["clientState"] == body["clientState"]
     assert sub["notificationUrl"] == body["notificationUrl"]
     assert sub["lifecycleNotificationUrl"] == body["lifecycleNotificationUrl"]
+    assert sub["notificationContentType"] == "application/json"
+    assert sub["latestSupportedTlsVersion"] in ("v1_2", "v1_3")
     async with conn.graph() as g:
         me = (await g.get("/me")).json()
     assert sub["creatorId"] == me["id"]
