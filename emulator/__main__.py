@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> None:
         overrides["snapshot"] = args.snapshot
     if args.no_snapshot:
         overrides["no_snapshot"] = True
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = EmulatorSettings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     _ca, cert, key = ensure_certificates(settings.data_dir)
     uvicorn.run(
@@ -44,8 +46,11 @@ def main(argv: list[str] | None = None) -> None:
         port=settings.port,
         ssl_certfile=str(cert),
         ssl_keyfile=str(key),
-        log_level="warning",
+        log_level=settings.log_level.lower(),
         access_log=False,
+        # An idle TLS keep-alive client (MSAL's requests session) never answers close_notify; without a
+        # bound, shutdown waits for asyncio's 30 s SSL shutdown timeout and the snapshot is never flushed.
+        timeout_graceful_shutdown=1,
     )
 
 

@@ -30,6 +30,7 @@ class EmulatorSettings(BaseSettings):
     snapshot: Path | None = None
     no_snapshot: bool = False
     snapshot_debounce_seconds: float = 0.5
+    log_level: str = "warning"
 
     tenant_id: str = "9188040d-6c67-4c5b-b112-36a304b66dad"
     apps: list[AppRegistration] = Field(default_factory=list)
