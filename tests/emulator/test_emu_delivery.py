@@ -225,7 +225,7 @@ async def test_subscription_expiring_soon_gets_reauthorization_required(timing_e
 
 async def test_expired_subscription_disappears(timing_emulator, hook):
     emu = timing_emulator
-    conn, sub = await _subscribed(emu, hook, expirationDateTime=iso_in(0.05))
+    conn, sub = await _subscribed(emu, hook, expirationDateTime=iso_in(0.08))
     async with conn.graph() as g:
         deadline = time.monotonic() + 10
         while (await g.get(f"/subscriptions/{sub['id']}")).status_code == 200:
