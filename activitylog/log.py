@@ -46,22 +46,23 @@ def record_outcome(
         connection.execute(statement)
 
 
-def processed_message_ids(engine: Engine, connection_id: str, message_ids: Iterable[str]) -> set[str]:
-    """The given ids that already have an outcome (any: processed, skipped or failed)."""
+def processed_message_ids(
+    engine: Engine, connection_id: str, message_ids: Iterable[str], *, retry_failed: bool = False
+) -> set[str]:
+    """The given ids that already have an outcome (any: processed, skipped or failed), so a catch-up
+    skips them. With retry_failed, failed ones are left out: the caller may process them again."""
     ids = list(dict.fromkeys(message_ids))
     connection_uuid = uuid.UUID(connection_id)
     found: set[str] = set()
     with Session(engine) as session:
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            found.update(
-                session.scalars(
-                    select(MessageOutcome.message_id).where(
-                        MessageOutcome.connection_id == connection_uuid,
-                        MessageOutcome.message_id.in_(chunk),
-                    )
-                )
+            query = select(MessageOutcome.message_id).where(
+                MessageOutcome.connection_id == connection_uuid,
+                MessageOutcome.message_id.in_(ids[start : start + _CHUNK]),
             )
+            if retry_failed:
+                query = query.where(MessageOutcome.outcome != "failed")
+            found.update(session.scalars(query))
     return found
 
 

@@ -61,6 +61,7 @@ def test_processed_message_ids_is_per_connection_and_any_outcome(engine, connect
     assert activitylog.processed_message_ids(engine, connection_id, asked) == {"a", "b", "c"}
     assert activitylog.processed_message_ids(engine, other, iter(asked)) == {"d"}
     assert activitylog.processed_message_ids(engine, connection_id, []) == set()
+    assert activitylog.processed_message_ids(engine, connection_id, asked, retry_failed=True) == {"a", "b"}
 
 
 def test_processed_message_ids_beyond_one_chunk(engine, connection_id):
