@@ -260,3 +260,27 @@ async def test_consent_page_escapes_what_the_request_carries(emulator):
     page = await _consent_page(emulator, flow["auth_uri"])
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
+
+
+@pytest.mark.parametrize("pkce", ["missing", "plain"])
+async def test_authorize_requires_pkce_s256(emulator, pkce):
+    app = await register_app(emulator)
+    email = await create_user(emulator)
+    verifier, _challenge = _pkce()
+    params = {
+        "client_id": app.client_id,
+        "response_type": "code",
+        "redirect_uri": app.redirect_uri,
+        "scope": "Mail.Read offline_access",
+        "state": "pkce-state",
+        "login_hint": email,
+    }
+    if pkce == "plain":
+        params |= {"code_challenge": verifier, "code_challenge_method": "plain"}
+    await pre_consent(emulator, email, ["Mail.Read"])
+    resp = await _consent_page(emulator, _authorize_url(emulator, **params))
+    assert resp.status_code in (302, 303), resp.text[:300]
+    answer = query_of(resp.headers["location"])
+    assert answer["error"] == "invalid_request"
+    assert answer["state"] == "pkce-state"
+    assert "code" not in answer

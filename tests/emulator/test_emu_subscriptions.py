@@ -323,3 +323,22 @@ async def test_removed_subscription_sends_subscription_removed(emulator, hook):
     assert event["clientState"] == sub["clientState"]
     async with conn.graph() as g:
         assert (await g.get(f"/subscriptions/{sub['id']}")).status_code == 404
+
+
+async def test_revoked_subscription_holds_notifications_until_reauthorized(emulator, hook):
+    """The service's recovery path: the user connects again, the subscription is re-authorized with the
+    new token, and what arrived meanwhile is delivered."""
+    conn = await connect(emulator)
+    created, _ = await _subscribe(conn, hook, changeType="created")
+    sub = created.json()
+    await revoke(emulator, conn.email, "consent_revoked")
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, what="reauthorizationRequired")
+    await deliver(emulator, conn.email, subject="while revoked")
+    await asyncio.sleep(1.0)
+    assert hook.notifications() == [], "a paused subscription holds its notifications"
+    again = await connect(emulator, app=conn.app, email=conn.email)
+    async with again.graph() as g:
+        resp = await g.post(f"/subscriptions/{sub['id']}/reauthorize")
+    assert resp.status_code == 204, resp.text
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="the held notification")
+    assert hook.notifications()[0]["subscriptionId"] == sub["id"]
