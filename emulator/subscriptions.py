@@ -127,7 +127,7 @@ def subscription_json(req_base: str, sub: Subscription, resource: str | None = N
         "encryptionCertificate": None,
         "encryptionCertificateId": None,
         "notificationUrlAppId": None,
-        "notificationContentType": None,
+        "notificationContentType": "application/json",
     }
 
 
