@@ -239,7 +239,10 @@ async def authorize(tenant: str, request: Request) -> Response:
 @router.post("/{tenant}/oauth2/v2.0/authorize")
 async def authorize_decision(tenant: str, request: Request) -> Response:
     ctx = ctx_of(request)
-    form: dict[str, Any] = dict(await request.form())
+    try:
+        form: dict[str, Any] = dict(await request.form())
+    except Exception:  # a malformed form body is the client's error
+        return _error_page(400, 900144, "The request body must be form-encoded.")
     flow = _flows.pop(str(form.get("flow", "")), None)
     if flow is None or time.time() - flow.created > _FLOW_TTL_SECONDS:
         return _error_page(400, 50058, "This sign-in page has expired or was already used. Start again.")

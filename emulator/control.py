@@ -224,7 +224,10 @@ async def deliver(email: str, request: Request) -> Response:
         raise HTTPException(400, "The body must be a JSON object.") from None
     body = _parse(DeliverIn, raw)
     folder = store.folder_for_control(user, body.folder)
-    when = body.received.timestamp() if body.received else time.time()
+    received = body.received
+    if received is not None and received.tzinfo is None:
+        received = received.replace(tzinfo=dt.UTC)  # Graph times are UTC
+    when = received.timestamp() if received else time.time()
     domain = body.from_.address.split("@")[-1]
     imid = body.internet_message_id or f"<{ids.guid()}@{domain}>"
     extra = (
@@ -256,7 +259,10 @@ async def deliver(email: str, request: Request) -> Response:
     attachments = []
     for a in body.attachments:
         content = a.content_base64 or (base64.b64encode(a.content.encode()).decode() if a.content else "")
-        size = len(base64.b64decode(content)) if content else 0
+        try:
+            size = len(base64.b64decode(content, validate=True)) if content else 0
+        except ValueError:
+            raise HTTPException(422, f"Attachment {a.name!r}: content_base64 is not valid base64.") from None
         attachments.append(
             {
                 "id": ids.opaque("AAMkAGI2AttA", 24),

@@ -312,7 +312,10 @@ async def token(tenant: str, request: Request) -> Response:
     if latency:
         await asyncio.sleep(latency / 1000)
     try:
-        raw = await request.form()
+        try:
+            raw = await request.form()
+        except Exception:  # malformed multipart/form bodies: a client error, never a 500
+            raise AadError("invalid_request", 900144, "The request body must be form-encoded.") from None
         form = {k: str(v) for k, v in raw.items()}
         app = authenticate_client(ctx, request, form)
         grant_type = form.get("grant_type", "")

@@ -51,7 +51,7 @@ async def get_me(req: GraphReq) -> Response:
 
 def _page(req: GraphReq, items: list[Any], default_top: int) -> tuple[list[Any], str | None]:
     q = req.query
-    top = parse_int(q.get("$top"), "$top", default_top, 1000)
+    top = max(parse_int(q.get("$top"), "$top", default_top, 1000), 1)
     skip = parse_int(q.get("$skip"), "$skip", 0, 10**9)
     page = items[skip : skip + top]
     next_link = None
