@@ -41,19 +41,36 @@ def _error_page(status: int, code: int, message: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def _redirect(redirect_uri: str, params: dict[str, str]) -> RedirectResponse:
+def _redirect(flow_params: dict[str, str], params: dict[str, str]) -> Response:
+    """Answers to the redirect URI in the requested response_mode: query (302), fragment or form_post."""
+    redirect_uri = flow_params["redirect_uri"]
+    mode = flow_params.get("response_mode", "query")
+    if mode == "form_post":
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in params.items()
+        )
+        body = (
+            "<!doctype html><html><head><title>Working...</title></head>"
+            '<body onload="document.forms[0].submit()">'
+            f'<form method="POST" action="{html.escape(redirect_uri)}">{fields}'
+            '<noscript><button type="submit">Continue</button></noscript></form></body></html>'
+        )
+        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+    if mode == "fragment":
+        return RedirectResponse(f"{redirect_uri}#{urlencode(params)}", status_code=302)
     sep = "&" if "?" in redirect_uri else "?"
     return RedirectResponse(redirect_uri + sep + urlencode(params), status_code=302)
 
 
-def _error_redirect(flow_params: dict[str, str], error: str, description: str) -> RedirectResponse:
+def _error_redirect(flow_params: dict[str, str], error: str, description: str) -> Response:
     params = {"error": error, "error_description": description}
     if "state" in flow_params:
         params["state"] = flow_params["state"]
-    return _redirect(flow_params["redirect_uri"], params)
+    return _redirect(flow_params, params)
 
 
-def _issue_code(ctx: Ctx, params: dict[str, str], user: User, scopes: list[str]) -> RedirectResponse:
+def _issue_code(ctx: Ctx, params: dict[str, str], user: User, scopes: list[str]) -> Response:
     now = time.time()
     client_id = params["client_id"]
     with ctx.store.lock:
@@ -82,7 +99,7 @@ def _issue_code(ctx: Ctx, params: dict[str, str], user: User, scopes: list[str])
     if "state" in params:
         out["state"] = params["state"]
     out["session_state"] = ids.guid()
-    return _redirect(params["redirect_uri"], out)
+    return _redirect(params, out)
 
 
 def _validate(ctx: Ctx, params: dict[str, str]) -> Response | list[str]:

@@ -338,3 +338,34 @@ async def token(tenant: str, request: Request) -> Response:
     except AadError as err:
         return aad_error_response(err)
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.get("/oidc/userinfo")
+async def userinfo(request: Request) -> Response:
+    ctx = ctx_of(request)
+    header = request.headers.get("authorization", "")
+    token = (
+        ctx.store.state.access_tokens.get(header[7:].strip())
+        if header.lower().startswith("bearer ")
+        else None
+    )
+    if token is None or token.expires <= time.time():
+        return JSONResponse(
+            {"error": {"code": "InvalidAuthenticationToken", "message": "Access token validation failure."}},
+            status_code=401,
+        )
+    user = ctx.store.state.users.get(token.user_id)
+    if user is None:
+        return JSONResponse(
+            {"error": {"code": "InvalidAuthenticationToken", "message": "Unknown user."}}, 401
+        )
+    parts = user.display_name.split(" ")
+    return JSONResponse(
+        {
+            "sub": user.id,
+            "name": user.display_name,
+            "given_name": parts[0],
+            "family_name": parts[-1],
+            "email": user.email,
+        }
+    )

@@ -1,3 +1,5 @@
+import re
+
 import httpx
 
 from tests.emulator_unit.helpers import REDIRECT, msal_app, register_app, sign_in
@@ -104,3 +106,19 @@ def test_consent_page_renders(emulator):
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         page = c.get(flow["auth_uri"])
         assert page.status_code == 200 and "Mail.Read" in page.text and "Accept" in page.text
+
+
+def test_form_post_response_mode(emulator):
+    client_id, secret = register_app(emulator)
+    app = msal_app(emulator, client_id, secret)
+    with emulator.client() as c:
+        c.post("/_emulator/users", json={"email": "fp@contoso.test"})
+        c.post("/_emulator/consent", json={"email": "fp@contoso.test"})
+    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, response_mode="form_post")
+    with httpx.Client(verify=str(emulator.ca_path)) as c:
+        page = c.get(flow["auth_uri"])
+    assert page.status_code == 200 and f'action="{REDIRECT}"' in page.text
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+    assert fields["state"] == flow["state"]
+    result = app.acquire_token_by_auth_code_flow(flow, fields)
+    assert "access_token" in result, result
