@@ -284,3 +284,24 @@ async def test_authorize_requires_pkce_s256(emulator, pkce):
     assert answer["error"] == "invalid_request"
     assert answer["state"] == "pkce-state"
     assert "code" not in answer
+
+
+async def test_response_mode_form_post(emulator):
+    """MSAL recommends response_mode=form_post (it warns otherwise); Entra answers with a page that
+    POSTs code and state to the redirect URI."""
+    app = await register_app(emulator)
+    email = await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(
+        ["Mail.Read"], redirect_uri=app.redirect_uri, login_hint=email, response_mode="form_post"
+    )
+    await pre_consent(emulator, email, ["Mail.Read"])
+    page = await _consent_page(emulator, flow["auth_uri"])
+    assert page.status_code == 200, page.text[:300]
+    assert page.headers["content-type"].startswith("text/html")
+    forms, _text = parse_page(page.text)
+    posting = next(f for f in forms if f.action == app.redirect_uri)
+    assert posting.method == "post"
+    assert posting.hidden["state"] == flow["state"]
+    result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, posting.hidden)
+    assert "access_token" in result, result
