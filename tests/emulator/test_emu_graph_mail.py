@@ -304,3 +304,17 @@ async def test_bad_query_options_are_400_not_500(emulator, bad):
         resp = await g.get(f"/me/mailFolders/inbox/messages?{bad}")
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"]
+
+
+async def test_mail_read_basic_excludes_body_and_preview(emulator):
+    conn = await connect(emulator, scopes=["Mail.ReadBasic"])
+    msg = await deliver(emulator, conn.email, subject="basic only")
+    async with conn.graph(prefer=IMMUTABLE) as g:
+        resp = await g.get(f"/me/messages/{msg['id']}")
+        listed = await g.get("/me/mailFolders/inbox/messages")
+    assert resp.status_code == 200, resp.text
+    got = resp.json()
+    assert got["subject"] == "basic only"
+    assert "body" not in got and "bodyPreview" not in got
+    assert listed.status_code == 200
+    assert all("body" not in m and "bodyPreview" not in m for m in listed.json()["value"])
