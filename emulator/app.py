@@ -16,6 +16,7 @@ from emulator import snapshot as snapshots
 from emulator.consent import router as consent_router
 from emulator.context import Ctx
 from emulator.control import router as control_router
+from emulator.control_mailbox import router as control_mailbox_router
 from emulator.errors import GraphError, graph_error_response
 from emulator.graph import router as graph_router
 from emulator.identity import router as identity_router
@@ -62,6 +63,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     )
     app.state.ctx = ctx
     app.include_router(control_router)
+    app.include_router(control_mailbox_router)
     app.include_router(graph_router)
     app.include_router(identity_router)
     app.include_router(consent_router)

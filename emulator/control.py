@@ -1,150 +1,24 @@
-"""`/_emulator/*`: the control API for tests and demos (loopback clients only). See README.md."""
+"""`/_emulator/*`: the control API for tests and demos (loopback clients only; see README.md): apps, users,
+revocation, consent answers, faults, the request log, issued tokens, subscriptions, stats, reset.
+Mailbox contents are in control_mailbox.py."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import email.utils
-import ipaddress
-import json
-import time
-from typing import Any, Literal, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from emulator import ids
 from emulator.context import ctx_of
-from emulator.delivery import standard_headers
+from emulator.control_common import control_router, mailbox
+from emulator.control_models import ConsentIn, RevokeIn, UserIn
 from emulator.delta import expire_user_states
 from emulator.models import Consent, Faults, User
-from emulator.serialize import message_json
 from emulator.settings import AppRegistration
-from emulator.store import NotFound
 from emulator.sweeper import remove_subscription, require_reauthorization
 
-
-async def loopback_only(request: Request) -> None:  # async: no threadpool hop per request
-    host = request.client.host if request.client else ""
-    try:
-        ok = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        ok = host == "localhost"
-    if not ok:
-        raise HTTPException(403, "The control API answers loopback clients only.")
-
-
-router = APIRouter(prefix="/_emulator", dependencies=[Depends(loopback_only)])
-
-
-_M = TypeVar("_M", bound=BaseModel)
-
-
-class UserIn(BaseModel):
-    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    display_name: str = Field("", max_length=256)
-
-
-class AddressIn(BaseModel):
-    name: str = ""
-    address: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$")
-
-
-def _address(value: Any) -> Any:
-    if isinstance(value, str):
-        name, addr = email.utils.parseaddr(value)
-        return {"name": name, "address": addr or value}
-    return value
-
-
-class AttachmentIn(BaseModel):
-    name: str = Field(min_length=1, max_length=255)
-    content_type: str = "application/octet-stream"
-    content_base64: str = ""
-    content: str | None = None  # plain text convenience, encoded for you
-    is_inline: bool = False
-
-
-class DeliverIn(BaseModel):
-    folder: str = "inbox"
-    from_: AddressIn = Field(alias="from")
-    to: list[AddressIn] = Field(default_factory=list)
-    cc: list[AddressIn] = Field(default_factory=list)
-    bcc: list[AddressIn] = Field(default_factory=list)
-    reply_to: list[AddressIn] = Field(default_factory=list)
-    subject: str = Field("", max_length=1000)
-    body: str = Field("", max_length=5_000_000)
-    body_type: Literal["html", "text"] = "text"
-    importance: Literal["low", "normal", "high"] = "normal"
-    attachments: list[AttachmentIn] = Field(default_factory=list)
-    conversation_id: str | None = None
-    in_reply_to: str | None = None
-    internet_message_id: str | None = None
-    headers: dict[str, str] | list[dict[str, str]] = Field(default_factory=dict)
-    received: dt.datetime | None = None
-    is_read: bool = False
-    categories: list[str] = Field(default_factory=list)
-
-    model_config = {"populate_by_name": True}
-
-    @field_validator("from_", mode="before")
-    @classmethod
-    def _from(cls, v: Any) -> Any:
-        return _address(v)
-
-    @field_validator("to", "cc", "bcc", "reply_to", mode="before")
-    @classmethod
-    def _list(cls, v: Any) -> Any:
-        if isinstance(v, (str, dict)):
-            v = [v]
-        return [_address(x) for x in v] if isinstance(v, list) else v
-
-
-class MoveIn(BaseModel):
-    folder: str = Field(min_length=1)
-
-
-class UpdateIn(BaseModel):
-    is_read: bool | None = None
-    subject: str | None = None
-    categories: list[str] | None = None
-    importance: Literal["low", "normal", "high"] | None = None
-
-
-class RevokeIn(BaseModel):
-    reason: Literal["consent_revoked", "admin_reset", "inactive", "mfa_required"]
-
-
-class ConsentIn(BaseModel):
-    email: str | None = Field(None, max_length=320)
-    scopes: list[str] | None = None
-    deny: bool = False
-
-
-class FolderIn(BaseModel):
-    display_name: str = Field(min_length=1, max_length=255)
-    parent: str | None = None
-
-
-def _user(request: Request, email: str) -> User:
-    try:
-        return ctx_of(request).store.require_user(email)
-    except NotFound:
-        raise HTTPException(404, f"No mailbox {email}.") from None
-
-
-def _message_out(user: User, msg: Any) -> dict[str, Any]:
-    out = message_json(msg, user, None, immutable=True, text_body=False)
-    folder = user.folders.get(msg.folder_id)
-    return {
-        **out,
-        "immutableId": msg.immutable_id,
-        "restId": msg.rest_id,
-        "folder": folder.well_known or folder.display_name if folder else None,
-        "internetMessageHeaders": [{"name": k, "value": v} for k, v in msg.headers],
-    }
+router = control_router()
 
 
 @router.get("/health")
@@ -184,172 +58,11 @@ async def list_users(request: Request) -> list[dict[str, Any]]:
     return [_user_out(u) for u in ctx_of(request).store.state.users.values()]
 
 
-@router.get("/users/{email}/folders")
-async def list_folders(email: str, request: Request) -> list[dict[str, Any]]:
-    user = _user(request, email)
-    return [
-        {"id": f.id, "display_name": f.display_name, "well_known": f.well_known, "parent_id": f.parent_id}
-        for f in user.folders.values()
-    ]
-
-
-@router.post("/users/{email}/folders", status_code=201)
-async def add_folder(email: str, body: FolderIn, request: Request) -> dict[str, Any]:
-    store = ctx_of(request).store
-    user = _user(request, email)
-    parent = (
-        store.resolve_folder(user, body.parent) if body.parent else store.well_known(user, "msgfolderroot")
-    )
-    if parent is None:
-        raise HTTPException(404, "No such parent folder.")
-    folder = store.add_folder(user, body.display_name, parent.id)
-    return {"id": folder.id, "display_name": folder.display_name, "parent_id": folder.parent_id}
-
-
-def _parse(model: type[_M], raw: Any) -> _M:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
-
-
-@router.post("/users/{email}/messages", status_code=201)
-async def deliver(email: str, request: Request) -> Response:
-    # The hot path of benchmarks: body parsed and response encoded here, not by FastAPI's generic layer.
-    store = ctx_of(request).store
-    user = _user(request, email)  # an unknown mailbox is 404 whatever the body says
-    try:
-        raw = json.loads(await request.body())
-    except ValueError:
-        raise HTTPException(400, "The body must be a JSON object.") from None
-    body = _parse(DeliverIn, raw)
-    folder = store.folder_for_control(user, body.folder)
-    received = body.received
-    if received is not None and received.tzinfo is None:
-        received = received.replace(tzinfo=dt.UTC)  # Graph times are UTC
-    when = received.timestamp() if received else time.time()
-    domain = body.from_.address.split("@")[-1]
-    imid = body.internet_message_id or f"<{ids.guid()}@{domain}>"
-    extra = (
-        list(body.headers.items())
-        if isinstance(body.headers, dict)
-        else [(h.get("name", ""), h.get("value", "")) for h in body.headers]
-    )
-    conversation = body.conversation_id or ""
-    references = None
-    if body.in_reply_to:
-        original = store.find_by_internet_id(user, body.in_reply_to)
-        if original is not None and not conversation:
-            conversation = original.conversation_id
-        references = body.in_reply_to
-    to = [(a.name, a.address) for a in body.to]
-    cc = [(a.name, a.address) for a in body.cc]
-    headers = standard_headers(
-        (body.from_.name, body.from_.address),
-        to,
-        cc,
-        body.subject,
-        imid,
-        body.in_reply_to,
-        references,
-        body.body_type,
-        when,
-        extra,
-    )
-    attachments = []
-    for a in body.attachments:
-        content = a.content_base64 or (base64.b64encode(a.content.encode()).decode() if a.content else "")
-        try:
-            size = len(base64.b64decode(content, validate=True)) if content else 0
-        except ValueError:
-            raise HTTPException(422, f"Attachment {a.name!r}: content_base64 is not valid base64.") from None
-        attachments.append(
-            {
-                "id": ids.opaque("AAMkAGI2AttA", 24),
-                "name": a.name,
-                "content_type": a.content_type,
-                "content_base64": content,
-                "size": size,
-                "is_inline": a.is_inline,
-            }
-        )
-    msg = store.add_message(
-        user,
-        folder,
-        subject=body.subject,
-        body=body.body,
-        body_type=body.body_type,
-        from_name=body.from_.name,
-        from_address=body.from_.address,
-        to=to,
-        cc=cc,
-        bcc=[(a.name, a.address) for a in body.bcc],
-        reply_to=[(a.name, a.address) for a in body.reply_to],
-        importance=body.importance,
-        conversation_id=conversation,
-        internet_message_id=imid,
-        headers=headers,
-        attachments=attachments,
-        categories=body.categories,
-        is_read=body.is_read,
-        received=when,
-        sent=when,
-    )
-    return JSONResponse(_message_out(user, msg), status_code=201)
-
-
-@router.get("/users/{email}/messages")
-async def list_messages(email: str, request: Request) -> list[dict[str, Any]]:
-    user = _user(request, email)
-    return [_message_out(user, m) for m in sorted(user.messages.values(), key=lambda m: m.received)]
-
-
-def _msg(request: Request, user: User, message_id: str) -> Any:
-    msg = ctx_of(request).store.find_message(user, message_id)
-    if msg is None:
-        raise HTTPException(404, "No such message.")
-    return msg
-
-
-@router.post("/users/{email}/messages/{message_id}/move")
-async def move(email: str, message_id: str, body: MoveIn, request: Request) -> dict[str, Any]:
-    store = ctx_of(request).store
-    user = _user(request, email)
-    msg = store.move_message(
-        user, _msg(request, user, message_id), store.folder_for_control(user, body.folder)
-    )
-    return _message_out(user, msg)
-
-
-@router.patch("/users/{email}/messages/{message_id}")
-async def update(email: str, message_id: str, body: UpdateIn, request: Request) -> dict[str, Any]:
-    store = ctx_of(request).store
-    user = _user(request, email)
-    msg = _msg(request, user, message_id)
-    changes = body.model_dump(exclude_none=True)
-    if changes:
-        store.update_message(user, msg, **changes)
-    return _message_out(user, msg)
-
-
-@router.delete("/users/{email}/messages/{message_id}", status_code=204)
-async def hard_delete(email: str, message_id: str, request: Request) -> Response:
-    store = ctx_of(request).store
-    user = _user(request, email)
-    store.delete_message(user, _msg(request, user, message_id))
-    return Response(status_code=204)
-
-
-@router.get("/users/{email}/sent")
-async def sent(email: str, request: Request) -> list[dict[str, Any]]:
-    return [r.model_dump() for r in _user(request, email).sent]
-
-
 @router.post("/users/{email}/revoke")
 async def revoke(email: str, body: RevokeIn, request: Request) -> dict[str, Any]:
     ctx = ctx_of(request)
     store = ctx.store
-    user = _user(request, email)
+    user = mailbox(request, email)
     with store.lock:
         count = 0
         for rt in store.state.refresh_tokens.values():
@@ -368,7 +81,7 @@ async def revoke(email: str, body: RevokeIn, request: Request) -> dict[str, Any]
 
 @router.post("/users/{email}/expire-delta")
 async def expire_delta(email: str, request: Request) -> dict[str, int]:
-    return {"expired": expire_user_states(ctx_of(request).store, _user(request, email))}
+    return {"expired": expire_user_states(ctx_of(request).store, mailbox(request, email))}
 
 
 @router.post("/consent", status_code=201)
