@@ -17,6 +17,7 @@ from emulator.consent import router as consent_router
 from emulator.context import Ctx
 from emulator.control import router as control_router
 from emulator.control_mailbox import router as control_mailbox_router
+from emulator.discovery import router as discovery_router
 from emulator.errors import GraphError, graph_error_response
 from emulator.graph import router as graph_router
 from emulator.identity import router as identity_router
@@ -65,6 +66,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     app.include_router(control_router)
     app.include_router(control_mailbox_router)
     app.include_router(graph_router)
+    app.include_router(discovery_router)
     app.include_router(identity_router)
     app.include_router(consent_router)
 
