@@ -223,7 +223,7 @@ async def create(req: GraphReq) -> Response:
                 "Reason: A subscription with the same resource and changeType already exists.]",
             )
     s = ctx.settings
-    for url in dict.fromkeys([notification_url, *([lifecycle_url] if lifecycle_url else [])]):
+    for url in [notification_url, *([lifecycle_url] if lifecycle_url else [])]:  # each validated, like Graph
         if not await validate_endpoint(url, s.validation_timeout_seconds, s.notification_verify_tls):
             raise _validation_failed(url)
     sub = Subscription(

@@ -64,7 +64,7 @@ def test_revoke_pauses_subscription_until_reauthorized(tmp_path):
                 },
             )
             assert sub.status_code == 201, sub.text
-            assert rec.validations == 1  # same URL for both: validated once
+            assert rec.validations == 2  # both URLs validated, even when they are the same
             dup = c.post(
                 "/v1.0/subscriptions",
                 headers=h,
