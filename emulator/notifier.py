@@ -204,6 +204,14 @@ class Notifier:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, url: str, batch: list[Item]) -> None:
+        try:
+            await self._deliver_once(url, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # never lose the dispatcher to one odd endpoint
+            log.exception("delivery to %s failed unexpectedly", url)
+
+    async def _deliver_once(self, url: str, batch: list[Item]) -> None:
         sem = self._sem.setdefault(url, asyncio.Semaphore(PER_URL_CONCURRENCY))
         async with sem:
             delay = self.store.faults.notification_delay_ms

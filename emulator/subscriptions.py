@@ -37,10 +37,14 @@ def _is_loopback(host: str) -> bool:
 def check_url(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise GraphError(400, "ValidationError", f"{field} is required.")
-    parts = urlsplit(value)
-    if not parts.hostname or parts.scheme not in ("https", "http"):
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:
+        raise GraphError(400, "ValidationError", f"{field} is not a valid URL.") from None
+    if len(value) > 2048 or not hostname or parts.scheme not in ("https", "http"):
         raise GraphError(400, "ValidationError", f"{field} is not a valid URL.")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(hostname):
         raise GraphError(400, "ValidationError", f"The {field} must be an HTTPS URL.")
     return value
 
@@ -139,7 +143,7 @@ async def validate_endpoint(url: str, limit_seconds: float, verify: bool) -> boo
     try:
         async with httpx.AsyncClient(timeout=limit_seconds, verify=verify) as client:
             resp = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
-    except (httpx.HTTPError, OSError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         log.warning("validation of %s failed: %s", url, type(exc).__name__)
         return False
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()

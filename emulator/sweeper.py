@@ -4,11 +4,14 @@ expired subscriptions (subscriptionRemoved), loss of notifications held too long
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from emulator.models import Subscription
 from emulator.notifier import Notifier
 from emulator.store import Store
+
+log = logging.getLogger("emulator.sweeper")
 
 
 def remove_subscription(store: Store, notifier: Notifier, sub: Subscription, notify: bool = True) -> None:
@@ -51,4 +54,7 @@ def sweep_once(store: Store, notifier: Notifier) -> None:
 async def run_sweeper(store: Store, notifier: Notifier) -> None:
     while True:
         await asyncio.sleep(store.settings.sweep_interval_seconds)
-        sweep_once(store, notifier)
+        try:
+            sweep_once(store, notifier)
+        except Exception:  # one bad sweep must not end upkeep for the life of the process
+            log.exception("sweep failed")

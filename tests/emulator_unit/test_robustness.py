@@ -61,6 +61,16 @@ def test_bad_input_is_4xx_never_5xx(emulator):
                 },
             ),
             c.patch("/v1.0/subscriptions/nope", headers=h, json={}),
+            c.post(
+                "/v1.0/subscriptions",
+                headers=h,
+                json={
+                    "changeType": "created",
+                    "notificationUrl": "https://[::1/x",
+                    "resource": "me/messages",
+                    "expirationDateTime": "2030-01-01T00:00:00Z",
+                },
+            ),
             c.get("/v1.0/me/nothing-here", headers=h),
             c.post(
                 "/_emulator/users/robust@contoso.test/messages",
