@@ -178,7 +178,12 @@ def _rate(req: GraphReq, kind: str) -> None:
 
 def _own(req: GraphReq, sub_id: str) -> Subscription:
     sub = req.ctx.store.state.subscriptions.get(sub_id)
-    if sub is None or sub.client_id != req.token.client_id or sub.user_id != req.user.id:
+    if (
+        sub is None
+        or sub.client_id != req.token.client_id
+        or sub.user_id != req.user.id
+        or sub.expires <= time.time()
+    ):  # expired: gone even before the sweep removes it
         raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{sub_id}'.")
     return sub
 
@@ -255,10 +260,11 @@ async def create(req: GraphReq) -> Response:
 @route("GET", "subscriptions")
 async def list_subscriptions(req: GraphReq) -> Response:
     _rate(req, "list")
+    now = time.time()
     subs = [
         s
         for s in req.ctx.store.state.subscriptions.values()
-        if s.client_id == req.token.client_id and s.user_id == req.user.id
+        if s.client_id == req.token.client_id and s.user_id == req.user.id and s.expires > now
     ]
     value = [{k: v for k, v in subscription_json(req.base, s).items() if k != "@odata.context"} for s in subs]
     return json_response(req, {"@odata.context": f"{req.base}/v1.0/$metadata#subscriptions", "value": value})
