@@ -211,7 +211,8 @@ async def create(req: GraphReq) -> Response:
     tls = body.get("latestSupportedTlsVersion") or "v1_2"
     if tls not in ("v1_0", "v1_1", "v1_2", "v1_3"):
         raise GraphError(400, "InvalidRequest", "Invalid latestSupportedTlsVersion.")
-    mine = [s for s in ctx.store.state.subscriptions.values() if s.user_id == req.user.id]
+    now = time.time()
+    mine = [s for s in ctx.store.state.subscriptions.values() if s.user_id == req.user.id and s.expires > now]
     if len(mine) >= MAX_PER_MAILBOX:
         raise GraphError(
             403,
