@@ -41,5 +41,5 @@ def emulator(tmp_path_factory: pytest.TempPathFactory, msal_trusts_verify: None)
 
 @pytest.fixture
 async def emulator_client(emulator: RunningEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=emulator.base_url, verify=str(emulator.ca_path)) as client:
+    async with httpx.AsyncClient(base_url=emulator.base_url, verify=emulator.ssl_context()) as client:
         yield client

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -68,9 +69,13 @@ class RunningEmulator:
     def authority(self, tenant: str = "common") -> str:
         return f"{self.base_url}/{tenant}"
 
+    def ssl_context(self) -> ssl.SSLContext:
+        """Trusts the emulator's CA (httpx deprecates verify=<path>; MSAL takes verify=str(ca_path))."""
+        return ssl.create_default_context(cafile=str(self.ca_path))
+
     def client(self, **kwargs: Any) -> httpx.Client:
         """A synchronous httpx client trusting the emulator's CA, based at base_url."""
-        return httpx.Client(base_url=self.base_url, verify=str(self.ca_path), **kwargs)
+        return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), **kwargs)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -106,7 +111,7 @@ def _wait_healthy(emu: RunningEmulator) -> bool:
             return False
         if emu.ca_path.exists():
             try:
-                resp = httpx.get(f"{emu.base_url}/_emulator/health", verify=str(emu.ca_path), timeout=2)
+                resp = httpx.get(f"{emu.base_url}/_emulator/health", verify=emu.ssl_context(), timeout=2)
                 if resp.status_code == 200:
                     return True
             except (httpx.HTTPError, OSError):
