@@ -156,15 +156,23 @@ def _validate(ctx: Ctx, params: dict[str, str]) -> Response | list[str]:
     return scopes
 
 
-def _take_consent(ctx: Ctx, login_hint: str | None) -> Consent | None:
+CONSENT_ANSWER_TTL_SECONDS = 600.0
+
+
+def _take_consent(ctx: Ctx, client_id: str, login_hint: str | None) -> Consent | None:
+    """The oldest queued answer that fits: same app (if it names one) and, when the request carries a
+    login_hint, that mailbox (or an answer naming nobody). Stale answers expire, so one a test left
+    unused cannot answer some later, unrelated sign-in."""
     queue = ctx.store.consents
-    if not queue:
-        return None
-    if login_hint:
-        for i, c in enumerate(queue):
-            if c.email.lower() == login_hint.lower():
-                return queue.pop(i)
-    return queue.pop(0)
+    now = time.time()
+    queue[:] = [c for c in queue if now - c.created <= CONSENT_ANSWER_TTL_SECONDS]
+    for i, c in enumerate(queue):
+        if c.client_id is not None and c.client_id != client_id:
+            continue
+        if login_hint and c.email and c.email.lower() != login_hint.lower():
+            continue
+        return queue.pop(i)
+    return None
 
 
 def _answer(ctx: Ctx, params: dict[str, str], scopes: list[str], consent: Consent) -> Response:
@@ -240,7 +248,7 @@ async def authorize(tenant: str, request: Request) -> Response:
     if not isinstance(checked, list):
         return checked
     scopes = checked
-    consent = _take_consent(ctx, params.get("login_hint"))
+    consent = _take_consent(ctx, params["client_id"], params.get("login_hint"))
     if consent is not None:
         return _answer(ctx, params, scopes, consent)
     if params.get("prompt") == "none":

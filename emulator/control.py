@@ -5,6 +5,7 @@ Mailbox contents are in control_mailbox.py."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -91,7 +92,15 @@ async def consent(body: ConsentIn, request: Request) -> dict[str, int]:
     store = ctx_of(request).store
     if body.email and store.user_by_email(body.email) is None:
         raise HTTPException(404, f"No mailbox {body.email}; create it with POST /_emulator/users first.")
-    store.consents.append(Consent(email=body.email or "", scopes=body.scopes, deny=body.deny))
+    store.consents.append(
+        Consent(
+            email=body.email or "",
+            scopes=body.scopes,
+            deny=body.deny,
+            client_id=body.client_id,
+            created=time.time(),
+        )
+    )
     return {"queued": len(store.consents)}
 
 

@@ -91,6 +91,7 @@ class ConsentIn(BaseModel):
     email: str | None = Field(None, max_length=320)
     scopes: list[str] | None = None
     deny: bool = False
+    client_id: str | None = Field(None, max_length=200)
 
 
 class FolderIn(BaseModel):

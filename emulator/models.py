@@ -189,9 +189,11 @@ class DeltaState(BaseModel):
 
 
 class Consent(BaseModel):
-    email: str
+    email: str  # "" for a deny that applies to whoever signs in
     scopes: list[str] | None = None
     deny: bool = False
+    client_id: str | None = None  # only for this app, when given
+    created: float = 0.0
 
 
 class Faults(BaseModel):

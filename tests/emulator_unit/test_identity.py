@@ -31,7 +31,7 @@ def test_code_reuse_and_revocation(emulator):
     with emulator.client() as c:
         c.post("/_emulator/users", json={"email": email})
         c.post("/_emulator/consent", json={"email": email})
-    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT)
+    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, login_hint=email)
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         loc = httpx.URL(c.get(flow["auth_uri"]).headers["location"])
     params = dict(loc.params)
@@ -80,8 +80,9 @@ def test_deny_and_scope_enforcement(emulator):
     client_id, secret = register_app(emulator)
     app = msal_app(emulator, client_id, secret)
     with emulator.client() as c:
-        c.post("/_emulator/consent", json={"deny": True})
-    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT)
+        # a deny naming nobody, scoped to this app: leftovers of other tests cannot answer for it
+        c.post("/_emulator/consent", json={"deny": True, "client_id": client_id})
+    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, login_hint="deny@contoso.test")
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         loc = httpx.URL(c.get(flow["auth_uri"]).headers["location"])
     assert loc.params["error"] == "access_denied" and loc.params["state"] == flow["state"]
@@ -102,7 +103,7 @@ def test_deny_and_scope_enforcement(emulator):
 def test_consent_page_renders(emulator):
     client_id, secret = register_app(emulator)
     app = msal_app(emulator, client_id, secret)
-    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT)
+    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, login_hint="page@contoso.test")
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         page = c.get(flow["auth_uri"])
         assert page.status_code == 200 and "Mail.Read" in page.text and "Accept" in page.text
@@ -114,7 +115,9 @@ def test_form_post_response_mode(emulator):
     with emulator.client() as c:
         c.post("/_emulator/users", json={"email": "fp@contoso.test"})
         c.post("/_emulator/consent", json={"email": "fp@contoso.test"})
-    flow = app.initiate_auth_code_flow(["Mail.Read"], redirect_uri=REDIRECT, response_mode="form_post")
+    flow = app.initiate_auth_code_flow(
+        ["Mail.Read"], redirect_uri=REDIRECT, response_mode="form_post", login_hint="fp@contoso.test"
+    )
     with httpx.Client(verify=str(emulator.ca_path)) as c:
         page = c.get(flow["auth_uri"])
     assert page.status_code == 200 and f'action="{REDIRECT}"' in page.text
