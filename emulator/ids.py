@@ -11,11 +11,12 @@ def folder_id() -> str:
 
 
 def immutable_id() -> str:
-    return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + secrets.token_urlsafe(33)
+    # Exchange ids are base64 and often end in "=": clients must not mangle them in URLs.
+    return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + secrets.token_urlsafe(33) + "AAA="
 
 
 def rest_id() -> str:
-    return "AAMkAGI2TG93AAA" + secrets.token_urlsafe(39)
+    return "AAMkAGI2TG93AAA" + secrets.token_urlsafe(39) + "AAA="
 
 
 def change_key() -> str:
