@@ -99,18 +99,27 @@ class Notifier:
         )
 
     # -- producing -------------------------------------------------------------------------
-    def on_change(self, user: User, folder_id: str, change_type: str, msg: Message) -> None:
+    def on_change(
+        self, user: User, folder_id: str, change_type: str, msg: Message, moved: bool = False
+    ) -> None:
         now = time.time()
         tenant = self.settings.tenant_id
         for sub in list(self.store.state.subscriptions.values()):
-            if sub.user_id != user.id or change_type not in sub.change_types or sub.expires <= now:
+            if sub.user_id != user.id or sub.expires <= now:
+                continue
+            kind_here = change_type
+            if sub.folder_id is None and moved:
+                if change_type == "deleted":
+                    continue  # the mailbox still has it: reported once, as updated
+                kind_here = "updated"
+            if kind_here not in sub.change_types:
                 continue
             if sub.folder_id is not None and sub.folder_id != folder_id:
                 continue
             mid = message_id(msg, sub.immutable_ids)
             resource = f"Users/{user.id}/Messages/{mid}"
-            kinds = [change_type]
-            if change_type == "created" and "updated" in sub.change_types:
+            kinds = [kind_here]
+            if kind_here == "created" and "updated" in sub.change_types:
                 kinds += ["updated"] * self.settings.extra_updated_notifications
             for kind in kinds:
                 payload = {

@@ -27,7 +27,9 @@ from emulator.models import (
 )
 from emulator.settings import EmulatorSettings
 
-ChangeListener = Callable[[User, str, str, Message], None]
+# (user, folder id, change type, message, moved): a move is "deleted" in the old folder and "created" in
+# the new one, which a mailbox-wide subscription sees as one "updated".
+ChangeListener = Callable[[User, str, str, Message, bool], None]
 
 
 class NotFound(Exception):
@@ -65,9 +67,9 @@ class Store:
         for cb in self.dirty_listeners:
             cb()
 
-    def _emit(self, user: User, folder_id: str, change_type: str, msg: Message) -> None:
+    def _emit(self, user: User, folder_id: str, change_type: str, msg: Message, moved: bool = False) -> None:
         for cb in self.listeners:
-            cb(user, folder_id, change_type, msg)
+            cb(user, folder_id, change_type, msg, moved)
 
     # -- users and folders ---------------------------------------------------------------------
     def user_by_email(self, email: str) -> User | None:
@@ -217,8 +219,8 @@ class Store:
             msg.folder_id = folder.id
             self._touch(user, msg)
             self.changed()
-        self._emit(user, old_folder, "deleted", msg)
-        self._emit(user, folder.id, "created", msg)
+        self._emit(user, old_folder, "deleted", msg, moved=True)
+        self._emit(user, folder.id, "created", msg, moved=True)
         return msg
 
     def delete_message(self, user: User, msg: Message) -> None:
