@@ -161,3 +161,42 @@ def test_budget_throttle_retry_after(tmp_path):
             r = c.get("/v1.0/me", headers=h)
             assert r.json()["error"]["code"] == "ApplicationThrottled"
             assert 0 < float(r.headers["retry-after"]) <= 5 and "." in r.headers["retry-after"]
+
+
+def test_move_notifications_per_subscription_scope(tmp_path):
+    with (
+        Receiver() as rec,
+        start_emulator(tmp_path / "emu", no_snapshot=True, extra_updated_notifications=0) as emu,
+    ):
+        client_id, secret = register_app(emu)
+        result = sign_in(emu, msal_app(emu, client_id, secret), "gina@contoso.test")
+        h = {"Authorization": f"Bearer {result['access_token']}", "Prefer": 'IdType="ImmutableId"'}
+        exp = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with emu.client() as c:
+            subs = {}
+            for resource in ("me/mailFolders('inbox')/messages", "me/messages"):
+                r = c.post(
+                    "/v1.0/subscriptions",
+                    headers=h,
+                    json={
+                        "changeType": "created,updated,deleted",
+                        "notificationUrl": rec.url,
+                        "resource": resource,
+                        "expirationDateTime": exp,
+                    },
+                )
+                assert r.status_code == 201, r.text
+                subs[resource] = r.json()["id"]
+            msg = c.post("/_emulator/users/gina@contoso.test/messages", json={"from": "a@b.test"}).json()
+            assert wait_for(lambda: len(rec.notifications) >= 2)
+            rec.notifications.clear()
+            moved = c.post(
+                f"/_emulator/users/gina@contoso.test/messages/{msg['id']}/move", json={"folder": "archive"}
+            ).json()
+            assert moved["id"] == msg["id"] and moved["restId"] != msg["restId"]
+            assert wait_for(lambda: len(rec.notifications) >= 2)
+            time.sleep(0.3)
+            seen = sorted((n["subscriptionId"], n["changeType"]) for n in rec.notifications)
+            assert seen == sorted(
+                [(subs["me/mailFolders('inbox')/messages"], "deleted"), (subs["me/messages"], "updated")]
+            )
