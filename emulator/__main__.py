@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         ssl_keyfile=str(key),
         log_level=settings.log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # the loopback-only control API trusts the socket peer, never a header
         # An idle TLS keep-alive client (MSAL's requests session) never answers close_notify; without a
         # bound, shutdown waits for asyncio's 30 s SSL shutdown timeout and the snapshot is never flushed.
         timeout_graceful_shutdown=1,
