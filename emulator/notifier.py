@@ -17,6 +17,7 @@ from emulator.models import Message, Subscription, User
 from emulator.serialize import iso7, message_id
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
+from emulator.urls import loggable
 
 log = logging.getLogger("emulator.notifier")
 PER_URL_CONCURRENCY = 4
@@ -218,7 +219,7 @@ class Notifier:
         except asyncio.CancelledError:
             raise
         except Exception:  # never lose the dispatcher to one odd endpoint
-            log.exception("delivery to %s failed unexpectedly", url)
+            log.exception("delivery to %s failed unexpectedly", loggable(url))
 
     async def _deliver_once(self, url: str, batch: list[Item]) -> None:
         sem = self._sem.setdefault(url, asyncio.Semaphore(PER_URL_CONCURRENCY))
@@ -235,7 +236,7 @@ class Notifier:
                     resp = await self._client.post(url, json={"value": [i.payload for i in batch]})
                 ok = 200 <= resp.status_code < 300
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
-                log.debug("notification POST to %s failed: %s", url, type(exc).__name__)
+                log.debug("notification POST to %s failed: %s", loggable(url), type(exc).__name__)
         if ok:
             for item in batch:
                 if item.lifecycle:

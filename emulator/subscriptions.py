@@ -18,6 +18,7 @@ from emulator.models import Subscription
 from emulator.odata import parse_datetime
 from emulator.scopes import READ_MAIL
 from emulator.serialize import iso7
+from emulator.urls import loggable
 
 log = logging.getLogger("emulator.subscriptions")
 CHANGE_TYPES = ("created", "updated", "deleted")
@@ -144,14 +145,14 @@ async def validate_endpoint(url: str, limit_seconds: float, verify: bool) -> boo
         async with httpx.AsyncClient(timeout=limit_seconds, verify=verify) as client:
             resp = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
-        log.warning("validation of %s failed: %s", url, type(exc).__name__)
+        log.warning("validation of %s failed: %s", loggable(url), type(exc).__name__)
         return False
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     ok = resp.status_code == 200 and ctype == "text/plain" and resp.text == token
     if not ok:
         log.warning(
             "validation of %s failed: status %s, content-type %r, token echoed: %s",
-            url,
+            loggable(url),
             resp.status_code,
             ctype,
             resp.text == token,
