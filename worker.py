@@ -20,6 +20,8 @@ from temporalio.worker import Worker
 from activities.connection import ConnectionActivities
 from activities.health import HealthActivities
 from activities.mailbox_access import MailboxAccess
+from activities.messages import MessageActivities
+from boards.store import BoardStore
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from db.engine import engine_from_settings
@@ -29,6 +31,7 @@ from graph.mail import GraphMail
 from vault.client import VaultClient
 from vault.token_store import TokenStore
 from workflows.connection import ConnectionWorkflow
+from workflows.message import MessageWorkflow
 
 log = logging.getLogger("worker")
 
@@ -37,7 +40,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def workflows() -> Sequence[type]:
-    return [ConnectionWorkflow]
+    return [ConnectionWorkflow, MessageWorkflow]
 
 
 def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
@@ -50,7 +53,8 @@ def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     )
     engine = engine_from_settings(settings)
     connection = ConnectionActivities(access, engine, settings.public_base_url)
-    return [health.check_vault_login, *connection.all()]
+    messages = MessageActivities(access, engine, BoardStore(engine))
+    return [health.check_vault_login, *connection.all(), *messages.all()]
 
 
 async def connect(settings: Settings) -> Client:

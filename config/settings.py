@@ -92,9 +92,7 @@ class Settings(BaseSettings):
         if not self.vault_role_id:
             problems.append("VAULT_ROLE_ID is missing")
         if problems:
-            raise ValueError(
-                f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
-            )
+            raise ValueError(f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems))
         return self
 
 

@@ -81,6 +81,7 @@ class ConnectionWorkflow:
         self._recent = set(input.state.recent_messages)
         self._pending = set(input.state.pending_messages)
         self._children_started = 0
+        self._messages_on = False
 
     # ----- messages -------------------------------------------------------------------------------
 
@@ -124,6 +125,9 @@ class ConnectionWorkflow:
     @workflow.run
     async def run(self, input: ConnectionInput) -> ConnectionView:
         state = self._state
+        # Decided once, first thing in every run: histories recorded before message processing
+        # existed replay without it, and a running workflow takes it up at its next continue-as-new.
+        self._messages_on = self._input.incoming and workflow.patched(MESSAGES_PATCH)
         while True:
             if state.disconnect_requested:
                 await self._disconnect()
@@ -155,7 +159,12 @@ class ConnectionWorkflow:
                 lambda: (
                     state.disconnect_requested
                     or state.reconnect_requested
-                    or (state.status is ConnectionStatus.ACTIVE and bool(state.pending_lifecycle))
+                    or (
+                        state.status is ConnectionStatus.ACTIVE
+                        and bool(
+                            state.pending_lifecycle or state.pending_messages or state.catch_up_requested
+                        )
+                    )
                 ),
                 timeout=timeout,
                 timeout_summary="next refresh or renewal" if timeout else None,
@@ -163,11 +172,16 @@ class ConnectionWorkflow:
         except TimeoutError:
             pass
 
+    def _has_mail_work(self) -> bool:
+        return bool(self._state.pending_messages or self._state.catch_up_requested)
+
     def _is_due(self, instant: datetime | None) -> bool:
         return instant is None or instant <= workflow.now()
 
     def _next_due(self) -> datetime | None:
-        candidates = [self._state.next_refresh_at, self._state.next_renewal_at, self._state.next_reconcile_at]
+        candidates = [self._state.next_refresh_at, self._state.next_renewal_at]
+        if self._messages_on:
+            candidates.append(self._state.next_reconcile_at)
         present = [c for c in candidates if c is not None]
         return min(present) if present else None
 
@@ -181,7 +195,7 @@ class ConnectionWorkflow:
             await self._refresh()
         if state.status is ConnectionStatus.ACTIVE and state.next_renewal_at and state.next_renewal_at <= now:
             await self._renew_subscription()
-        if self._input.incoming and workflow.patched(MESSAGES_PATCH):
+        if self._messages_on:
             await self._process_messages()
 
     # ----- messages -------------------------------------------------------------------------------
@@ -340,7 +354,7 @@ class ConnectionWorkflow:
         elif event is LifecycleEvent.SUBSCRIPTION_REMOVED:
             await self._guarded(self._create_subscription(replaces=self._state.subscription_id))
         elif event is LifecycleEvent.MISSED:
-            self._state.catch_up_requested = True
+            self._state.catch_up_requested = self._messages_on
 
     async def _create_subscription(self, replaces: str | None) -> None:
         request = SubscriptionRequest(
@@ -352,7 +366,7 @@ class ConnectionWorkflow:
         info = await self._call("create_subscription", request, SubscriptionInfo, "create subscription")
         self._schedule_renewal(info)
         # Whatever arrived while there was no subscription is found by the next catch-up.
-        self._state.catch_up_requested = True
+        self._state.catch_up_requested = self._messages_on
 
     async def _guarded(self, step: Any) -> None:
         """Run a subscription step; a revocation ends the connection, an outage retries later."""

@@ -15,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.connection import ConnectionWorkflow
+from workflows.message import MessageWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -25,6 +26,8 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replays_without_non_determinism(path: Path) -> None:
-    replayer = Replayer(workflows=[ConnectionWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ConnectionWorkflow, MessageWorkflow], data_converter=pydantic_data_converter
+    )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     await replayer.replay_workflow(history)

@@ -1,0 +1,211 @@
+"""The message workflow's activities: one message from notification to items, and the delta catch-up.
+
+`process_message` keeps the order the invariants demand: the folder first and alone (only
+parentFolderId is requested), then, for an allowed folder only, exactly the fields the recipes need.
+The email's content lives only inside this activity; its result is an outcome and a count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+import activitylog
+from activities.errors import retry_semantics
+from activities.mailbox_access import MailboxAccess
+from boards.errors import BoardStoreError
+from boards.store import BoardStore
+from db.connections import Connection
+from db.engine import session_scope
+from db.sync_state import MailSyncState
+from graph.errors import NotFound, SyncStateExpired, Unauthorized
+from models.messages import CatchUpRequest, CatchUpResult, MessageInput, MessageResult, Outcome
+from recipes.email import EmailFacts
+from recipes.fields import graph_fields_for, needs_body_text
+from recipes.loops import is_automatic_reply, is_own_mail
+from recipes.match import matches
+from recipes.model import Recipe
+from recipes.render import render_item
+from recipes.store import recipes_for_connection
+
+# The folders a connection may read; junk, deleted items, sent items, drafts and outbox never.
+ALLOWED_FOLDERS = ("inbox",)
+DELTA_PAGE_SIZE = 100
+
+
+class MessageActivities:
+    def __init__(self, access: MailboxAccess, engine: Engine, boards: BoardStore) -> None:
+        self._access = access
+        self._engine = engine
+        self._boards = boards
+        # Well-known folder ids never change: resolve a connection's once per worker process.
+        self._allowed: dict[str, frozenset[str]] = {}
+
+    # ----- one message ----------------------------------------------------------------------------
+
+    @activity.defn(name="process_message")
+    async def process_message(self, input: MessageInput) -> MessageResult:
+        with retry_semantics("process message"):
+            result = await self._process(input.connection_id, input.message_id)
+        await asyncio.to_thread(self._record, input, result)
+        return result
+
+    async def _process(self, connection_id: str, message_id: str) -> MessageResult:
+        try:
+            folder_id = await self._access.call(connection_id, lambda m: m.message_folder_id(message_id))
+        except NotFound:
+            return MessageResult(outcome=Outcome.SKIPPED, reason="message no longer exists")
+        if folder_id not in await self._allowed_folders(connection_id):
+            return MessageResult(outcome=Outcome.SKIPPED, reason="folder")
+
+        recipes = await asyncio.to_thread(self._recipes, connection_id)
+        if not recipes:
+            return MessageResult(outcome=Outcome.SKIPPED, reason="no recipe for this connection")
+        fields = graph_fields_for(recipes)
+        try:
+            message = await self._access.call(
+                connection_id,
+                lambda m: m.get_message(message_id, fields, body_text=needs_body_text(recipes)),
+            )
+        except NotFound:
+            return MessageResult(outcome=Outcome.SKIPPED, reason="message no longer exists")
+        email = EmailFacts.from_graph(message)
+        if is_own_mail(email):
+            return MessageResult(outcome=Outcome.SKIPPED, reason="sent by this service")
+        if is_automatic_reply(email):
+            return MessageResult(outcome=Outcome.SKIPPED, reason="automatic reply")
+        matching = [r for r in recipes if matches(r, email)]
+        if not matching:
+            return MessageResult(outcome=Outcome.SKIPPED, reason="no recipe matched")
+        created = 0
+        for recipe in matching:
+            try:
+                _item_id, new = await asyncio.to_thread(
+                    self._boards.create_item_once,
+                    recipe_id=recipe.id,
+                    message_id=message_id,
+                    connection_id=connection_id,
+                    draft=render_item(recipe, email),
+                    board_id=recipe.action.board_id,
+                )
+            except BoardStoreError as err:
+                # The board changed under the recipe (deleted group or column): retrying cannot help.
+                return MessageResult(
+                    outcome=Outcome.FAILED,
+                    reason=f"recipe {recipe.name!r}: {err}"[:200],
+                    items_created=created,
+                )
+            created += int(new)
+        return MessageResult(
+            outcome=Outcome.PROCESSED, reason=f"{len(matching)} recipe(s) matched", items_created=created
+        )
+
+    async def _allowed_folders(self, connection_id: str) -> frozenset[str]:
+        if connection_id not in self._allowed:
+            ids = await self._access.call(
+                connection_id, lambda m: m.resolve_well_known_folders(ALLOWED_FOLDERS)
+            )
+            self._allowed[connection_id] = frozenset(ids.values())
+        return self._allowed[connection_id]
+
+    def _recipes(self, connection_id: str) -> list[Recipe]:
+        with session_scope(self._engine) as session:
+            return recipes_for_connection(session, connection_id)
+
+    def _record(self, input: MessageInput, result: MessageResult) -> None:
+        activitylog.record_outcome(
+            self._engine,
+            input.connection_id,
+            input.message_id,
+            result.outcome.value,
+            result.reason,
+            result.items_created,
+        )
+
+    @activity.defn(name="record_failure")
+    async def record_failure(self, input: MessageInput, result: MessageResult) -> None:
+        await asyncio.to_thread(self._record, input, result)
+
+    # ----- catch-up -------------------------------------------------------------------------------
+
+    @activity.defn(name="catch_up_messages")
+    async def catch_up_messages(self, request: CatchUpRequest) -> CatchUpResult:
+        """One chunk of a delta round over the inbox: the ids that have no outcome yet.
+
+        The round's position is kept in the database: the next link while the round is unfinished,
+        the delta link once it is complete. Only ids are requested ($select=id)."""
+        connection_id = request.connection_id
+        with retry_semantics("delta catch-up"):
+            try:
+                return await self._catch_up(connection_id, request.limit)
+            except SyncStateExpired:
+                # Graph forgot our place (410): start a full round again, bounded by the connection's age.
+                await asyncio.to_thread(self._set_position, connection_id, None, None)
+                return await self._catch_up(connection_id, request.limit)
+
+    async def _catch_up(self, connection_id: str, limit: int) -> CatchUpResult:
+        link, since = await asyncio.to_thread(self._start_of_round, connection_id)
+        inbox = next(iter(await self._allowed_folders(connection_id)))
+        found: list[str] = []
+        complete = True
+        refreshed = False
+        pages = 0
+        while True:
+            mailbox = await self._access.client(connection_id)
+            try:
+                async for page in mailbox.delta(
+                    inbox, link, ["id"], DELTA_PAGE_SIZE, received_since=since if link is None else None
+                ):
+                    pages += 1
+                    activity.heartbeat(pages)
+                    found.extend(m.id for m in page.messages if m.id and m.removed is None)
+                    if page.delta_link:
+                        await asyncio.to_thread(self._set_position, connection_id, page.delta_link, None)
+                        break
+                    link = page.next_link
+                    if len(found) >= limit and link:
+                        await asyncio.to_thread(self._set_position, connection_id, None, link)
+                        complete = False
+                        break
+                break
+            except Unauthorized:
+                if refreshed:
+                    raise
+                # One refresh, then resume from the last page reached (its next link).
+                await self._access.refresh(connection_id)
+                refreshed = True
+        done = await asyncio.to_thread(activitylog.processed_message_ids, self._engine, connection_id, found)
+        return CatchUpResult(
+            message_ids=[m for m in dict.fromkeys(found) if m not in done], complete=complete
+        )
+
+    def _start_of_round(self, connection_id: str) -> tuple[str | None, datetime | None]:
+        """Where the next round starts: mid-round, after the last round, or (first round) at the
+        connection's creation, so mail from before the connection never becomes items."""
+        with session_scope(self._engine) as session:
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            if state and (state.resume_link or state.delta_link):
+                return state.resume_link or state.delta_link, None
+            connection = session.get(Connection, uuid.UUID(connection_id))
+            return None, connection.created_at if connection else datetime.now(UTC)
+
+    def _set_position(self, connection_id: str, delta_link: str | None, resume_link: str | None) -> None:
+        """A complete round (delta_link), a place inside one (resume_link), or neither: start over."""
+        with session_scope(self._engine) as session:
+            key = (uuid.UUID(connection_id), "inbox")
+            state = session.get(MailSyncState, key) or MailSyncState(connection_id=key[0], folder="inbox")
+            session.add(state)
+            if delta_link is not None:
+                state.delta_link, state.resume_link = delta_link, None
+            elif resume_link is not None:
+                state.resume_link = resume_link
+            else:
+                state.delta_link, state.resume_link = None, None
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        return [self.process_message, self.record_failure, self.catch_up_messages]
