@@ -201,6 +201,10 @@ class Faults(BaseModel):
     error_rate: float = Field(0.0, ge=0.0, le=1.0)
     latency_ms: int = Field(0, ge=0, le=60_000)
     drop_notifications: bool = False
+    # That fraction of change notifications dropped (each followed by `missed`), decided by a random
+    # generator seeded with drop_seed whenever the faults are replaced, so a test run is reproducible.
+    drop_rate: float = Field(0.0, ge=0.0, le=1.0)
+    drop_seed: int = 0
     # true (one extra copy) or how many extra copies of each change notification
     duplicate_notifications: bool | int = Field(False, ge=0, le=10)
     notification_delay_ms: int = Field(0, ge=0, le=600_000)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from emulator.models import Message, Subscription, User
+from emulator.models import Faults, Message, Subscription, User
 from emulator.serialize import iso7, message_id
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
@@ -68,6 +69,9 @@ class Notifier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._runner: asyncio.Task[None] | None = None
+        # Reseeded whenever the faults are replaced (PUT), so the same faults drop the same notifications.
+        self._drop_faults: Faults | None = None
+        self._drop_random = random.Random(0)
         store.listeners.append(self.on_change)
 
     # -- lifecycle of the dispatcher -----------------------------------------------------------
@@ -142,7 +146,7 @@ class Notifier:
     def enqueue_change(self, sub: Subscription, item: Item) -> None:
         faults = self.store.faults
         self.stats.enqueued += 1
-        if faults.drop_notifications:
+        if faults.drop_notifications or self._rate_drops(faults):
             self.stats.dropped += 1
             self.send_lifecycle(sub, "missed")
             return
@@ -154,6 +158,14 @@ class Notifier:
             else:
                 self.pending[item.url].append(Item(item.url, item.subscription_id, item.payload))
         self._wake.set()
+
+    def _rate_drops(self, faults: Faults) -> bool:
+        if not faults.drop_rate:
+            return False
+        if faults is not self._drop_faults:
+            self._drop_faults = faults
+            self._drop_random = random.Random(faults.drop_seed)
+        return self._drop_random.random() < faults.drop_rate
 
     def send_lifecycle(self, sub: Subscription, event: str) -> None:
         if not sub.lifecycle_url:
