@@ -1,0 +1,1 @@
+"""The naive design the mail benchmark compares against (never registered by the product's worker)."""
