@@ -1,0 +1,137 @@
+"""The service as `make run` runs it, started by the benchmark on free ports and stopped afterwards:
+Temporal dev server, OpenBao, the emulator, the real API (uvicorn in this process) and the real worker,
+plus a second worker for the naive design on its own task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import worker
+from activities.mailbox_access import MailboxAccess
+from api.main import create_app
+from bench.naive.activities import NaiveActivities
+from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
+from boards.store import BoardStore
+from db.engine import engine_from_settings
+from graph.http_client import build_http_client
+from graph.identity import Identity
+from graph.mail import GraphMail
+from stack.openbao import OpenBaoServer
+from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
+from tests.e2e.conftest import CLIENT_ID, CLIENT_SECRET, Stack
+from tests.support.appdb import make_settings, migrated_engine
+from tests.support.emulator_server import RunningEmulator, start_emulator
+from tests.support.servers import free_port
+from vault.client import VaultClient
+from vault.token_store import TokenStore
+
+NAIVE_QUEUE = "bench-naive"
+
+
+def _naive_worker(stack: Stack) -> Worker:
+    settings = stack.settings
+    access = MailboxAccess(
+        TokenStore(VaultClient.from_settings(settings)),
+        Identity.from_settings(settings),
+        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
+    )
+    engine = engine_from_settings(settings)
+    naive = NaiveActivities(access, engine, BoardStore(engine))
+    return Worker(
+        stack.env.client,
+        task_queue=NAIVE_QUEUE,
+        workflows=[NaiveConnectionWorkflow, NaiveMessageWorkflow],
+        activities=naive.all(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_stack() -> AsyncIterator[Stack]:
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+        data_converter=pydantic_data_converter,
+        ui=False,
+        dev_server_log_level="error",
+    )
+    openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
+    emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
+    try:
+        async with _service(data_dir, env, openbao, emulator) as stack:
+            yield stack
+    finally:
+        emulator.stop()
+        openbao.stop()
+        await env.shutdown()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def _service(
+    data_dir: Path, env: WorkflowEnvironment, openbao: OpenBaoServer, emulator: RunningEmulator
+) -> AsyncIterator[Stack]:
+    port = free_port()
+    api_url = f"http://127.0.0.1:{port}"
+    settings = make_settings(
+        data_dir,
+        public_base_url=api_url,
+        temporal_address=env.client.service_client.config.target_host,
+        temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}",
+        vault_addr=openbao.addr,
+        vault_role_id=openbao.role_id,
+        vault_secret_id=openbao.secret_id,
+        ms_authority=emulator.authority(),
+        ms_graph_base_url=emulator.graph_url,
+        ms_client_id=CLIENT_ID,
+        ms_client_secret=CLIENT_SECRET,
+        ms_ca_bundle=emulator.ca_path,
+    )
+    engine = migrated_engine(settings)
+    with emulator.client() as control:
+        control.post(
+            "/_emulator/apps",
+            json={
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [settings.oauth_redirect_uri],
+                "display_name": "outlook-integration (bench)",
+            },
+        ).raise_for_status()
+    logging.getLogger().setLevel(logging.WARNING)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+    stack = Stack(settings, engine, env, emulator, openbao, api_url, data_dir / "service.log")
+    product = worker.build_worker(env.client, settings)
+    naive = _naive_worker(stack)
+    tasks = [asyncio.create_task(product.run()), asyncio.create_task(naive.run())]
+    try:
+        yield stack
+    finally:
+        await product.shutdown()
+        await naive.shutdown()
+        for t in tasks:
+            with contextlib.suppress(Exception):
+                await t
+        server.should_exit = True
+        await serving
+        engine.dispose()
