@@ -4,14 +4,23 @@ like a browser, polling for the service's asynchronous results."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import hvac
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+from temporalio.api.enums.v1 import EventType
 
+from api.main import create_app
+from config.settings import Settings
 from tests.e2e.conftest import Stack
+from tests.support.servers import free_port
 
 CLIENT_STATES: set[str] = set()
 
@@ -95,3 +104,77 @@ def vault_paths(stack: Stack, connection_id: str) -> list[str]:
 async def api_call(stack: Stack, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0) as api:
         return await api.request(method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+
+# ----- reliability tests (tests/e2e/test_messages_*.py) -------------------------------------------
+
+
+async def set_faults(stack: Stack, **faults: Any) -> None:
+    """Replaces the emulator's faults (they are emulator-wide: clear them when the test ends)."""
+    async with stack.emulator_control() as control:
+        r = await control.put("/_emulator/faults", json=faults)
+        assert r.status_code == 200, r.text
+
+
+async def clear_faults(stack: Stack) -> None:
+    async with stack.emulator_control() as control:
+        r = await control.delete("/_emulator/faults")
+        assert r.status_code == 200, r.text
+
+
+async def emulator_requests(stack: Stack, mailbox: str) -> list[dict[str, Any]]:
+    """The emulator's log of Graph calls made for this mailbox."""
+    async with stack.emulator_control() as control:
+        r = await control.get("/_emulator/requests", params={"mailbox": mailbox})
+        assert r.status_code == 200, r.text
+        found: list[dict[str, Any]] = r.json()
+        return found
+
+
+async def signals_received(stack: Stack, connection_id: str) -> int:
+    """How many signals the connection workflow's current run has received (from its history)."""
+    handle = stack.env.client.get_workflow_handle(f"connection/{connection_id}")
+    history = await handle.fetch_history()
+    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+
+
+@contextlib.asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
+    """Another replica of the API (uvicorn in this process, on the port of settings.public_base_url),
+    for tests that need its in-memory state or its own task queue; yields (app, base URL)."""
+    app = create_app(settings)
+    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield app, settings.public_base_url
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def replica_settings(stack: Stack, **overrides: Any) -> Settings:
+    """The stack's settings for another API replica on a free port (same database, Vault, Temporal)."""
+    values = {"public_base_url": f"http://127.0.0.1:{free_port()}", **overrides}
+    return stack.settings.model_copy(update=values)
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as the environment variables a separate process (python worker.py) reads."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, Path):
+            value = str(value)
+        env[name.upper()] = str(value)
+    return env

@@ -1,0 +1,115 @@
+"""The webhook endpoints under hostile input: forged or unknown notifications never reach a workflow
+(they are dropped and counted), and the validation handshake and body checks hold on both URLs."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import (
+    eventually,
+    replica_settings,
+    running_api,
+    signals_received,
+)
+from tests.e2e.test_messages import connected_with_recipe
+
+WEBHOOK_PATHS = ("/webhooks/graph", "/webhooks/graph/lifecycle")
+
+
+def notification(subscription_id: str, client_state: str, message_id: str) -> dict[str, Any]:
+    resource = f"Users/{uuid.uuid4()}/Messages/{message_id}"
+    return {
+        "subscriptionId": subscription_id,
+        "subscriptionExpirationDateTime": "2030-01-01T00:00:00+00:00",
+        "changeType": "created",
+        "resource": resource,
+        "resourceData": {
+            "@odata.type": "#Microsoft.Graph.Message",
+            "@odata.id": resource,
+            "@odata.etag": 'W/"x"',
+            "id": message_id,
+        },
+        "clientState": client_state,
+        "tenantId": str(uuid.uuid4()),
+    }
+
+
+async def mailbox_subscription(stack: Stack, mailbox: str) -> tuple[str, str]:
+    """The mailbox's subscription in the emulator: (id, the genuine clientState)."""
+    async with stack.emulator_control() as control:
+        subs = [s for s in (await control.get("/_emulator/subscriptions")).json() if s["mailbox"] == mailbox]
+    assert len(subs) == 1, subs
+    return subs[0]["id"], subs[0]["client_state"]
+
+
+async def test_forged_and_unknown_notifications_signal_no_workflow(stack: Stack) -> None:
+    email, _token, connection_id, _board = await connected_with_recipe(stack)
+    subscription_id, genuine_state = await mailbox_subscription(stack, email)
+    # A replica of the API (same database, Vault and Temporal) whose verifier this test can read.
+    async with running_api(replica_settings(stack)) as (app, url), httpx.AsyncClient(base_url=url) as api:
+        dropped: Counter[str] = app.state.webhook_verifier.dropped
+        before = await signals_received(stack, connection_id)
+        forged = [
+            notification(subscription_id, "not-the-client-state", "AAMkForged1="),
+            notification(subscription_id, genuine_state + "x", "AAMkForged2="),
+            notification(str(uuid.uuid4()), genuine_state, "AAMkForged3="),
+            notification("not-even-a-uuid", "whatever", "AAMkForged4="),
+        ]
+        r = await api.post("/webhooks/graph", json={"value": forged})
+        assert r.status_code == 202, r.text
+        lifecycle = [{**forged[0], "lifecycleEvent": "missed"}, {**forged[2], "lifecycleEvent": "missed"}]
+        r = await api.post("/webhooks/graph/lifecycle", json={"value": lifecycle})
+        assert r.status_code == 202, r.text
+        assert dropped["client_state_mismatch"] == 3
+        assert dropped["unknown_subscription"] == 3
+        assert await signals_received(stack, connection_id) == before
+        secrets_in_replies = [genuine_state, "not-the-client-state"]
+        assert not any(s in r.text for s in secrets_in_replies)
+
+        # The control: the same request with the real clientState is signalled, so the count can move.
+        r = await api.post(
+            "/webhooks/graph", json={"value": [notification(subscription_id, genuine_state, "AAMkReal=")]}
+        )
+        assert r.status_code == 202, r.text
+
+        async def one_more_signal() -> bool:
+            return await signals_received(stack, connection_id) == before + 1
+
+        await eventually(one_more_signal, timeout=10, what="the genuine notification's signal")
+        assert sum(dropped.values()) == 6
+
+
+async def test_validation_handshake_and_body_checks_on_both_urls(stack: Stack) -> None:
+    token = "Validation: Testing client application reachability <script>alert(1)</script> +/=&%"
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0) as api:
+        for path in WEBHOOK_PATHS:
+            r = await api.post(f"{path}?validationToken={quote(token, safe='')}")
+            assert r.status_code == 200, (path, r.text)
+            assert r.headers["content-type"].startswith("text/plain"), path
+            assert r.headers["x-content-type-options"] == "nosniff", path
+            assert r.text == token, path
+
+            r = await api.post(f"{path}?validationToken={'a' * 5000}")
+            assert r.status_code == 400, (path, r.status_code)
+            assert "aaaa" not in r.text
+
+            big = b'{"value": [' + b" " * 1_100_000 + b"]}"
+            r = await api.post(path, content=big, headers={"content-type": "application/json"})
+            assert r.status_code == 413, (path, r.status_code)
+
+            marker = "MARKER-" + uuid.uuid4().hex
+            for malformed in (
+                f'{{"value": "{marker}"',  # not JSON
+                f'{{"value": [{{"clientState": "{marker}"}}]}}',  # no subscriptionId
+                f'["{marker}"]',  # not an object
+            ):
+                r = await api.post(path, content=malformed, headers={"content-type": "application/json"})
+                assert r.status_code == 400, (path, malformed, r.status_code, r.text)
+                assert marker not in r.text, (path, r.text)
+                assert r.headers["content-type"].startswith("application/json"), path
