@@ -6,7 +6,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint bootstrap bench clean-data
+.PHONY: run test lint bootstrap bench clean-data chromium
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -24,7 +24,13 @@ lint: bootstrap
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy .
 
-test: lint
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint chromium
 	.venv/bin/python -m pytest
 
 bench: bootstrap

@@ -172,6 +172,9 @@ def _emulator_check(stack: Stack) -> Callable[[Child], Awaitable[object]]:
     return check
 
 
+DEMO_MAILBOX = "ada@contoso.test"
+
+
 def _register_app(stack: Stack) -> Callable[[], Awaitable[None]]:
     async def register() -> None:
         service = stack.service
@@ -183,9 +186,15 @@ def _register_app(stack: Stack) -> Callable[[], Awaitable[None]]:
         }
         async with httpx.AsyncClient(verify=trust(stack.paths.emulator_ca), timeout=10) as client:
             response = await client.post(f"{stack.emulator_url}/_emulator/apps", json=body)
-        if response.status_code not in (200, 201):
-            # The body is the emulator's message about our request; it never echoes the secret.
-            raise RuntimeError(f"registering the app with the emulator: HTTP {response.status_code}")
+            if response.status_code not in (200, 201):
+                # The body is the emulator's message about our request; it never echoes the secret.
+                raise RuntimeError(f"registering the app with the emulator: HTTP {response.status_code}")
+            # A mailbox to sign in as on the consent page, so a new user can connect one at once
+            # (the emulator keeps an existing mailbox as it is).
+            demo = {"email": DEMO_MAILBOX, "display_name": "Ada Lovelace (demo mailbox)"}
+            response = await client.post(f"{stack.emulator_url}/_emulator/users", json=demo)
+            if response.status_code not in (200, 201):
+                raise RuntimeError(f"adding the demo mailbox to the emulator: HTTP {response.status_code}")
 
     return register
 

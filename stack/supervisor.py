@@ -14,7 +14,7 @@ from stack.child import Child
 from stack.config import REPO_ROOT, child_env
 from stack.console import Console
 from stack.health import PartFailed, http_ok, wait_healthy
-from stack.parts import Service, Stack, Step
+from stack.parts import DEMO_MAILBOX, Service, Stack, Step
 from stack.procgroup import describe_exit, signal_group
 
 # A part that stays up this long has recovered: its next failure starts the backoff afresh.
@@ -274,6 +274,7 @@ class Supervisor:
             lines.append(f"  Admin token  in {stack.paths.admin_token}")
         if "emulator" in self.children:
             lines.append(f"  Emulator     {stack.emulator_url}  (CA: {stack.paths.emulator_ca})")
+            lines.append(f"  Mailbox      {DEMO_MAILBOX} in the emulator: pick it on the consent page")
         lines.append(
             f"  OpenBao      {stack.openbao.addr}  (root token in {stack.paths.openbao / 'init.json'})"
         )
