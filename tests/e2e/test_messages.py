@@ -9,6 +9,8 @@ from typing import Any
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
+from tests.replay.record import RECORD, write_histories
+from workflows.message import message_workflow_id
 
 BOARD = {
     "name": "Support",
@@ -107,3 +109,9 @@ async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     assert reasons == ["automatic reply", "no recipe matched"], logged
     # The log says what happened, never what the mail said.
     assert not any("help" in str(o).lower() for o in logged)
+    if RECORD:
+        await write_histories(stack.env.client, f"connection/{connection_id}", "connection-messages")
+        first = next(o["message_id"] for o in logged if o["outcome"] == "processed")
+        await write_histories(
+            stack.env.client, message_workflow_id(connection_id, first), "message-processed"
+        )
