@@ -9,37 +9,10 @@ from typing import Any
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
+from tests.recipes.support import SUPPORT_BOARD as BOARD
+from tests.recipes.support import recipe_body
 from tests.replay.record import RECORD, write_histories
 from workflows.message import message_workflow_id
-
-BOARD = {
-    "name": "Support",
-    "groups": ["New"],
-    "columns": [
-        {"title": "From", "type": "email"},
-        {"title": "Received", "type": "date"},
-        {"title": "Preview", "type": "long_text"},
-    ],
-}
-
-
-def recipe_body(connection_id: str, board_id: str) -> dict[str, Any]:
-    return {
-        "connection_id": connection_id,
-        "name": "Support mail",
-        "trigger": {
-            "type": "email_received",
-            "folder": "inbox",
-            "conditions": {"from": ["*@customer.example"], "subject_contains": ["help"]},
-        },
-        "action": {
-            "type": "create_item",
-            "board_id": board_id,
-            "group": "New",
-            "item_name": "{subject}",
-            "columns": {"From": "{from.address}", "Received": "{received_at}", "Preview": "{preview}"},
-        },
-    }
 
 
 async def connected_with_recipe(stack: Stack) -> tuple[str, str, str, str]:
