@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
@@ -18,6 +21,7 @@ from tests.e2e.helpers import (
     signals_received,
 )
 from tests.e2e.test_messages import connected_with_recipe
+from tests.support.servers import free_port
 
 WEBHOOK_PATHS = ("/webhooks/graph", "/webhooks/graph/lifecycle")
 
@@ -113,3 +117,35 @@ async def test_validation_handshake_and_body_checks_on_both_urls(stack: Stack) -
                 assert r.status_code == 400, (path, malformed, r.status_code, r.text)
                 assert marker not in r.text, (path, r.text)
                 assert r.headers["content-type"].startswith("application/json"), path
+
+
+@contextlib.asynccontextmanager
+async def replica_without_temporal(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
+    """A replica of the API whose Temporal is not there (a port nobody listens on; its Vault and database
+    are fine), and a genuine notification for a connected mailbox: (client for the replica, notification)."""
+    email, _token, _connection_id, _board = await connected_with_recipe(stack)
+    subscription_id, genuine_state = await mailbox_subscription(stack, email)
+    settings = replica_settings(stack, temporal_address=f"127.0.0.1:{free_port()}")
+    async with running_api(settings) as (_app, url), httpx.AsyncClient(base_url=url, timeout=60.0) as api:
+        yield api, notification(subscription_id, genuine_state, "AAMkWaiting=")
+
+
+async def test_temporal_unreachable_change_notifications_answer_503(stack: Stack) -> None:
+    async with replica_without_temporal(stack) as (api, genuine):
+        r = await api.post("/webhooks/graph", json={"value": [genuine]})
+        assert r.status_code == 503, r.text  # 5xx: Graph retries later
+        assert genuine["clientState"] not in r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/routes/webhooks.py lifecycle_notifications catches only RPCError around handle.signal; "
+    "the RuntimeError 'Failed client connect' of an unreachable Temporal becomes a 500",
+)
+async def test_temporal_unreachable_lifecycle_notifications_answer_503(stack: Stack) -> None:
+    async with replica_without_temporal(stack) as (api, genuine):
+        r = await api.post(
+            "/webhooks/graph/lifecycle", json={"value": [{**genuine, "lifecycleEvent": "missed"}]}
+        )
+        assert r.status_code == 503, r.text  # 5xx: Graph retries later, and never a 500
+        assert genuine["clientState"] not in r.text
