@@ -55,6 +55,9 @@ async def mailbox_subscription(stack: Stack, mailbox: str) -> tuple[str, str]:
 async def test_forged_and_unknown_notifications_signal_no_workflow(stack: Stack) -> None:
     email, _token, connection_id, _board = await connected_with_recipe(stack)
     subscription_id, genuine_state = await mailbox_subscription(stack, email)
+    # Another user's connection: its clientState is genuine, but not for this subscription.
+    other_email, _other_token, _other_id, _other_board = await connected_with_recipe(stack)
+    _other_subscription, other_state = await mailbox_subscription(stack, other_email)
     # A replica of the API (same database, Vault and Temporal) whose verifier this test can read.
     async with running_api(replica_settings(stack)) as (app, url), httpx.AsyncClient(base_url=url) as api:
         dropped: Counter[str] = app.state.webhook_verifier.dropped
@@ -62,15 +65,16 @@ async def test_forged_and_unknown_notifications_signal_no_workflow(stack: Stack)
         forged = [
             notification(subscription_id, "not-the-client-state", "AAMkForged1="),
             notification(subscription_id, genuine_state + "x", "AAMkForged2="),
+            notification(subscription_id, other_state, "AAMkForged5="),
             notification(str(uuid.uuid4()), genuine_state, "AAMkForged3="),
             notification("not-even-a-uuid", "whatever", "AAMkForged4="),
         ]
         r = await api.post("/webhooks/graph", json={"value": forged})
         assert r.status_code == 202, r.text
-        lifecycle = [{**forged[0], "lifecycleEvent": "missed"}, {**forged[2], "lifecycleEvent": "missed"}]
+        lifecycle = [{**forged[0], "lifecycleEvent": "missed"}, {**forged[3], "lifecycleEvent": "missed"}]
         r = await api.post("/webhooks/graph/lifecycle", json={"value": lifecycle})
         assert r.status_code == 202, r.text
-        assert dropped["client_state_mismatch"] == 3
+        assert dropped["client_state_mismatch"] == 4
         assert dropped["unknown_subscription"] == 3
         assert await signals_received(stack, connection_id) == before
         secrets_in_replies = [genuine_state, "not-the-client-state"]
@@ -86,7 +90,11 @@ async def test_forged_and_unknown_notifications_signal_no_workflow(stack: Stack)
             return await signals_received(stack, connection_id) == before + 1
 
         await eventually(one_more_signal, timeout=10, what="the genuine notification's signal")
-        assert sum(dropped.values()) == 6
+        assert sum(dropped.values()) == 7
+    # Dropped and logged, but the secrets that came with them are not in the service's log.
+    logged = stack.log_path.read_text()
+    assert "dropped" in logged
+    assert genuine_state not in logged and other_state not in logged
 
 
 async def test_validation_handshake_and_body_checks_on_both_urls(stack: Stack) -> None:
@@ -105,6 +113,15 @@ async def test_validation_handshake_and_body_checks_on_both_urls(stack: Stack) -
 
             big = b'{"value": [' + b" " * 1_100_000 + b"]}"
             r = await api.post(path, content=big, headers={"content-type": "application/json"})
+            assert r.status_code == 413, (path, r.status_code)
+
+            async def chunked() -> AsyncIterator[bytes]:  # no Content-Length to refuse up front
+                yield b'{"value": ['
+                for _ in range(20):
+                    yield b" " * 100_000
+                yield b"]}"
+
+            r = await api.post(path, content=chunked(), headers={"content-type": "application/json"})
             assert r.status_code == 413, (path, r.status_code)
 
             marker = "MARKER-" + uuid.uuid4().hex
