@@ -1,0 +1,82 @@
+"""Catch-up after gaps: mail that arrives while the subscription is being re-created, and a `missed`
+whose delta position Graph has forgotten (410, full resync): every item once, none twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import clear_faults, emulator_requests, eventually, set_faults
+from tests.e2e.test_messages import connected_with_recipe, deliver, items
+from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
+
+CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
+
+
+@pytest.fixture(autouse=True)
+async def no_faults_after(stack: Stack) -> AsyncIterator[None]:
+    await clear_faults(stack)
+    yield
+    await clear_faults(stack)
+
+
+async def subscription_ids(stack: Stack, mailbox: str) -> list[str]:
+    async with stack.emulator_control() as control:
+        subs = (await control.get("/_emulator/subscriptions")).json()
+    return [s["id"] for s in subs if s["mailbox"] == mailbox]
+
+
+async def test_mail_during_subscription_gap_is_caught_up(stack: Stack) -> None:
+    email, token, connection_id, board_id = await connected_with_recipe(stack)
+    [old] = await subscription_ids(stack, email)
+    # Every notification POST waits 1 s, so these mails arrive while the mailbox has no subscription.
+    await set_faults(stack, notification_delay_ms=1000)
+    async with stack.emulator_control() as control:
+        r = await control.delete(f"/_emulator/subscriptions/{old}")  # sends subscriptionRemoved
+        assert r.status_code == 204, r.text
+    names = [f"help in the gap {n}" for n in range(8)]
+    ids = {(await deliver(stack, email, **{"from": CUSTOMER, "subject": name}))["id"] for name in names}
+
+    async def resubscribed() -> list[str] | None:
+        found = await subscription_ids(stack, email)
+        return found if found and found != [old] else None
+
+    await eventually(resubscribed, what="a new subscription")
+    later = await deliver(stack, email, **{"from": CUSTOMER, "subject": "help after the gap"})
+    names.append("help after the gap")
+    ids.add(later["id"])
+
+    made = await wait_items(stack, token, board_id, len(names))
+    logged = await wait_outcomes(stack, token, connection_id, ids)
+    assert sorted(i["name"] for i in made) == sorted(names)
+    assert sorted(i["name"] for i in await items(stack, token, board_id)) == sorted(names)
+    assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in logged), logged
+
+
+async def test_missed_with_a_forgotten_delta_position_resyncs_without_repeats(stack: Stack) -> None:
+    email, token, connection_id, board_id = await connected_with_recipe(stack)
+    first = [f"help first {n}" for n in range(5)]
+    for name in first:
+        await deliver(stack, email, **{"from": CUSTOMER, "subject": name})
+    await wait_items(stack, token, board_id, len(first))
+    async with stack.emulator_control() as control:
+        r = await control.post(f"/_emulator/users/{email}/expire-delta")  # the next delta call: 410
+        assert r.status_code in (200, 204), r.text
+    # Every notification dropped: only `missed`, and a catch-up that must start a full round.
+    await set_faults(stack, drop_rate=1.0)
+    second = [f"help second {n}" for n in range(5)]
+    for name in second:
+        await deliver(stack, email, **{"from": CUSTOMER, "subject": name})
+
+    made = await wait_items(stack, token, board_id, len(first) + len(second))
+    everything = {o["message_id"] for o in await all_outcomes(stack, token, connection_id)}
+    logged = await wait_outcomes(stack, token, connection_id, everything)
+    assert sorted(i["name"] for i in made) == sorted(first + second)
+    assert sorted(i["name"] for i in await items(stack, token, board_id)) == sorted(first + second)
+    assert len(logged) == len(first) + len(second)
+    # The catch-up really met the forgotten position (410) and started over.
+    deltas = [e for e in await emulator_requests(stack, email) if e["path"].endswith("/delta")]
+    assert any(e["status"] == 410 for e in deltas), deltas
+    assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in logged), logged
