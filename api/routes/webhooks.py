@@ -48,13 +48,13 @@ def _handshake(token: str) -> Response:
 async def _read_batch(request: Request) -> NotificationBatch:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="notification body too large")
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="notification body too large")
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="notification body too large"
+                status.HTTP_413_CONTENT_TOO_LARGE, detail="notification body too large"
             )
     try:
         return NotificationBatch.model_validate_json(body)
