@@ -138,3 +138,18 @@ async def test_mail_moved_out_of_the_inbox_is_read_for_its_folder_only(stack: St
     about_kept = [e for e in requests if e["message_id"] == kept["id"]]
     assert any(e["select"] and len(e["select"]) > 1 for e in about_kept), about_kept
     assert len(await items(stack, token, board_id)) == 1
+
+
+async def test_graph_failing_a_third_of_calls_still_makes_every_item_once(stack: Stack) -> None:
+    email, token, connection_id, board_id = await connected_with_recipe(stack)
+    await set_faults(stack, error_rate=0.3)
+    names = [f"help despite errors {n}" for n in range(15)]
+    ids = {(await deliver(stack, email, **{"from": CUSTOMER, "subject": name}))["id"] for name in names}
+
+    made = await wait_items(stack, token, board_id, len(names))
+    logged = await wait_outcomes(stack, token, connection_id, ids)
+    failures = [e for e in await emulator_requests(stack, email) if e["status"] == 503]
+    assert failures  # the fault did hit the service's calls
+    assert sorted(i["name"] for i in made) == sorted(names)
+    assert sorted(i["name"] for i in await items(stack, token, board_id)) == sorted(names)
+    assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in logged), logged

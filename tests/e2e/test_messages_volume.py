@@ -1,0 +1,34 @@
+"""More mail than one run of the connection workflow starts (children_per_run = 400): the workflow
+continues as new with the rest in its state, the children it started survive, every item once."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_messages import connected_with_recipe, items
+from tests.e2e.test_messages_reliability import wait_items, wait_outcomes
+
+MAILS = 420
+CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
+
+
+async def test_more_mail_than_one_run_continues_as_new_without_losing_any(stack: Stack) -> None:
+    email, token, connection_id, board_id = await connected_with_recipe(stack)
+    handle = stack.env.client.get_workflow_handle(f"connection/{connection_id}")
+    first_run = (await handle.describe()).run_id
+    names = [f"help wave {n}" for n in range(MAILS)]
+    ids = set()
+    async with stack.emulator_control() as control:
+        for name in names:
+            r = await control.post(
+                f"/_emulator/users/{email}/messages", json={"from": CUSTOMER, "subject": name}
+            )
+            assert r.status_code == 201, r.text
+            ids.add(r.json()["id"])
+
+    made = await wait_items(stack, token, board_id, MAILS)
+    logged = await wait_outcomes(stack, token, connection_id, ids)
+    assert (await handle.describe()).run_id != first_run  # it did continue as new
+    final = await items(stack, token, board_id)
+    assert sorted(i["name"] for i in made) == sorted(names)
+    assert sorted(i["name"] for i in final) == sorted(names)
+    assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in logged)
