@@ -1,14 +1,16 @@
-"""Runs the benchmarks: `python -m bench` (all) or `python -m bench emulator [--messages N]`."""
+"""Runs the benchmarks: `python -m bench` (all) or `python -m bench emulator [--messages N]`,
+`python -m bench mail [--connections N ...]`."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from bench import emulator_notifications
+from bench import emulator_notifications, mail_pipeline
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "emulator": emulator_notifications.main,
+    "mail": mail_pipeline.main,
 }
 
 

@@ -1,0 +1,174 @@
+"""Load for the mail benchmark: emails delivered through the emulator (as fast as it takes them, or on
+an open-loop schedule), and notification batches POSTed straight to the API's webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Stack
+
+CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
+
+# Called as a task (not awaited) per delivered message: the naive design's "notifier".
+OnSent = Callable[[str, "Mailbox"], Coroutine[Any, Any, None]] | None
+
+
+@dataclass
+class Mailbox:
+    email: str
+    token: str
+    connection_id: str
+    board_id: str
+
+
+@dataclass
+class Sent:
+    """message id -> epoch seconds the delivery request was sent (the emulator notifies right after)."""
+
+    at: dict[str, float] = field(default_factory=dict)
+    mailbox_of: dict[str, Mailbox] = field(default_factory=dict)
+    first: float = 0.0
+    last: float = 0.0
+    notifying: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+async def _deliver_one(
+    control: httpx.AsyncClient, box: Mailbox, n: int, sent: Sent, on_sent: OnSent = None
+) -> str:
+    body: dict[str, Any] = {"from": CUSTOMER, "subject": f"Need help #{n}", "body": f"Body {n}"}
+    started = time.time()
+    r = await control.post(f"/_emulator/users/{box.email}/messages", json=body)
+    r.raise_for_status()
+    mid = str(r.json()["id"])
+    sent.at[mid] = started
+    sent.mailbox_of[mid] = box
+    sent.first = min(sent.first or started, started)
+    sent.last = max(sent.last, started)
+    if on_sent is not None:
+        task = asyncio.create_task(on_sent(mid, box))
+        sent.notifying.add(task)
+        task.add_done_callback(sent.notifying.discard)
+    return mid
+
+
+async def deliver_burst(
+    stack: Stack, boxes: list[Mailbox], count: int, concurrency: int = 4, on_sent: OnSent = None
+) -> Sent:
+    """`count` matching emails round-robin over the mailboxes, as fast as the emulator accepts them."""
+    sent = Sent()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+
+    async def deliverer(control: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            await _deliver_one(control, boxes[n % len(boxes)], n, sent, on_sent)
+
+    async with stack.emulator_control() as control:
+        await asyncio.gather(*(deliverer(control) for _ in range(concurrency)))
+    await asyncio.gather(*list(sent.notifying))
+    return sent
+
+
+async def deliver_paced(
+    stack: Stack, boxes: list[Mailbox], rate: float, seconds: float, on_sent: OnSent = None
+) -> Sent:
+    """Open loop: email n is sent at start + n/rate whatever happened to the earlier ones."""
+    sent = Sent()
+    total = int(rate * seconds)
+    async with stack.emulator_control() as control:
+        start = time.monotonic()
+
+        async def at(n: int) -> None:
+            await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
+            await _deliver_one(control, boxes[n % len(boxes)], 100_000 + n, sent, on_sent)
+
+        await asyncio.gather(*(at(n) for n in range(total)))
+    await asyncio.gather(*list(sent.notifying))
+    return sent
+
+
+@dataclass
+class Subscription:
+    subscription_id: str
+    client_state: str
+    mailbox: str
+
+
+async def subscriptions(stack: Stack) -> list[Subscription]:
+    async with stack.emulator_control() as control:
+        r = await control.get("/_emulator/subscriptions")
+        r.raise_for_status()
+    return [
+        Subscription(s["id"], s["client_state"], s["mailbox"])
+        for s in r.json()
+        if s.get("client_state") and s.get("mailbox")
+    ]
+
+
+def _notification(sub: Subscription, message_id: str, change: str) -> dict[str, Any]:
+    return {
+        "subscriptionId": sub.subscription_id,
+        "clientState": sub.client_state,
+        "changeType": change,
+        "tenantId": str(uuid.UUID(int=0)),
+        "resource": f"Users/{sub.mailbox}/Messages/{message_id}",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": message_id},
+    }
+
+
+@dataclass
+class AckResult:
+    latencies: list[float]
+    statuses: dict[int, int]
+    requests: int
+    notifications: int
+    seconds: float
+    late_starts: int
+
+
+async def post_notifications(
+    stack: Stack, subs: list[Subscription], rate: float, seconds: float, batch: int, ids_per_sub: int
+) -> AckResult:
+    """Open-loop POSTs of `batch` notifications each at `rate` notifications/s; each request's own
+    response time is recorded from its scheduled start, so queueing in the client counts too."""
+    per_sub_ids = {
+        s.subscription_id: [f"bench-{uuid.uuid4().hex}=" for _ in range(ids_per_sub)] for s in subs
+    }
+    requests = int(rate * seconds / batch)
+    interval = batch / rate
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    late = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0, limits=limits) as api:
+        start = time.monotonic()
+
+        async def one(n: int) -> None:
+            nonlocal late
+            scheduled = start + n * interval
+            delay = scheduled - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.005:
+                late += 1
+            value = []
+            for k in range(batch):
+                sub = subs[(n * batch + k) % len(subs)]
+                ids = per_sub_ids[sub.subscription_id]
+                value.append(_notification(sub, ids[n % len(ids)], "created" if n % 2 == 0 else "updated"))
+            r = await api.post("/webhooks/graph", json={"value": value})
+            latencies.append(time.monotonic() - scheduled)
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+        await asyncio.gather(*(one(n) for n in range(requests)))
+        elapsed = time.monotonic() - start
+    return AckResult(latencies, statuses, requests, requests * batch, elapsed, late)

@@ -1,0 +1,62 @@
+"""What the mail benchmark reads back: commit times of items, Temporal history sizes, Graph calls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+import httpx
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from db.boards import LedgerEntry
+from db.engine import session_scope
+from tests.e2e.conftest import Stack
+
+
+def committed_at(stack: Stack, message_ids: list[str]) -> dict[str, float]:
+    """message id -> epoch seconds its item was committed (the ledger row is written with the item)."""
+    found: dict[str, float] = {}
+    with session_scope(stack.engine) as session:
+        for start in range(0, len(message_ids), 500):
+            chunk = message_ids[start : start + 500]
+            rows = session.execute(
+                select(LedgerEntry.message_id, LedgerEntry.created_at).where(
+                    LedgerEntry.message_id.in_(chunk)
+                )
+            ).all()
+            for mid, created in rows:
+                stamp: datetime = created
+                found[str(mid)] = min(found.get(str(mid), float("inf")), stamp.timestamp())
+    return found
+
+
+async def wait_committed(
+    stack: Stack, message_ids: list[str], timeout: float
+) -> tuple[dict[str, float], bool]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = committed_at(stack, message_ids)
+        if len(found) >= len(message_ids) or time.monotonic() > deadline:
+            return found, len(found) >= len(message_ids)
+        await asyncio.sleep(0.5)
+
+
+async def history_events(client: Client, workflow_type: str) -> tuple[int, int]:
+    """(runs, history events) of every run of that workflow type; running ones described for a fresh count."""
+    runs = events = 0
+    async for execution in client.list_workflows(f"WorkflowType = '{workflow_type}'"):
+        runs += 1
+        if execution.status == WorkflowExecutionStatus.RUNNING:
+            described = await client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
+            events += described.history_length
+        else:
+            events += execution.history_length
+    return runs, events
+
+
+async def graph_calls(control: httpx.AsyncClient, since: float) -> int:
+    r = await control.get("/_emulator/requests", params={"since": str(since)})
+    r.raise_for_status()
+    return sum(1 for e in r.json() if str(e.get("path", "")).startswith("/v1.0/"))

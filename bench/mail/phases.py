@@ -1,0 +1,115 @@
+"""One measured phase of the mail benchmark: deliver, wait for every item, read history and Graph calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+
+from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
+from bench.mail.measure import graph_calls, history_events, wait_committed
+from bench.mail.stats import percentile
+from tests.e2e.conftest import Stack
+from tests.e2e.helpers import api_call, connect, new_mailbox, wait_status
+from tests.e2e.test_messages import BOARD, recipe_body
+
+
+async def connect_mailboxes(stack: Stack, count: int, concurrency: int = 6) -> list[Mailbox]:
+    """Real OAuth connections through the API (like a browser), each with the issue's board and recipe."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> Mailbox:
+        async with gate:
+            email = await new_mailbox(stack)
+            browser, token = await stack.signed_in_user(f"owner-{email}")
+            async with contextlib.aclosing(browser):
+                connection_id = await connect(stack, browser, email)
+            await wait_status(stack, token, connection_id, "active")
+            board = await api_call(stack, token, "POST", "/api/boards", json=BOARD)
+            board.raise_for_status()
+            board_id = board.json()["id"]
+            recipe = await api_call(
+                stack, token, "POST", "/api/recipes", json=recipe_body(connection_id, board_id)
+            )
+            recipe.raise_for_status()
+            return Mailbox(email, token, connection_id, board_id)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def running(client: Client, workflow_type: str) -> int:
+    counted = await client.count_workflows(
+        f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
+    )
+    return counted.count
+
+
+async def settle(client: Client, workflow_type: str, timeout: float = 120.0) -> None:
+    """Waits until no workflow of that type is running (visibility lags a little: ask twice)."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 2:
+        quiet = quiet + 1 if await running(client, workflow_type) == 0 else 0
+        await asyncio.sleep(0.5)
+
+
+@dataclass
+class Design:
+    name: str
+    message_type: str
+    connection_type: str
+    on_sent: OnSent = None
+
+
+async def measure(
+    stack: Stack,
+    boxes: list[Mailbox],
+    design: Design,
+    *,
+    burst: int | None = None,
+    rate: float = 0.0,
+    seconds: float = 0.0,
+    timeout: float = 300.0,
+) -> dict[str, Any]:
+    client = stack.env.client
+    await settle(client, design.message_type)
+    before_msg = await history_events(client, design.message_type)
+    before_conn = await history_events(client, design.connection_type)
+    since = time.time()
+    if burst is not None:
+        sent = await deliver_burst(stack, boxes, burst, on_sent=design.on_sent)
+    else:
+        sent = await deliver_paced(stack, boxes, rate, seconds, on_sent=design.on_sent)
+    ids = list(sent.at)
+    committed, complete = await wait_committed(stack, ids, timeout)
+    await settle(client, design.message_type)
+    after_msg = await history_events(client, design.message_type)
+    after_conn = await history_events(client, design.connection_type)
+    async with stack.emulator_control() as control:
+        calls = await graph_calls(control, since)
+    latencies = [committed[m] - sent.at[m] for m in ids if m in committed]
+    emails = len(ids)
+    span = (max(committed.values()) - sent.first) if committed else None
+    return {
+        "design": design.name,
+        "mode": "burst" if burst is not None else f"paced {rate:g}/s",
+        "emails": emails,
+        "items_committed": len(committed),
+        "complete": complete,
+        "delivery_seconds": sent.last - sent.first,
+        "first_send_to_last_commit_seconds": span,
+        "emails_per_second": (len(committed) / span) if span else None,
+        "latency_p50_s": percentile(latencies, 50),
+        "latency_p99_s": percentile(latencies, 99),
+        "latency_max_s": max(latencies) if latencies else None,
+        "message_runs": after_msg[0] - before_msg[0],
+        "message_events": after_msg[1] - before_msg[1],
+        "connection_events": after_conn[1] - before_conn[1],
+        "events_per_email": (after_msg[1] - before_msg[1] + after_conn[1] - before_conn[1]) / emails,
+        "graph_calls": calls,
+        "graph_calls_per_email": calls / emails,
+    }
