@@ -152,6 +152,7 @@ class ConnectionActivities:
 
     @activity.defn(name="destroy_connection_secrets")
     async def destroy_connection_secrets(self, ref: ConnectionRef) -> None:
+        self._access.forget(ref.connection_id)
         with retry_semantics("destroy secrets"):
             await self._tokens.destroy(ref.connection_id)
 

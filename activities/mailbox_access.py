@@ -2,12 +2,17 @@
 
 One instance per worker, shared by every activity class, so a connection's refreshes are serialised in
 this process: refresh tokens rotate, and two refreshes racing would spend the same one twice.
+
+The access token is also kept in this process's memory until shortly before it expires: reading it
+from Vault costs a KV read and a Transit decryption, which would otherwise come with every Graph call.
+It never leaves the process, and a 401 or a refresh replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from pydantic import SecretStr
@@ -21,6 +26,9 @@ from vault.token_store import TokenStore
 
 T = TypeVar("T")
 
+# A cached access token is used only while it has at least this long to live.
+TOKEN_MARGIN = timedelta(minutes=2)
+
 
 class MailboxAccess:
     def __init__(self, tokens: TokenStore, identity: Identity, graph: GraphMail) -> None:
@@ -28,6 +36,20 @@ class MailboxAccess:
         self._identity = identity
         self._graph = graph
         self._refresh_locks: dict[str, asyncio.Lock] = {}
+        self._access_tokens: dict[str, tuple[SecretStr, datetime]] = {}
+
+    async def access_token(self, connection_id: str) -> SecretStr:
+        cached = self._access_tokens.get(connection_id)
+        if cached and cached[1] - datetime.now(UTC) > TOKEN_MARGIN:
+            return cached[0]
+        stored = await self.tokens.load(connection_id)
+        self._access_tokens[connection_id] = (stored.access_token, stored.expires_at)
+        return stored.access_token
+
+    def forget(self, connection_id: str) -> None:
+        """Drops what this process holds of the connection (on disconnect)."""
+        self._access_tokens.pop(connection_id, None)
+        self._refresh_locks.pop(connection_id, None)
 
     async def refresh(self, connection_id: str) -> StoredTokens:
         lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
@@ -51,18 +73,19 @@ class MailboxAccess:
                 obtained_at=fresh.obtained_at,
             )
             if not await self.tokens.save(connection_id, renewed):
-                return await self.tokens.load(connection_id)
+                renewed = await self.tokens.load(connection_id)
+            self._access_tokens[connection_id] = (renewed.access_token, renewed.expires_at)
             return renewed
 
     async def client(self, connection_id: str) -> MailboxClient:
         """A mailbox client with the stored access token, for paged calls that handle 401 themselves."""
-        return self._graph.mailbox(connection_id, (await self.tokens.load(connection_id)).access_token)
+        return self._graph.mailbox(connection_id, await self.access_token(connection_id))
 
     async def call(self, connection_id: str, fn: Callable[[MailboxClient], Awaitable[T]]) -> T:
         """Runs a Graph call with the stored access token; on 401, one refresh and one retry."""
 
         async def current_token() -> SecretStr:
-            return (await self.tokens.load(connection_id)).access_token
+            return await self.access_token(connection_id)
 
         async def refreshed_token() -> SecretStr:
             return (await self.refresh(connection_id)).access_token
