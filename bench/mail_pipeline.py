@@ -37,6 +37,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
     return p.parse_args(argv)
 
 
@@ -47,7 +48,7 @@ def _load() -> list[float]:
 async def run(opts: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "options": vars(opts)}
     report["load_at_start"] = _load()
-    async with running_stack() as stack:
+    async with running_stack(api_in_process=opts.api_in_process) as stack:
         t = time.monotonic()
         boxes = await connect_mailboxes(stack, opts.connections)
         report["connect_seconds"] = time.monotonic() - t

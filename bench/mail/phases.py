@@ -15,7 +15,8 @@ from bench.mail.measure import graph_calls, history_events, wait_committed
 from bench.mail.stats import percentile
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, new_mailbox, wait_status
-from tests.e2e.test_messages import BOARD, recipe_body
+from tests.recipes.support import SUPPORT_BOARD as BOARD
+from tests.recipes.support import recipe_body
 
 
 async def connect_mailboxes(stack: Stack, count: int, concurrency: int = 6) -> list[Mailbox]:

@@ -22,9 +22,11 @@ from temporalio.worker import Worker
 import worker
 from activities.mailbox_access import MailboxAccess
 from api.main import create_app
+from bench.mail.api_process import api_process
 from bench.naive.activities import NaiveActivities
 from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
 from boards.store import BoardStore
+from config.settings import Settings
 from db.engine import engine_from_settings
 from graph.http_client import build_http_client
 from graph.identity import Identity
@@ -59,7 +61,29 @@ def _naive_worker(stack: Stack) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def running_stack() -> AsyncIterator[Stack]:
+async def _api(settings: Settings, port: int, data_dir: Path, in_process: bool) -> AsyncIterator[str]:
+    """The API on `port`: its own process by default (as `make run`), or uvicorn in this process."""
+    if not in_process:
+        with api_process(settings, port, data_dir / "api.log") as url:
+            yield url
+        return
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@contextlib.asynccontextmanager
+async def running_stack(*, api_in_process: bool = False) -> AsyncIterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
@@ -71,7 +95,7 @@ async def running_stack() -> AsyncIterator[Stack]:
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
     emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
     try:
-        async with _service(data_dir, env, openbao, emulator) as stack:
+        async with _service(data_dir, env, openbao, emulator, api_in_process) as stack:
             yield stack
     finally:
         emulator.stop()
@@ -82,7 +106,11 @@ async def running_stack() -> AsyncIterator[Stack]:
 
 @contextlib.asynccontextmanager
 async def _service(
-    data_dir: Path, env: WorkflowEnvironment, openbao: OpenBaoServer, emulator: RunningEmulator
+    data_dir: Path,
+    env: WorkflowEnvironment,
+    openbao: OpenBaoServer,
+    emulator: RunningEmulator,
+    in_process: bool,
 ) -> AsyncIterator[Stack]:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
@@ -112,26 +140,17 @@ async def _service(
             },
         ).raise_for_status()
     logging.getLogger().setLevel(logging.WARNING)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    stack = Stack(settings, engine, env, emulator, openbao, api_url, data_dir / "service.log")
-    product = worker.build_worker(env.client, settings)
-    naive = _naive_worker(stack)
-    tasks = [asyncio.create_task(product.run()), asyncio.create_task(naive.run())]
-    try:
-        yield stack
-    finally:
-        await product.shutdown()
-        await naive.shutdown()
-        for t in tasks:
-            with contextlib.suppress(Exception):
-                await t
-        server.should_exit = True
-        await serving
+    async with _api(settings, port, data_dir, in_process) as served:
+        stack = Stack(settings, engine, env, emulator, openbao, served, data_dir / "api.log")
+        product = worker.build_worker(env.client, settings)
+        naive = _naive_worker(stack)
+        tasks = [asyncio.create_task(product.run()), asyncio.create_task(naive.run())]
+        try:
+            yield stack
+        finally:
+            await product.shutdown()
+            await naive.shutdown()
+            for t in tasks:
+                with contextlib.suppress(Exception):
+                    await t
         engine.dispose()
