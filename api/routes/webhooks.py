@@ -11,7 +11,9 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse, Response
@@ -53,9 +55,7 @@ async def _read_batch(request: Request) -> NotificationBatch:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(
-                status.HTTP_413_CONTENT_TOO_LARGE, detail="notification body too large"
-            )
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="notification body too large")
     try:
         return NotificationBatch.model_validate_json(body)
     except ValidationError:
@@ -102,11 +102,12 @@ async def change_notifications(
         if message_id and message_id not in by_connection[v.connection_id]:
             by_connection[v.connection_id].append(message_id)
     # One signal per connection per request, all at once: the hand-off is the only work done here.
-    results = await asyncio.gather(
-        *(_signal_messages(temporal, cid, ids) for cid, ids in by_connection.items()), return_exceptions=True
+    await _hand_off(
+        [
+            _signal(temporal, cid, ConnectionWorkflow.notified, NotifiedMessages(message_ids=ids))
+            for cid, ids in by_connection.items()
+        ]
     )
-    if any(isinstance(r, BaseException) for r in results):
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later")
     _note_notification_times(session, request, list(by_connection))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
@@ -121,14 +122,28 @@ def _message_id(verified: Verified) -> str | None:
     return None
 
 
-async def _signal_messages(temporal: TemporalClientDep, connection_id: str, message_ids: list[str]) -> None:
+async def _signal(temporal: TemporalClientDep, connection_id: str, signal: Any, arg: Any) -> None:
     handle = temporal.get_workflow_handle(connecting.workflow_id(connection_id))
     try:
-        await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=message_ids))
+        await handle.signal(signal, arg)
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        # The connection has ended (disconnected): its mail is no longer ours to process.
+        # The connection has ended (disconnected): nothing of its mailbox is ours to handle any more.
+
+
+async def _hand_off(signals: list[Coroutine[Any, Any, None]]) -> None:
+    """Sends the signals concurrently. If Temporal did not take one (unreachable, overloaded), the
+    answer is 503 so that Graph delivers the batch again: the workflows drop what they already have."""
+    results = await asyncio.gather(*signals, return_exceptions=True)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        log.warning(
+            "could not hand %d notification signal(s) to Temporal: %s",
+            len(failures),
+            type(failures[0]).__name__,
+        )
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later")
 
 
 def _note_notification_times(session: SessionDep, request: Request, connection_ids: list[str]) -> None:
@@ -170,13 +185,10 @@ async def lifecycle_notifications(
             continue
         if known[raw] not in events[v.connection_id]:
             events[v.connection_id].append(known[raw])
-    for connection_id, kinds in events.items():
-        handle = temporal.get_workflow_handle(connecting.workflow_id(connection_id))
-        for kind in kinds:
-            try:
-                await handle.signal(ConnectionWorkflow.lifecycle, kind)
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    continue  # the connection has ended; nothing to tell
-                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
+    signals = [
+        _signal(temporal, connection_id, ConnectionWorkflow.lifecycle, kind)
+        for connection_id, kinds in events.items()
+        for kind in kinds
+    ]
+    await _hand_off(signals)
     return Response(status_code=status.HTTP_202_ACCEPTED)

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
@@ -154,11 +153,6 @@ async def test_temporal_unreachable_change_notifications_answer_503(stack: Stack
         assert genuine["clientState"] not in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/webhooks.py lifecycle_notifications catches only RPCError around handle.signal; "
-    "the RuntimeError 'Failed client connect' of an unreachable Temporal becomes a 500",
-)
 async def test_temporal_unreachable_lifecycle_notifications_answer_503(stack: Stack) -> None:
     async with replica_without_temporal(stack) as (api, genuine):
         r = await api.post(
