@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.mail.drivers import post_notifications, subscriptions
+from bench.mail.drivers import post_notifications_elsewhere, subscriptions
 from bench.mail.naive_drive import detach_product, naive_notifier, start_naive
 from bench.mail.phases import Design, connect_mailboxes, measure, settle
 from bench.mail.stack import running_stack
@@ -55,7 +55,15 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         print(f"connected {len(boxes)} mailboxes in {report['connect_seconds']:.1f} s", flush=True)
 
         subs = [s for s in await subscriptions(stack) if s.mailbox in {b.email for b in boxes}]
-        ack = await post_notifications(stack, subs, opts.ack_rate, opts.ack_seconds, opts.ack_batch, 3)
+        ack = await asyncio.to_thread(
+            post_notifications_elsewhere,
+            stack.api_url,
+            subs,
+            opts.ack_rate,
+            opts.ack_seconds,
+            opts.ack_batch,
+            stack.settings.data_dir / "ack.json",
+        )
         report["ack"] = {
             "connections": len(subs),
             "notifications": ack.notifications,

@@ -4,10 +4,14 @@ an open-loop schedule), and notification batches POSTed straight to the API's we
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import multiprocessing
 import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -136,7 +140,7 @@ class AckResult:
 
 
 async def post_notifications(
-    stack: Stack, subs: list[Subscription], rate: float, seconds: float, batch: int, ids_per_sub: int
+    api_url: str, subs: list[Subscription], rate: float, seconds: float, batch: int, ids_per_sub: int
 ) -> AckResult:
     """Open-loop POSTs of `batch` notifications each at `rate` notifications/s; each request's own
     response time is recorded from its scheduled start, so queueing in the client counts too."""
@@ -149,7 +153,7 @@ async def post_notifications(
     statuses: dict[int, int] = {}
     late = 0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30.0, limits=limits) as api:
+    async with httpx.AsyncClient(base_url=api_url, timeout=60.0, limits=limits) as api:
         start = time.monotonic()
 
         async def one(n: int) -> None:
@@ -172,3 +176,27 @@ async def post_notifications(
         await asyncio.gather(*(one(n) for n in range(requests)))
         elapsed = time.monotonic() - start
     return AckResult(latencies, statuses, requests, requests * batch, elapsed, late)
+
+
+def _ack_child(
+    api_url: str, subs: list[Subscription], rate: float, seconds: float, batch: int, out: Path
+) -> None:
+    result = asyncio.run(post_notifications(api_url, subs, rate, seconds, batch, 3))
+    out.write_text(json.dumps(dataclasses.asdict(result)))
+
+
+def post_notifications_elsewhere(
+    api_url: str, subs: list[Subscription], rate: float, seconds: float, batch: int, out: Path
+) -> AckResult:
+    """The load generator in its own process: in the benchmark's process it would share the GIL with the
+    worker (workflow activations are CPU-heavy) and measure its own starvation, not the API."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=_ack_child, args=(api_url, subs, rate, seconds, batch, out)
+    )
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"ack load generator failed (exit {child.exitcode})")
+    data = json.loads(out.read_text())
+    data["statuses"] = {int(k): v for k, v in data["statuses"].items()}
+    return AckResult(**data)
