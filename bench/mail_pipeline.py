@@ -37,6 +37,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--only-ack", action="store_true", help="connect, measure the webhook ack, stop")
     p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
     return p.parse_args(argv)
 
@@ -79,6 +80,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         }
         print(f"ack: {report['ack']}", flush=True)
         await settle(stack.env.client, "MessageWorkflow")
+        if opts.only_ack:
+            report["finished"] = datetime.now(UTC).isoformat()
+            return report
 
         product = Design("product", "MessageWorkflow", "ConnectionWorkflow")
         report["product_burst"] = await measure(stack, boxes, product, burst=opts.burst)
