@@ -37,7 +37,6 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
     p.add_argument("--skip-naive", action="store_true")
-    p.add_argument("--only-ack", action="store_true", help="connect, measure the webhook ack, stop")
     p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
     return p.parse_args(argv)
 
@@ -54,6 +53,16 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         boxes = await connect_mailboxes(stack, opts.connections)
         report["connect_seconds"] = time.monotonic() - t
         print(f"connected {len(boxes)} mailboxes in {report['connect_seconds']:.1f} s", flush=True)
+
+        product = Design("product", "MessageWorkflow", "ConnectionWorkflow")
+        report["product_burst"] = await measure(stack, boxes, product, burst=opts.burst)
+        report["product_burst"]["load"] = _load()
+        print(f"product burst: {report['product_burst']}", flush=True)
+        report["product_paced"] = await measure(
+            stack, boxes, product, rate=opts.paced_rate, seconds=opts.paced_seconds
+        )
+        report["product_paced"]["load"] = _load()
+        print(f"product paced: {report['product_paced']}", flush=True)
 
         subs = [s for s in await subscriptions(stack) if s.mailbox in {b.email for b in boxes}]
         ack = await asyncio.to_thread(
@@ -80,19 +89,9 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         }
         print(f"ack: {report['ack']}", flush=True)
         await settle(stack.env.client, "MessageWorkflow")
-        if opts.only_ack:
-            report["finished"] = datetime.now(UTC).isoformat()
-            return report
-
-        product = Design("product", "MessageWorkflow", "ConnectionWorkflow")
-        report["product_burst"] = await measure(stack, boxes, product, burst=opts.burst)
-        report["product_burst"]["load"] = _load()
-        print(f"product burst: {report['product_burst']}", flush=True)
-        report["product_paced"] = await measure(
-            stack, boxes, product, rate=opts.paced_rate, seconds=opts.paced_seconds
-        )
-        report["product_paced"]["load"] = _load()
-        print(f"product paced: {report['product_paced']}", flush=True)
+        api_log = stack.settings.data_dir / "api.log"
+        if api_log.exists():
+            report["api_log_tail"] = api_log.read_text(errors="replace")[-4000:]
 
         if not opts.skip_naive:
             detach_product(stack)
@@ -100,11 +99,11 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             naive = Design(
                 "naive", "NaiveMessageWorkflow", "NaiveConnectionWorkflow", on_sent=naive_notifier(handles)
             )
-            report["naive_burst"] = await measure(stack, boxes, naive, burst=opts.burst, timeout=600)
+            report["naive_burst"] = await measure(stack, boxes, naive, burst=opts.burst, timeout=300)
             report["naive_burst"]["load"] = _load()
             print(f"naive burst: {report['naive_burst']}", flush=True)
             report["naive_paced"] = await measure(
-                stack, boxes, naive, rate=opts.paced_rate, seconds=opts.paced_seconds, timeout=600
+                stack, boxes, naive, rate=opts.paced_rate, seconds=opts.paced_seconds, timeout=300
             )
             report["naive_paced"]["load"] = _load()
             print(f"naive paced: {report['naive_paced']}", flush=True)
