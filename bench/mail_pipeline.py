@@ -37,6 +37,7 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--skip-ack", action="store_true")
     p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
     return p.parse_args(argv)
 
@@ -64,34 +65,35 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         report["product_paced"]["load"] = _load()
         print(f"product paced: {report['product_paced']}", flush=True)
 
-        subs = [s for s in await subscriptions(stack) if s.mailbox in {b.email for b in boxes}]
-        ack = await asyncio.to_thread(
-            post_notifications_elsewhere,
-            stack.api_url,
-            subs,
-            opts.ack_rate,
-            opts.ack_seconds,
-            opts.ack_batch,
-            stack.settings.data_dir / "ack.json",
-        )
-        report["ack"] = {
-            "connections": len(subs),
-            "notifications": ack.notifications,
-            "requests": ack.requests,
-            "batch": opts.ack_batch,
-            "seconds": ack.seconds,
-            "statuses": ack.statuses,
-            "late_starts": ack.late_starts,
-            "p50_ms": (percentile(ack.latencies, 50) or 0) * 1000,
-            "p99_ms": (percentile(ack.latencies, 99) or 0) * 1000,
-            "max_ms": max(ack.latencies) * 1000 if ack.latencies else None,
-            "load": _load(),
-        }
-        print(f"ack: {report['ack']}", flush=True)
-        await settle(stack.env.client, "MessageWorkflow")
-        api_log = stack.settings.data_dir / "api.log"
-        if api_log.exists():
-            report["api_log_tail"] = api_log.read_text(errors="replace")[-4000:]
+        if not opts.skip_ack:
+            subs = [s for s in await subscriptions(stack) if s.mailbox in {b.email for b in boxes}]
+            ack = await asyncio.to_thread(
+                post_notifications_elsewhere,
+                stack.api_url,
+                subs,
+                opts.ack_rate,
+                opts.ack_seconds,
+                opts.ack_batch,
+                stack.settings.data_dir / "ack.json",
+            )
+            report["ack"] = {
+                "connections": len(subs),
+                "notifications": ack.notifications,
+                "requests": ack.requests,
+                "batch": opts.ack_batch,
+                "seconds": ack.seconds,
+                "statuses": ack.statuses,
+                "late_starts": ack.late_starts,
+                "p50_ms": (percentile(ack.latencies, 50) or 0) * 1000,
+                "p99_ms": (percentile(ack.latencies, 99) or 0) * 1000,
+                "max_ms": max(ack.latencies) * 1000 if ack.latencies else None,
+                "load": _load(),
+            }
+            print(f"ack: {report['ack']}", flush=True)
+            await settle(stack.env.client, "MessageWorkflow")
+            api_log = stack.settings.data_dir / "api.log"
+            if api_log.exists():
+                report["api_log_tail"] = api_log.read_text(errors="replace")[-4000:]
 
         if not opts.skip_naive:
             detach_product(stack)
@@ -125,13 +127,17 @@ FIGURES = [
 
 
 def render(report: dict[str, Any]) -> str:
-    ack = report["ack"]
-    lines = [
-        f"webhook ack at {report['options']['ack_rate']:g} notifications/s, "
-        f"{ack['connections']} connections, "
-        f"{ack['batch']} per POST: p50 {ack['p50_ms']:.1f} ms, p99 {ack['p99_ms']:.1f} ms "
-        f"(target p99 <= 50 ms), statuses {ack['statuses']}, load {ack['load']}",
-        "",
+    ack = report.get("ack")
+    lines = []
+    if ack is not None:
+        lines += [
+            f"webhook ack at {report['options']['ack_rate']:g} notifications/s, "
+            f"{ack['connections']} connections, "
+            f"{ack['batch']} per POST: p50 {ack['p50_ms']:.1f} ms, p99 {ack['p99_ms']:.1f} ms "
+            f"(target p99 <= 50 ms), statuses {ack['statuses']}, load {ack['load']}",
+            "",
+        ]
+    lines += [
         "| figure | product | naive | product/naive | target |",
         "|---|---|---|---|---|",
     ]
