@@ -27,8 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="outlook-integration", lifespan=lifespan)
     app.state.settings = settings
-    # Per process: when each connection's "last notification" was last written (see webhooks).
-    app.state.notification_times = {}
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
     for module in (*routers, boards, recipes, activity):

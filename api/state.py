@@ -17,6 +17,7 @@ from db.engine import engine_from_settings
 from graph.identity import Identity
 from vault.client import VaultClient
 from vault.token_store import TokenStore
+from webhooks.directory import SubscriptionDirectory
 from webhooks.verify import ClientStateCache, Verifier
 
 
@@ -53,6 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.token_store = TokenStore(vault)
             app.state.identity = Identity.from_settings(settings)
             app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
+            app.state.subscription_directory = SubscriptionDirectory(engine)
             try:
                 yield
             finally:

@@ -1,4 +1,5 @@
-"""The notification verifier, one per process (its clientState cache is per process)."""
+"""The webhook's per-process helpers: the notification verifier (clientState cache) and the
+subscription directory (subscription -> connection cache)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from webhooks.directory import SubscriptionDirectory
 from webhooks.verify import Verifier
 
 
@@ -15,3 +17,11 @@ def get_verifier(request: Request) -> Verifier:
 
 
 VerifierDep = Annotated[Verifier, Depends(get_verifier)]
+
+
+def get_directory(request: Request) -> SubscriptionDirectory:
+    directory: SubscriptionDirectory = request.app.state.subscription_directory
+    return directory
+
+
+DirectoryDep = Annotated[SubscriptionDirectory, Depends(get_directory)]

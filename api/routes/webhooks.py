@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import connecting
-from api.deps import SessionDep, TemporalClientDep
-from api.webhook_deps import VerifierDep
-from db.connections import Connection
+from api.deps import TemporalClientDep
+from api.webhook_deps import DirectoryDep, VerifierDep
 from models.connection import LifecycleEvent
 from models.messages import NotifiedMessages
 from vault.errors import VaultStoreError
@@ -37,7 +34,6 @@ router = APIRouter(prefix="/webhooks/graph", tags=["webhooks"])
 
 MAX_BODY_BYTES = 1_000_000
 MAX_VALIDATION_TOKEN = 1024
-NOTIFICATION_TIME_RESOLUTION = 30.0
 
 
 def _handshake(token: str) -> Response:
@@ -65,17 +61,13 @@ async def _read_batch(request: Request) -> NotificationBatch:
         ) from None
 
 
-async def _verified(request: Request, session: SessionDep, verifier: VerifierDep) -> list[Verified]:
+async def _verified(request: Request, directory: DirectoryDep, verifier: VerifierDep) -> list[Verified]:
     batch = await _read_batch(request)
-    ids = {n.subscription_id for n in batch.value}
-    rows = session.execute(
-        select(Connection.subscription_id, Connection.id).where(Connection.subscription_id.in_(ids))
-    ).all()
-    connection_of = {str(sub): str(conn) for sub, conn in rows}
     try:
+        connection_of = await directory.connections_for(n.subscription_id for n in batch.value)
         accepted = await verifier.verify(batch.value, connection_of)
-    except VaultStoreError:
-        log.warning("clientState store unavailable; asking Graph to retry")
+    except (VaultStoreError, SQLAlchemyError):
+        log.warning("clientState store or database unavailable; asking Graph to retry")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
     dropped = len(batch.value) - len(accepted)
     if dropped:
@@ -88,7 +80,7 @@ async def _verified(request: Request, session: SessionDep, verifier: VerifierDep
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def change_notifications(
     request: Request,
-    session: SessionDep,
+    directory: DirectoryDep,
     verifier: VerifierDep,
     temporal: TemporalClientDep,
     validationToken: str | None = None,
@@ -97,7 +89,7 @@ async def change_notifications(
     if validationToken is not None:
         return _handshake(validationToken)
     by_connection: dict[str, list[str]] = defaultdict(list)
-    for v in await _verified(request, session, verifier):
+    for v in await _verified(request, directory, verifier):
         message_id = _message_id(v)
         if message_id and message_id not in by_connection[v.connection_id]:
             by_connection[v.connection_id].append(message_id)
@@ -108,7 +100,11 @@ async def change_notifications(
             for cid, ids in by_connection.items()
         ]
     )
-    _note_notification_times(session, request, list(by_connection))
+    try:
+        await directory.note_notifications(by_connection)
+    except SQLAlchemyError:
+        # Only the "last notification" time shown to people; the notifications are handed off.
+        log.warning("could not record the last notification time")
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -146,29 +142,10 @@ async def _hand_off(signals: list[Coroutine[Any, Any, None]]) -> None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later")
 
 
-def _note_notification_times(session: SessionDep, request: Request, connection_ids: list[str]) -> None:
-    """Shows "last notification" in the API without a database write per notification: at most one
-    write per connection per NOTIFICATION_TIME_RESOLUTION seconds in this process."""
-    now = datetime.now(UTC)
-    noted: dict[str, datetime] = request.app.state.notification_times
-    due = [
-        uuid.UUID(cid)
-        for cid in connection_ids
-        if (now - noted.get(cid, datetime.min.replace(tzinfo=UTC))).total_seconds()
-        >= NOTIFICATION_TIME_RESOLUTION
-    ]
-    if not due:
-        return
-    session.execute(update(Connection).where(Connection.id.in_(due)).values(last_notification_at=now))
-    session.commit()
-    for cid in due:
-        noted[str(cid)] = now
-
-
 @router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED)
 async def lifecycle_notifications(
     request: Request,
-    session: SessionDep,
+    directory: DirectoryDep,
     verifier: VerifierDep,
     temporal: TemporalClientDep,
     validationToken: str | None = None,
@@ -177,7 +154,7 @@ async def lifecycle_notifications(
     if validationToken is not None:
         return _handshake(validationToken)
     events: dict[str, list[LifecycleEvent]] = defaultdict(list)
-    for v in await _verified(request, session, verifier):
+    for v in await _verified(request, directory, verifier):
         raw = (v.notification.lifecycle_event or "").lower()
         known = {e.value.lower(): e for e in LifecycleEvent}
         if raw not in known:
