@@ -159,11 +159,12 @@ class ConnectionWorkflow:
                 lambda: (
                     state.disconnect_requested
                     or state.reconnect_requested
+                    or (state.status is ConnectionStatus.ACTIVE and bool(state.pending_lifecycle))
+                    # Only when this run processes mail: otherwise pending ids would wake it forever.
                     or (
-                        state.status is ConnectionStatus.ACTIVE
-                        and bool(
-                            state.pending_lifecycle or state.pending_messages or state.catch_up_requested
-                        )
+                        self._messages_on
+                        and state.status is ConnectionStatus.ACTIVE
+                        and self._has_mail_work()
                     )
                 ),
                 timeout=timeout,

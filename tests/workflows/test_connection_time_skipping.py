@@ -36,7 +36,7 @@ from models.connection import (
     SubscriptionRequest,
     ValidationResult,
 )
-from models.messages import CatchUpRequest, CatchUpResult
+from models.messages import CatchUpRequest, CatchUpResult, NotifiedMessages
 from tests.replay.record import RECORD, write_single_run
 from workflows.connection import ConnectionWorkflow
 
@@ -301,3 +301,35 @@ async def test_removed_or_lost_subscription_is_recreated(time_skipping_env: Work
         await handle.result()
         if RECORD:
             await write_single_run(time_skipping_env.client, handle.id, "timeskip-subscription-recreated")
+
+
+async def test_run_without_message_processing_sleeps_through_notifications(
+    time_skipping_env: WorkflowEnvironment,
+):
+    """A run that does not process mail (send-only here; pre-patch runs likewise) keeps notified ids
+    pending without waking on them: a wait condition that stayed true would spin the workflow forever."""
+    ms = SimulatedMicrosoft()
+    queue = f"q-{uuid.uuid4()}"
+    async with Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
+    ):
+        connection_id = str(uuid.uuid4())
+        handle = await time_skipping_env.client.start_workflow(
+            ConnectionWorkflow.run,
+            ConnectionInput(
+                connection_id=connection_id, owner_id="u1", mailbox="ada@example.test", incoming=False
+            ),
+            id=f"connection/{connection_id}",
+            task_queue=queue,
+        )
+        await skip(time_skipping_env, timedelta(minutes=5))
+        await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=["m1", "m2"]))
+        await skip(time_skipping_env, timedelta(hours=3))
+        view = await _status(handle)
+        assert view.status is ConnectionStatus.ACTIVE
+        assert ms.created == 0 and not ms.catch_ups
+        history = await handle.fetch_history()
+        # Asleep between refreshes: a few workflow tasks per refresh, not a spinning loop.
+        assert len(history.events) < 200
+        await handle.signal(ConnectionWorkflow.disconnect)
+        await handle.result()
