@@ -9,7 +9,6 @@ import contextlib
 import logging
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from graph.identity import Identity
 from graph.mail import GraphMail
 from stack.openbao import OpenBaoServer
 from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
-from tests.e2e.conftest import CLIENT_ID, CLIENT_SECRET, Stack
-from tests.support.appdb import make_settings, migrated_engine
+from tests.e2e.conftest import Stack, register_service_app, service_settings
+from tests.support.appdb import migrated_engine
 from tests.support.emulator_server import RunningEmulator, start_emulator
 from tests.support.servers import free_port
 from vault.client import VaultClient
@@ -114,31 +113,9 @@ async def _service(
 ) -> AsyncIterator[Stack]:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
-    settings = make_settings(
-        data_dir,
-        public_base_url=api_url,
-        temporal_address=env.client.service_client.config.target_host,
-        temporal_task_queue=f"bench-{uuid.uuid4().hex[:8]}",
-        vault_addr=openbao.addr,
-        vault_role_id=openbao.role_id,
-        vault_secret_id=openbao.secret_id,
-        ms_authority=emulator.authority(),
-        ms_graph_base_url=emulator.graph_url,
-        ms_client_id=CLIENT_ID,
-        ms_client_secret=CLIENT_SECRET,
-        ms_ca_bundle=emulator.ca_path,
-    )
+    settings = service_settings(data_dir, api_url, env, openbao, emulator, queue_prefix="bench")
     engine = migrated_engine(settings)
-    with emulator.client() as control:
-        control.post(
-            "/_emulator/apps",
-            json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [settings.oauth_redirect_uri],
-                "display_name": "outlook-integration (bench)",
-            },
-        ).raise_for_status()
+    register_service_app(emulator, settings, "outlook-integration (bench)")
     logging.getLogger().setLevel(logging.WARNING)
     async with _api(settings, port, data_dir, in_process) as served:
         stack = Stack(settings, engine, env, emulator, openbao, served, data_dir / "api.log")

@@ -33,6 +33,47 @@ CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_SECRET = "e2e-client-secret-" + uuid.uuid4().hex
 
 
+def service_settings(
+    data_dir: Path,
+    api_url: str,
+    env: WorkflowEnvironment,
+    openbao: OpenBaoServer,
+    emulator: RunningEmulator,
+    *,
+    queue_prefix: str,
+) -> Settings:
+    """The API's and worker's settings for servers started by a test or a benchmark."""
+    return make_settings(
+        data_dir,
+        public_base_url=api_url,
+        temporal_address=env.client.service_client.config.target_host,
+        temporal_task_queue=f"{queue_prefix}-{uuid.uuid4().hex[:8]}",
+        vault_addr=openbao.addr,
+        vault_role_id=openbao.role_id,
+        vault_secret_id=openbao.secret_id,
+        ms_authority=emulator.authority(),
+        ms_graph_base_url=emulator.graph_url,
+        ms_client_id=CLIENT_ID,
+        ms_client_secret=CLIENT_SECRET,
+        ms_ca_bundle=emulator.ca_path,
+    )
+
+
+def register_service_app(emulator: RunningEmulator, settings: Settings, display_name: str) -> None:
+    """Registers the service with the emulator (client id, secret, redirect URI), as `make run` does."""
+    with emulator.client() as control:
+        registered = control.post(
+            "/_emulator/apps",
+            json={
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [settings.oauth_redirect_uri],
+                "display_name": display_name,
+            },
+        )
+        assert registered.status_code in (200, 201), registered.text
+
+
 @dataclass
 class Stack:
     settings: Settings
@@ -71,32 +112,9 @@ async def stack(
     data_dir = tmp_path_factory.mktemp("e2e")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
-    settings = make_settings(
-        data_dir,
-        public_base_url=api_url,
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        temporal_task_queue=f"e2e-{uuid.uuid4().hex[:8]}",
-        vault_addr=openbao.addr,
-        vault_role_id=openbao.role_id,
-        vault_secret_id=openbao.secret_id,
-        ms_authority=emulator.authority(),
-        ms_graph_base_url=emulator.graph_url,
-        ms_client_id=CLIENT_ID,
-        ms_client_secret=CLIENT_SECRET,
-        ms_ca_bundle=emulator.ca_path,
-    )
+    settings = service_settings(data_dir, api_url, temporal_env, openbao, emulator, queue_prefix="e2e")
     engine = migrated_engine(settings)
-    with emulator.client() as control:
-        registered = control.post(
-            "/_emulator/apps",
-            json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [settings.oauth_redirect_uri],
-                "display_name": "outlook-integration (e2e)",
-            },
-        )
-        assert registered.status_code in (200, 201), registered.text
+    register_service_app(emulator, settings, "outlook-integration (e2e)")
 
     # Every log line of the service goes to a file, so the leak scan can read what an operator would.
     log_path = data_dir / "service.log"
