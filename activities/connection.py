@@ -15,7 +15,7 @@ from sqlalchemy import Engine, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import grant_revoked, retry_semantics
+from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
 from db.connections import Connection
 from db.engine import session_scope
@@ -184,6 +184,3 @@ class ConnectionActivities:
             self.destroy_connection_secrets,
             self.record_connection_status,
         ]
-
-
-__all__ = ["ConnectionActivities", "grant_revoked"]

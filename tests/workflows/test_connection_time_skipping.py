@@ -154,6 +154,11 @@ async def _start(
     )
 
 
+def simulated_worker(env: WorkflowEnvironment, queue: str, ms: SimulatedMicrosoft) -> Worker:
+    """The connection workflow on its own task queue, with the simulated Microsoft as its activities."""
+    return Worker(env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities())
+
+
 async def skip(env: WorkflowEnvironment, duration: timedelta) -> None:
     """Skips time in steps: one long skip is a single RPC that can outlast its deadline on a busy machine."""
     step = timedelta(days=1)
@@ -170,9 +175,7 @@ async def _status(handle: WorkflowHandle[Any, ConnectionView]) -> ConnectionView
 async def test_thirty_days_of_refreshes_renewals_and_keepalive(time_skipping_env: WorkflowEnvironment):
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
-    ):
+    async with simulated_worker(time_skipping_env, queue, ms):
         handle = await _start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(days=30))
         view = await _status(handle)
@@ -201,12 +204,7 @@ async def test_revocation_at_any_point_stops_cleanly(time_skipping_env: Workflow
     for revoke_after in (timedelta(minutes=5), timedelta(days=3, hours=7), timedelta(days=29)):
         ms = SimulatedMicrosoft()
         queue = f"q-{uuid.uuid4()}"
-        async with Worker(
-            time_skipping_env.client,
-            task_queue=queue,
-            workflows=[ConnectionWorkflow],
-            activities=ms.activities(),
-        ):
+        async with simulated_worker(time_skipping_env, queue, ms):
             handle = await _start(time_skipping_env, ms, queue)
             await skip(time_skipping_env, revoke_after)
             ms.revoked_reason = "The user revoked consent for this app"
@@ -232,9 +230,7 @@ async def test_revocation_found_by_the_next_refresh_without_a_notification(
 ):
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
-    ):
+    async with simulated_worker(time_skipping_env, queue, ms):
         handle = await _start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=5))
         ms.revoked_reason = "Your password was reset by an administrator"
@@ -249,9 +245,7 @@ async def test_revocation_found_by_the_next_refresh_without_a_notification(
 async def test_reconnect_then_disconnect(time_skipping_env: WorkflowEnvironment):
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
-    ):
+    async with simulated_worker(time_skipping_env, queue, ms):
         handle = await _start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=2))
         ms.revoked_reason = "MFA is now required"
@@ -280,9 +274,7 @@ async def test_reconnect_then_disconnect(time_skipping_env: WorkflowEnvironment)
 async def test_removed_or_lost_subscription_is_recreated(time_skipping_env: WorkflowEnvironment):
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
-    ):
+    async with simulated_worker(time_skipping_env, queue, ms):
         handle = await _start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=1))
         first = (await _status(handle)).subscription_id
@@ -310,9 +302,7 @@ async def test_run_without_message_processing_sleeps_through_notifications(
     pending without waking on them: a wait condition that stayed true would spin the workflow forever."""
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
-    async with Worker(
-        time_skipping_env.client, task_queue=queue, workflows=[ConnectionWorkflow], activities=ms.activities()
-    ):
+    async with simulated_worker(time_skipping_env, queue, ms):
         connection_id = str(uuid.uuid4())
         handle = await time_skipping_env.client.start_workflow(
             ConnectionWorkflow.run,
