@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from temporalio import activity
@@ -36,6 +36,10 @@ from recipes.store import recipes_for_connection
 # The folders a connection may read; junk, deleted items, sent items, drafts and outbox never.
 ALLOWED_FOLDERS = ("inbox",)
 DELTA_PAGE_SIZE = 100
+# Graph stamps receivedDateTime to the whole second by Exchange's clock, not ours: a first round that
+# started exactly at the connection's creation would miss mail received in that same second (or a
+# little earlier by a skewed clock). A minute earlier is safe; an older mail there is only a match.
+FIRST_ROUND_MARGIN = timedelta(minutes=1)
 
 
 class MessageActivities:
@@ -186,13 +190,14 @@ class MessageActivities:
 
     def _start_of_round(self, connection_id: str) -> tuple[str | None, datetime | None]:
         """Where the next round starts: mid-round, after the last round, or (first round) at the
-        connection's creation, so mail from before the connection never becomes items."""
+        connection's creation (less FIRST_ROUND_MARGIN), so older mail never becomes items."""
         with session_scope(self._engine) as session:
             state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
             if state and (state.resume_link or state.delta_link):
                 return state.resume_link or state.delta_link, None
             connection = session.get(Connection, uuid.UUID(connection_id))
-            return None, connection.created_at if connection else datetime.now(UTC)
+            created = connection.created_at if connection else datetime.now(UTC)
+            return None, created.replace(microsecond=0) - FIRST_ROUND_MARGIN
 
     def _set_position(self, connection_id: str, delta_link: str | None, resume_link: str | None) -> None:
         """A complete round (delta_link), a place inside one (resume_link), or neither: start over."""

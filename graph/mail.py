@@ -55,6 +55,8 @@ def _path_id(value: str) -> str:
 
 
 def _graph_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # naive means UTC here (as stored), never the local zone
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

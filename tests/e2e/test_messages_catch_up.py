@@ -4,11 +4,12 @@ whose delta position Graph has forgotten (410, full resync): every item once, no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import clear_faults, emulator_requests, eventually, set_faults
+from tests.e2e.helpers import api_call, clear_faults, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
 
@@ -80,3 +81,27 @@ async def test_missed_with_a_forgotten_delta_position_resyncs_without_repeats(st
     deltas = [e for e in await emulator_requests(stack, email) if e["path"].endswith("/delta")]
     assert any(e["status"] == 410 for e in deltas), deltas
     assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in logged), logged
+
+
+async def test_catch_up_keeps_mail_stamped_in_the_second_the_connection_was_made(stack: Stack) -> None:
+    """Graph's receivedDateTime has whole seconds: a mail received in the connection's first second is
+    stamped a little before the connection's creation and must still be caught up; hours-old mail not."""
+    email, token, connection_id, board_id = await connected_with_recipe(stack)
+    r = await api_call(stack, token, "GET", f"/api/connections/{connection_id}")
+    created = datetime.fromisoformat(r.json()["created_at"])
+    await set_faults(stack, drop_rate=1.0)  # only `missed`: the catch-up alone must find them
+    same_second = created.replace(microsecond=0)
+    old = created - timedelta(hours=3)
+    stamped = same_second.isoformat()
+    kept = await deliver(
+        stack, email, **{"from": CUSTOMER, "subject": "help, same second", "received": stamped}
+    )
+    ignored = await deliver(
+        stack, email, **{"from": CUSTOMER, "subject": "help, hours old", "received": old.isoformat()}
+    )
+    trigger = await deliver(stack, email, **{"from": CUSTOMER, "subject": "help now"})
+
+    made = await wait_items(stack, token, board_id, 2)
+    logged = await wait_outcomes(stack, token, connection_id, {kept["id"], trigger["id"]})
+    assert sorted(i["name"] for i in made) == ["help now", "help, same second"]
+    assert ignored["id"] not in {o["message_id"] for o in logged}
