@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from api.webhook_forwarder import WebhookForwarder
 from config.logging import configure_logging
 from config.settings import Settings
 from db.engine import engine_from_settings
@@ -18,6 +19,7 @@ from graph.identity import Identity
 from vault.client import VaultClient
 from vault.token_store import TokenStore
 from webhooks.directory import SubscriptionDirectory
+from webhooks.outbox import Outbox
 from webhooks.verify import ClientStateCache, Verifier
 
 
@@ -55,9 +57,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.identity = Identity.from_settings(settings)
             app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
             app.state.subscription_directory = SubscriptionDirectory(engine)
+            app.state.webhook_outbox = Outbox(engine)
+            # Every API process forwards the outbox (its own rows at once, others' by polling).
+            forwarder = WebhookForwarder(app.state.webhook_outbox, app.state.temporal_client)
+            app.state.webhook_forwarder = forwarder
+            forwarder.start()
             try:
                 yield
             finally:
+                # Before the engine goes: a round in progress finishes or is cancelled here.
+                await forwarder.stop()
                 vault.close()
     finally:
         engine.dispose()

@@ -1,5 +1,5 @@
-"""The webhook's per-process helpers: the notification verifier (clientState cache) and the
-subscription directory (subscription -> connection cache)."""
+"""The webhook's per-process helpers: the notification verifier (clientState cache), the subscription
+directory (subscription -> connection cache), the outbox and its forwarder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.webhook_forwarder import WebhookForwarder
 from webhooks.directory import SubscriptionDirectory
+from webhooks.outbox import Outbox
 from webhooks.verify import Verifier
 
 
@@ -25,3 +27,19 @@ def get_directory(request: Request) -> SubscriptionDirectory:
 
 
 DirectoryDep = Annotated[SubscriptionDirectory, Depends(get_directory)]
+
+
+def get_outbox(request: Request) -> Outbox:
+    outbox: Outbox = request.app.state.webhook_outbox
+    return outbox
+
+
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]
+
+
+def get_forwarder(request: Request) -> WebhookForwarder:
+    forwarder: WebhookForwarder = request.app.state.webhook_forwarder
+    return forwarder
+
+
+ForwarderDep = Annotated[WebhookForwarder, Depends(get_forwarder)]

@@ -1,5 +1,6 @@
 """The real lifespan (no overrides): it builds the Temporal client, the Microsoft HTTP client (trusting
-MS_CA_BUNDLE) and the engine, and /readyz answers 200 with them. And `uvicorn api.main:app` serves.
+MS_CA_BUNDLE) and the engine, runs the webhook outbox's forwarder, and /readyz answers 200 with them.
+And `uvicorn api.main:app` serves.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, 
     app = create_app(settings)
     async with build_worker(temporal_env.client, settings), app.router.lifespan_context(app):
         assert app.state.temporal_client.namespace == settings.temporal_namespace
+        # The webhook outbox's forwarder runs with the app and stops with it.
+        forwarder = app.state.webhook_forwarder
+        assert forwarder.running
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             deadline = time.monotonic() + 20
@@ -50,6 +54,7 @@ async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, 
             ).status_code != 200 and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
     assert response.status_code == 200, response.text
+    assert not forwarder.running
 
 
 async def test_uvicorn_serves_the_module_level_app(tmp_path):

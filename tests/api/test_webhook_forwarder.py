@@ -1,0 +1,284 @@
+"""The outbox forwarder against a real Temporal dev server and a real SQLite file.
+
+The connections' workflows here are ConnectionWorkflow executions on a task queue no worker polls: the
+server records every signal in their histories and nothing else happens, so a test reads exactly what
+the forwarder sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.webhook_forwarder import ForwarderTiming, WebhookForwarder
+from db.engine import create_db_engine, session_scope
+from db.migrate import upgrade_to_head
+from db.outbox import OutboxRow
+from models.connection import ConnectionInput, LifecycleEvent
+from models.messages import NotifiedMessages
+from tests.recipes.support import add_connection
+from tests.support.appdb import add_user, make_settings
+from tests.support.servers import free_port
+from webhooks.outbox import Outbox, OutboxEntry
+
+QUICK = ForwarderTiming(retry_first=timedelta(seconds=0.5), retry_max=timedelta(seconds=1))
+
+
+@pytest.fixture
+async def parked(temporal_env: Any) -> AsyncIterator[Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]]:
+    """Starts a connection's workflow that no worker runs; terminated when the test ends."""
+    client: Client = temporal_env.client
+    queue = f"no-worker-{uuid.uuid4().hex[:8]}"
+    handles: list[WorkflowHandle[Any, Any]] = []
+
+    async def start(connection_id: str) -> WorkflowHandle[Any, Any]:
+        handle = await client.start_workflow(
+            "ConnectionWorkflow",
+            ConnectionInput(connection_id=connection_id, owner_id=str(uuid.uuid4()), mailbox="ada@x.test"),
+            id=f"connection/{connection_id}",
+            task_queue=queue,
+        )
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        try:
+            await handle.terminate("test over")
+        except Exception:  # already terminated by the test
+            pass
+
+
+@pytest.fixture
+def connection(engine: Engine, admin: tuple[Any, str]) -> Callable[[], str]:
+    return lambda: add_connection(engine, admin[0], mailbox=f"{uuid.uuid4().hex[:8]}@x.test")
+
+
+async def signals(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, Any]]:
+    """(signal name, decoded argument) for every signal in the workflow's history, in order."""
+    history = await handle.fetch_history()
+    found: list[tuple[str, Any]] = []
+    for event in history.events:
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            continue
+        attrs = event.workflow_execution_signaled_event_attributes
+        hint = NotifiedMessages if attrs.signal_name == "notified" else LifecycleEvent
+        [value] = await pydantic_data_converter.decode(attrs.input.payloads, [hint])
+        found.append((attrs.signal_name, value))
+    return found
+
+
+def left(engine: Engine) -> list[OutboxRow]:
+    with session_scope(engine) as session:
+        return list(session.scalars(select(OutboxRow).order_by(OutboxRow.id)))
+
+
+def changes(cid: str, *batches: list[str]) -> list[OutboxEntry]:
+    return [OutboxEntry(connection_id=uuid.UUID(cid), message_ids=ids) for ids in batches]
+
+
+def lifecycles(cid: str, *events: LifecycleEvent) -> list[OutboxEntry]:
+    return [OutboxEntry(connection_id=uuid.UUID(cid), lifecycle_event=e) for e in events]
+
+
+async def test_many_rows_become_one_signal_per_connection(engine, temporal_env, parked, connection):
+    a, b = connection(), connection()
+    wf_a, wf_b = await parked(a), await parked(b)
+    outbox = Outbox(engine)
+    # 40 webhook requests for a (overlapping ids, as Graph's created + updated pairs), 5 for b.
+    await outbox.put(changes(a, *([f"a{n}", f"a{n + 1}"] for n in range(40))))
+    await outbox.put(changes(b, *([f"b{n}"] for n in range(5))))
+    M, R = LifecycleEvent.MISSED, LifecycleEvent.REAUTHORIZATION_REQUIRED
+    await outbox.put(lifecycles(a, M, R, M))
+    forwarder = WebhookForwarder(outbox, temporal_env.client, QUICK)
+
+    result = await forwarder.forward_once()
+
+    assert (result.claimed, result.forwarded, result.kept, result.dropped) == (48, 48, 0, 0)
+    assert await signals(wf_a) == [
+        ("notified", NotifiedMessages(message_ids=[f"a{n}" for n in range(41)])),
+        ("lifecycle", M),
+        ("lifecycle", R),
+    ]
+    assert await signals(wf_b) == [("notified", NotifiedMessages(message_ids=[f"b{n}" for n in range(5)]))]
+    assert left(engine) == []
+
+
+async def test_rows_of_ended_connections_are_deleted(engine, temporal_env, parked, connection):
+    live, ended, never = connection(), connection(), connection()
+    wf_live = await parked(live)
+    await (await parked(ended)).terminate("disconnected")
+    outbox = Outbox(engine)
+    await outbox.put(
+        [*changes(live, ["x"]), *changes(ended, ["y"]), *lifecycles(never, LifecycleEvent.MISSED)]
+    )
+    forwarder = WebhookForwarder(outbox, temporal_env.client, QUICK)
+
+    result = await forwarder.forward_once()
+
+    assert (result.forwarded, result.dropped, result.kept) == (1, 2, 0)
+    assert await signals(wf_live) == [("notified", NotifiedMessages(message_ids=["x"]))]
+    assert left(engine) == []
+
+
+async def test_unreachable_temporal_keeps_rows_and_they_go_once_it_is_back(
+    engine, temporal_env, parked, connection
+):
+    cid = connection()
+    workflow = await parked(cid)
+    outbox = Outbox(engine)
+    await outbox.put(changes(cid, ["m1"], ["m2"]))
+    down = await Client.connect(f"127.0.0.1:{free_port()}", data_converter=pydantic_data_converter, lazy=True)
+
+    result = await WebhookForwarder(outbox, down, QUICK).forward_once()
+
+    assert (result.claimed, result.forwarded, result.kept) == (2, 0, 2)
+    rows = left(engine)
+    assert [r.attempts for r in rows] == [1, 1]
+    # Held back for the retry delay, from every forwarder (the next one is in another process).
+    healthy = WebhookForwarder(outbox, temporal_env.client, QUICK)
+    assert (await healthy.forward_once()).claimed == 0
+    await asyncio.sleep(QUICK.retry_delay(1).total_seconds() + 0.1)
+    assert (await healthy.forward_once()).forwarded == 2
+    assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["m1", "m2"]))]
+    assert left(engine) == []
+
+
+async def test_a_wrong_namespace_keeps_rows_rather_than_dropping_them(
+    engine, temporal_env, parked, connection
+):
+    # NOT_FOUND too, but for the namespace: deleting would silently lose every notification.
+    cid = connection()
+    await parked(cid)
+    outbox = Outbox(engine)
+    await outbox.put(changes(cid, ["m1"]))
+    wrong = await Client.connect(
+        temporal_env.client.service_client.config.target_host,
+        namespace=f"nope-{uuid.uuid4().hex[:6]}",
+        data_converter=pydantic_data_converter,
+    )
+    result = await WebhookForwarder(outbox, wrong, QUICK).forward_once()
+    assert (result.kept, result.dropped) == (1, 0)
+    assert len(left(engine)) == 1
+
+
+async def test_rows_of_a_crashed_forwarder_are_taken_once_its_lease_ran_out(
+    engine, temporal_env, parked, connection
+):
+    cid = connection()
+    workflow = await parked(cid)
+    outbox = Outbox(engine)
+    await outbox.put(changes(cid, ["old1"], ["old2"], ["fresh"]))
+    ids = [r.id for r in left(engine)]
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        # A process died holding these: one lease has run out, one has not yet.
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(ids[:2]))
+            .values(claimed_by="crashed/1/x", claimed_until=now - timedelta(seconds=1))
+        )
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == ids[2])
+            .values(claimed_by="alive/2/y", claimed_until=now + timedelta(seconds=30))
+        )
+
+    result = await WebhookForwarder(outbox, temporal_env.client, QUICK).forward_once()
+
+    assert result.forwarded == 2
+    assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["old1", "old2"]))]
+    assert [r.claimed_by for r in left(engine)] == ["alive/2/y"]
+
+
+async def test_two_forwarders_on_one_database_never_forward_a_row_twice(
+    engine, temporal_env, parked, connection
+):
+    cids = [connection() for _ in range(3)]
+    workflows = [await parked(cid) for cid in cids]
+    await Outbox(engine).put([e for cid in cids for e in changes(cid, *([f"{cid}/{n}"] for n in range(60)))])
+    # Two processes: own engines, own tokens, small rounds so that they interleave.
+    other_engine = create_db_engine(str(engine.url))
+    small = ForwarderTiming(batch_rows=7)
+    one = WebhookForwarder(Outbox(engine), temporal_env.client, small)
+    two = WebhookForwarder(Outbox(other_engine), temporal_env.client, small)
+
+    async def drain(forwarder: WebhookForwarder) -> None:
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(count, engine) and time.monotonic() < deadline:
+            await forwarder.forward_once()
+
+    try:
+        await asyncio.gather(drain(one), drain(two))
+    finally:
+        other_engine.dispose()
+
+    assert count(engine) == 0
+    assert one.totals["forwarded"] + two.totals["forwarded"] == 180
+    assert one.totals["forwarded"] and two.totals["forwarded"], "one forwarder did all the work"
+    for cid, workflow in zip(cids, workflows, strict=True):
+        sent = [i for _name, batch in await signals(workflow) for i in batch.message_ids]
+        assert sorted(sent) == sorted(f"{cid}/{n}" for n in range(60))  # each exactly once
+
+
+def count(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return int(session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+
+
+async def test_the_webhooks_wake_up_forwards_at_once_and_stop_is_prompt(
+    engine, temporal_env, parked, connection
+):
+    cid = connection()
+    workflow = await parked(cid)
+    outbox = Outbox(engine)
+    forwarder = WebhookForwarder(outbox, temporal_env.client, ForwarderTiming(poll_seconds=60))
+    forwarder.start()
+    try:
+        await asyncio.sleep(0.3)  # its first (empty) round is done; the next poll is a minute away
+        await outbox.put(changes(cid, ["woken"]))
+        await asyncio.sleep(0.5)
+        assert count(engine) == 1  # nobody polls that soon
+        forwarder.wake()
+        deadline = time.monotonic() + 10
+        while count(engine) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["woken"]))]
+    finally:
+        started = time.monotonic()
+        await forwarder.stop()
+    assert time.monotonic() - started < 2
+    assert not forwarder.running
+
+
+async def test_a_database_without_the_table_is_waited_for(tmp_path, temporal_env, parked):
+    # An API started before the migrations ran: the forwarder keeps trying instead of dying.
+    settings = make_settings(tmp_path)
+    engine = create_db_engine(settings.effective_database_url)
+    forwarder = WebhookForwarder(Outbox(engine), temporal_env.client, QUICK)
+    forwarder.start()
+    try:
+        await asyncio.sleep(1.5)
+        assert forwarder.running
+        upgrade_to_head(engine)
+        user_id, _token = add_user(engine)
+        cid = add_connection(engine, user_id)
+        workflow = await parked(cid)
+        await Outbox(engine).put(changes(cid, ["after-migration"]))
+        deadline = time.monotonic() + 10
+        while count(engine) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["after-migration"]))]
+    finally:
+        await forwarder.stop()
+        engine.dispose()
