@@ -1,8 +1,9 @@
 """Which connection a subscription belongs to, and when each connection last heard from Graph.
 
 Both sit on the webhook's hot path, so neither may block the event loop or hold a database connection
-while a request awaits Temporal: lookups are cached in memory (a subscription id never changes owner)
-and what must touch the database runs in a worker thread with a session of its own.
+across an await: lookups are cached in memory (a subscription id never changes owner) and what must
+touch the database runs in a worker thread with a session of its own. The cache is per API process;
+with several processes each fills its own, which is correct because the mapping never changes.
 """
 
 from __future__ import annotations

@@ -1,33 +1,28 @@
 """Graph's webhooks: the validation handshake, change notifications and lifecycle notifications.
 
-Graph wants a 2xx within 3 s (graph-facts.md), so these handlers only check and hand off: look up the
-subscriptions, compare clientState, signal the connection's workflow, answer 202. They never call Graph
-and never process a message. Only when the hand-off itself fails do they answer 5xx, so Graph retries.
+Graph wants a 2xx within 3 s (graph-facts.md), so these handlers only check and store: look up the
+subscriptions, compare clientState, write what was accepted to the outbox in one transaction, answer 202.
+The outbox forwarder (api/webhook_forwarder.py) signals the connections' workflows afterwards, so a slow
+or unreachable Temporal never delays or fails the answer. Only when the database cannot store the
+notifications do they answer 503, so Graph delivers them again: nothing is acknowledged that is not stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import Coroutine
-from typing import Any
+import uuid
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api import connecting
-from api.deps import TemporalClientDep
-from api.webhook_deps import DirectoryDep, VerifierDep
+from api.webhook_deps import DirectoryDep, ForwarderDep, OutboxDep, VerifierDep
 from models.connection import LifecycleEvent
-from models.messages import NotifiedMessages
 from vault.errors import VaultStoreError
 from webhooks.models import NotificationBatch
+from webhooks.outbox import OutboxEntry
 from webhooks.verify import Verified
-from workflows.connection import ConnectionWorkflow
 
 log = logging.getLogger("api.webhooks")
 router = APIRouter(prefix="/webhooks/graph", tags=["webhooks"])
@@ -82,29 +77,29 @@ async def change_notifications(
     request: Request,
     directory: DirectoryDep,
     verifier: VerifierDep,
-    temporal: TemporalClientDep,
+    outbox: OutboxDep,
+    forwarder: ForwarderDep,
+    background: BackgroundTasks,
     validationToken: str | None = None,
 ) -> Response:
     """Change notifications for our subscriptions (or the validation handshake)."""
     if validationToken is not None:
         return _handshake(validationToken)
-    by_connection: dict[str, list[str]] = defaultdict(list)
+    by_connection: dict[str, list[str]] = {}
     for v in await _verified(request, directory, verifier):
         message_id = _message_id(v)
-        if message_id and message_id not in by_connection[v.connection_id]:
-            by_connection[v.connection_id].append(message_id)
-    # One signal per connection per request, all at once: the hand-off is the only work done here.
-    await _hand_off(
-        [
-            _signal(temporal, cid, ConnectionWorkflow.notified, NotifiedMessages(message_ids=ids))
-            for cid, ids in by_connection.items()
-        ]
-    )
-    try:
-        await directory.note_notifications(by_connection)
-    except SQLAlchemyError:
-        # Only the "last notification" time shown to people; the notifications are handed off.
-        log.warning("could not record the last notification time")
+        ids = by_connection.setdefault(v.connection_id, [])
+        if message_id and message_id not in ids:
+            ids.append(message_id)
+    # One row per connection per request; the forwarder merges rows into one signal per connection.
+    entries = [
+        OutboxEntry(connection_id=uuid.UUID(cid), message_ids=ids)
+        for cid, ids in by_connection.items()
+        if ids
+    ]
+    await _store(outbox, forwarder, entries)
+    # Only the "last notification" time shown to people: after the answer is sent, and best effort.
+    background.add_task(_note_notifications, directory, list(by_connection))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -118,28 +113,25 @@ def _message_id(verified: Verified) -> str | None:
     return None
 
 
-async def _signal(temporal: TemporalClientDep, connection_id: str, signal: Any, arg: Any) -> None:
-    handle = temporal.get_workflow_handle(connecting.workflow_id(connection_id))
+async def _store(outbox: OutboxDep, forwarder: ForwarderDep, entries: list[OutboxEntry]) -> None:
+    """Writes the accepted notifications durably, or answers 503 so that Graph delivers them again."""
+    if not entries:
+        return
     try:
-        await handle.signal(signal, arg)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        # The connection has ended (disconnected): nothing of its mailbox is ours to handle any more.
+        await outbox.put(entries)
+    except SQLAlchemyError as err:
+        # "database is locked" after the busy timeout, a lost PostgreSQL, ...: the type says enough
+        # (the message could quote the statement's parameters).
+        log.warning("could not store %d notification(s) in the outbox (%s)", len(entries), type(err).__name__)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
+    forwarder.wake()
 
 
-async def _hand_off(signals: list[Coroutine[Any, Any, None]]) -> None:
-    """Sends the signals concurrently. If Temporal did not take one (unreachable, overloaded), the
-    answer is 503 so that Graph delivers the batch again: the workflows drop what they already have."""
-    results = await asyncio.gather(*signals, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
-    if failures:
-        log.warning(
-            "could not hand %d notification signal(s) to Temporal: %s",
-            len(failures),
-            type(failures[0]).__name__,
-        )
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later")
+async def _note_notifications(directory: DirectoryDep, connection_ids: list[str]) -> None:
+    try:
+        await directory.note_notifications(connection_ids)
+    except SQLAlchemyError:
+        log.warning("could not record the last notification time")
 
 
 @router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED)
@@ -147,25 +139,22 @@ async def lifecycle_notifications(
     request: Request,
     directory: DirectoryDep,
     verifier: VerifierDep,
-    temporal: TemporalClientDep,
+    outbox: OutboxDep,
+    forwarder: ForwarderDep,
     validationToken: str | None = None,
 ) -> Response:
     """Lifecycle notifications: reauthorizationRequired, subscriptionRemoved, missed."""
     if validationToken is not None:
         return _handshake(validationToken)
-    events: dict[str, list[LifecycleEvent]] = defaultdict(list)
+    known = {e.value.lower(): e for e in LifecycleEvent}
+    entries: list[OutboxEntry] = []
     for v in await _verified(request, directory, verifier):
         raw = (v.notification.lifecycle_event or "").lower()
-        known = {e.value.lower(): e for e in LifecycleEvent}
         if raw not in known:
             log.info("ignoring unknown lifecycle event %r", raw[:64])
             continue
-        if known[raw] not in events[v.connection_id]:
-            events[v.connection_id].append(known[raw])
-    signals = [
-        _signal(temporal, connection_id, ConnectionWorkflow.lifecycle, kind)
-        for connection_id, kinds in events.items()
-        for kind in kinds
-    ]
-    await _hand_off(signals)
+        entry = OutboxEntry(connection_id=uuid.UUID(v.connection_id), lifecycle_event=known[raw])
+        if entry not in entries:
+            entries.append(entry)
+    await _store(outbox, forwarder, entries)
     return Response(status_code=status.HTTP_202_ACCEPTED)

@@ -1,17 +1,26 @@
 """The webhook endpoints under hostile input: forged or unknown notifications never reach a workflow
-(they are dropped and counted), and the validation handshake and body checks hold on both URLs."""
+(they are dropped and counted), and the validation handshake and body checks hold on both URLs. And
+under failure: with Temporal unreachable a notification is stored, acknowledged and forwarded once
+Temporal is back; a database that cannot store it makes the webhook answer 503, never 500."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from db.engine import create_db_engine, session_scope
+from db.outbox import OutboxRow
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
     eventually,
@@ -135,28 +144,107 @@ async def test_validation_handshake_and_body_checks_on_both_urls(stack: Stack) -
                 assert r.headers["content-type"].startswith("application/json"), path
 
 
-@contextlib.asynccontextmanager
-async def replica_without_temporal(stack: Stack) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, Any]]]:
-    """A replica of the API whose Temporal is not there (a port nobody listens on; its Vault and database
-    are fine), and a genuine notification for a connected mailbox: (client for the replica, notification)."""
-    email, _token, _connection_id, _board = await connected_with_recipe(stack)
+def private_database(stack: Stack, directory: Path) -> str:
+    """A copy of the stack's database for a replica, with an empty outbox of its own: the stack's API
+    forwards the outbox of the shared database, so a row there would not wait for the replica."""
+    source = make_url(stack.settings.effective_database_url).database
+    assert source, stack.settings.effective_database_url
+    target = directory / f"replica-{uuid.uuid4().hex[:8]}.db"
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+        dst.execute("DELETE FROM webhook_outbox")
+        dst.commit()
+    return f"sqlite:///{target}"
+
+
+def outbox_rows(database_url: str) -> list[OutboxRow]:
+    engine = create_db_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            return list(session.scalars(select(OutboxRow)))
+    finally:
+        engine.dispose()
+
+
+async def genuine_notification(stack: Stack) -> tuple[str, dict[str, Any]]:
+    """A connected mailbox and a notification for it that passes every check: (connection id, body)."""
+    email, _token, connection_id, _board = await connected_with_recipe(stack)
     subscription_id, genuine_state = await mailbox_subscription(stack, email)
-    settings = replica_settings(stack, temporal_address=f"127.0.0.1:{free_port()}")
-    async with running_api(settings) as (_app, url), httpx.AsyncClient(base_url=url, timeout=60.0) as api:
-        yield api, notification(subscription_id, genuine_state, "AAMkWaiting=")
+    return connection_id, notification(subscription_id, genuine_state, "AAMkWaiting=")
 
 
-async def test_temporal_unreachable_change_notifications_answer_503(stack: Stack) -> None:
-    async with replica_without_temporal(stack) as (api, genuine):
-        r = await api.post("/webhooks/graph", json={"value": [genuine]})
-        assert r.status_code == 503, r.text  # 5xx: Graph retries later
+@pytest.mark.parametrize("path", WEBHOOK_PATHS)
+async def test_temporal_unreachable_notifications_are_kept_and_forwarded_when_it_is_back(
+    stack: Stack, tmp_path: Path, path: str
+) -> None:
+    connection_id, genuine = await genuine_notification(stack)
+    if path.endswith("/lifecycle"):
+        genuine = {**genuine, "lifecycleEvent": "missed"}
+    database_url = private_database(stack, tmp_path)
+    before = await signals_received(stack, connection_id)
+    # A replica whose Temporal is not there (a port nobody listens on; its Vault and database are fine).
+    down = replica_settings(stack, temporal_address=f"127.0.0.1:{free_port()}", database_url=database_url)
+    async with running_api(down) as (app, url), httpx.AsyncClient(base_url=url, timeout=60.0) as api:
+        r = await api.post(path, json={"value": [genuine]})
+        assert r.status_code == 202, r.text  # stored: Graph must not deliver it again
         assert genuine["clientState"] not in r.text
+        forwarder = app.state.webhook_forwarder
+
+        async def tried_and_kept() -> bool:
+            return bool(forwarder.totals["kept"])
+
+        await eventually(tried_and_kept, timeout=15, what="the replica's forwarder to fail and keep the row")
+    [row] = outbox_rows(database_url)
+    assert str(row.connection_id) == connection_id and row.attempts >= 1
+    stored = (row.message_ids, row.lifecycle_event)
+    assert stored == (('["AAMkWaiting="]', None) if path == "/webhooks/graph" else (None, "missed"))
+    assert await signals_received(stack, connection_id) == before
+
+    # Temporal is back (a process that reaches it, on the same database): the row is signalled once.
+    async with running_api(replica_settings(stack, database_url=database_url)):
+
+        async def forwarded() -> bool:
+            return (
+                not outbox_rows(database_url) and await signals_received(stack, connection_id) == before + 1
+            )
+
+        await eventually(forwarded, timeout=30, what="the kept notification to reach the workflow")
 
 
-async def test_temporal_unreachable_lifecycle_notifications_answer_503(stack: Stack) -> None:
-    async with replica_without_temporal(stack) as (api, genuine):
-        r = await api.post(
-            "/webhooks/graph/lifecycle", json={"value": [{**genuine, "lifecycleEvent": "missed"}]}
-        )
-        assert r.status_code == 503, r.text  # 5xx: Graph retries later, and never a 500
-        assert genuine["clientState"] not in r.text
+@pytest.mark.parametrize("failure", ["locked", "no outbox table"])
+async def test_database_unable_to_store_answers_503_never_500(
+    stack: Stack, tmp_path: Path, failure: str
+) -> None:
+    _connection_id, genuine = await genuine_notification(stack)
+    database_url = private_database(stack, tmp_path)
+    path = make_url(database_url).database
+    assert path
+    blocker = sqlite3.connect(path, isolation_level=None)
+    try:
+        if failure == "locked":
+            # Another writer holds the database past the 5 s busy timeout.
+            blocker.execute("BEGIN IMMEDIATE")
+        else:
+            blocker.execute("DROP TABLE webhook_outbox")
+        settings = replica_settings(stack, database_url=database_url)
+        async with running_api(settings) as (_app, url), httpx.AsyncClient(base_url=url, timeout=60.0) as api:
+            for p, body in (
+                ("/webhooks/graph", genuine),
+                ("/webhooks/graph/lifecycle", {**genuine, "lifecycleEvent": "missed"}),
+            ):
+                r = await api.post(p, json={"value": [body]})
+                assert r.status_code == 503, (p, r.status_code, r.text)  # 5xx: Graph delivers it again
+                assert genuine["clientState"] not in r.text
+            if failure == "locked":
+                # The lock is gone: Graph's retry is stored and acknowledged.
+                blocker.execute("ROLLBACK")
+                r = await api.post("/webhooks/graph", json={"value": [genuine]})
+                assert r.status_code == 202, r.text
+    finally:
+        blocker.close()
+    logged = stack.log_path.read_text()
+    assert "could not store 1 notification(s) in the outbox (OperationalError)" in logged
+    assert genuine["clientState"] not in logged
