@@ -12,6 +12,7 @@ from pathlib import Path
 from stack.procgroup import die_with_parent, signal_group
 
 TAIL_LINES = 20
+EXIT_POLL_SECONDS = 0.1
 
 
 class Child:
@@ -88,8 +89,17 @@ class Child:
                 if self.echo_enabled and line:
                     self._echo(self.name, line)
 
+    async def _exited(self) -> int:
+        # Not process.wait(): asyncio also waits there for the output pipe to close, and a process
+        # that inherited it (a worker of `uvicorn --workers`) can hold it open long after this one
+        # died. The child watcher records the exit status at once, but offers nothing to await for it
+        # alone: poll it.
+        while self.process.returncode is None:  # noqa: ASYNC110
+            await asyncio.sleep(EXIT_POLL_SECONDS)
+        return self.process.returncode
+
     async def wait(self) -> int:
-        code = await self.process.wait()
+        code = await self._exited()
         # Let the pump drain what the process wrote before it ended (the interesting last lines).
         try:
             await asyncio.wait_for(asyncio.shield(self._pump), timeout=2)
@@ -103,10 +113,10 @@ class Child:
         if self.process.returncode is None:
             signal_group(self.pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(self.process.wait(), grace)
+                await asyncio.wait_for(self._exited(), grace)
             except TimeoutError:
                 signal_group(self.pid, signal.SIGKILL)
-        code = await self.process.wait()
+        code = await self._exited()
         # Grandchildren that outlived their parent in the group go as well.
         signal_group(self.pid, signal.SIGKILL)
         self._pump.cancel()

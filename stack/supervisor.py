@@ -204,6 +204,9 @@ class Supervisor:
             code = await child.wait()
             if self.stopping:
                 return
+            # What it started goes with it: the workers of a killed `uvicorn --workers` would keep
+            # serving on the port, and the restarted API could not bind it.
+            signal_group(child.pid, signal.SIGKILL)
             uptime = child.uptime()
             self.console.status(
                 "died", part.name, f"{describe_exit(code)} (pid {child.pid}, up {uptime:.1f} s)"

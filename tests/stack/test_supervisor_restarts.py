@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -81,6 +83,46 @@ async def test_crashing_part_is_reported_and_restarted_with_growing_backoff(tmp_
     assert re.search(r"^stopped\s+steady\s+", text, re.MULTILINE)
     assert not pid_alive(steady_pid)
     assert "giving up now" in (tmp_path / "logs" / "flaky.log").read_text()
+
+
+async def test_a_dead_parts_own_children_go_before_it_restarts(tmp_path: Path) -> None:
+    # Like `uvicorn --workers`: a parent whose worker process would outlive it (and keep its port).
+    parent = Service(
+        "parent",
+        "nowhere",
+        _python(
+            "import subprocess, sys, time;"
+            " w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+            " print(f'worker {w.pid}', flush=True); time.sleep(600)"
+        ),
+        _said_worker,
+    )
+    out = io.StringIO()
+    supervisor = Supervisor(_stack(tmp_path, [[parent]]), Console(out))
+    run = asyncio.create_task(supervisor.run())
+    try:
+        await _wait_for(out, r"^ok\s+parent")
+        first = supervisor.children["parent"]
+        worker_pid = _worker_pid(first)
+        assert pid_alive(worker_pid)
+        os.kill(first.pid, signal.SIGKILL)
+        await _wait_for(out, r"^restarted\s+parent")
+        assert not pid_alive(worker_pid)
+        assert pid_alive(_worker_pid(supervisor.children["parent"]))
+    finally:
+        supervisor.stop_requested.set()
+        assert await run == 0
+
+
+async def _said_worker(child: Child) -> None:
+    _worker_pid(child)
+
+
+def _worker_pid(child: Child) -> int:
+    found = [int(line.split()[1]) for line in child.tail if line.startswith("worker ")]
+    if not found:
+        raise RuntimeError("no worker yet")
+    return found[-1]
 
 
 async def test_part_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
