@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # `make run` starts uvicorn with this many worker processes (one event loop each; each also runs
+    # the webhook outbox forwarder). Other deployments choose their own process count.
+    api_workers: int = Field(2, ge=1, le=64, description="API processes `make run` starts")
     public_base_url: str = Field(
         "http://127.0.0.1:8000", description="How browsers and Microsoft reach the API (redirect URI base)"
     )

@@ -125,6 +125,11 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
             service.api_host,
             "--port",
             str(service.api_port),
+            # Several processes: one event loop alone fell behind 200 webhook POSTs/s on this machine.
+            # Everything they keep in memory is a per-process cache (subscription owners,
+            # clientStates); the outbox lease keeps their forwarders off each other's rows.
+            "--workers",
+            str(service.api_workers),
         ],
         lambda _child: http_ok(f"{stack.api_url}/healthz"),
         service_env=True,

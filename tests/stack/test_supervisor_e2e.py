@@ -69,6 +69,8 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
         stack.wait_for(r"^ok\s+bootstrap\s+admin created", 1)
         stack.wait_for(rf"Sign in\s+http://127\.0\.0\.1:{ports.api}/", 1)
         assert _readyz(ports).status_code == 200, _readyz(ports).text
+        # The API runs as API_WORKERS (default 2) uvicorn worker processes under one parent.
+        assert _wait_api_workers(stack.state()["api"], Settings().api_workers) == Settings().api_workers
         ui = httpx.get(f"http://127.0.0.1:{ports.temporal_ui}/", follow_redirects=True, timeout=10)
         assert ui.status_code == 200 and "<html" in ui.text.lower()
         # Startup times, visible with `pytest -rP`.
@@ -131,6 +133,27 @@ def _secrets(data_dir: Path) -> dict[str, str]:
         "admin token": (data_dir / "admin-token").read_text().strip(),
         "client secret": Settings().ms_client_secret.get_secret_value(),
     }
+
+
+def _api_workers(parent_pid: int) -> list[int]:
+    """Live processes that uvicorn started for its workers (multiprocessing's spawn_main) under parent_pid."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == parent_pid and b"spawn_main" in cmdline and pid_alive(int(stat.parent.name)):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_api_workers(parent_pid: int, expected: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while len(_api_workers(parent_pid)) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return len(_api_workers(parent_pid))
 
 
 def _wait_ready(ports: StackPorts, timeout: float = 30.0) -> bool:
