@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 from activities.connection import ConnectionActivities
 from activities.health import HealthActivities
 from activities.mailbox_access import MailboxAccess
+from activities.message_starts import start_message_workflows
 from activities.messages import MessageActivities
 from boards.store import BoardStore
 from config.logging import configure_logging
@@ -54,7 +55,7 @@ def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     engine = engine_from_settings(settings)
     connection = ConnectionActivities(access, engine, settings.public_base_url)
     messages = MessageActivities(access, engine, BoardStore(engine))
-    return [health.check_vault_login, *connection.all(), *messages.all()]
+    return [health.check_vault_login, start_message_workflows, *connection.all(), *messages.all()]
 
 
 async def connect(settings: Settings) -> Client:

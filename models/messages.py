@@ -44,3 +44,16 @@ class CatchUpRequest(BaseModel):
 class CatchUpResult(BaseModel):
     message_ids: list[str] = Field(default_factory=list)
     complete: bool = True
+
+
+class MessageStarts(BaseModel):
+    """A batch of notified messages for which the connection workflow wants message workflows."""
+
+    connection_id: str
+    message_ids: list[str] = Field(max_length=1000)
+
+
+class MessageStartsResult(BaseModel):
+    started: int = 0
+    # Already had a workflow (a duplicate notification, or a catch-up finding a handled message).
+    duplicates: int = 0

@@ -39,13 +39,23 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionRequest,
         ValidationResult,
     )
-    from models.messages import CatchUpRequest, CatchUpResult, MessageInput, NotifiedMessages
+    from models.messages import (
+        CatchUpRequest,
+        CatchUpResult,
+        MessageInput,
+        MessageStarts,
+        MessageStartsResult,
+        NotifiedMessages,
+    )
     from workflows.message import MessageWorkflow, message_workflow_id
     from workflows.search_attributes import CONNECTION_STATUS
 
 # Message processing (issue 5) came after the first recorded histories: new runs take it, replays of
 # older histories do not.
 MESSAGES_PATCH = "message-processing-v1"
+# Message workflows started by a local activity per batch instead of as children (fewer events and
+# workflow tasks on this workflow per message; see activities/message_starts.py).
+STARTS_BY_ACTIVITY_PATCH = "message-starts-by-activity-v1"
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
@@ -82,6 +92,7 @@ class ConnectionWorkflow:
         self._pending = set(input.state.pending_messages)
         self._children_started = 0
         self._messages_on = False
+        self._starts_by_activity = False
 
     # ----- messages -------------------------------------------------------------------------------
 
@@ -128,6 +139,7 @@ class ConnectionWorkflow:
         # Decided once, first thing in every run: histories recorded before message processing
         # existed replay without it, and a running workflow takes it up at its next continue-as-new.
         self._messages_on = self._input.incoming and workflow.patched(MESSAGES_PATCH)
+        self._starts_by_activity = self._messages_on and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
         while True:
             if state.disconnect_requested:
                 await self._disconnect()
@@ -213,11 +225,35 @@ class ConnectionWorkflow:
             if self._children_started >= self._input.timing.children_per_run:
                 return  # the loop continues as new first; the rest is carried in the state
             batch = state.pending_messages[: self._input.timing.child_batch]
-            # Started concurrently: one workflow task for the whole batch instead of one per child.
-            await asyncio.gather(*(self._start_child(message_id) for message_id in batch))
+            if self._starts_by_activity:
+                if not await self._start_message_workflows(batch):
+                    return  # Temporal did not take them: kept pending, tried again on the next wake-up
+                # Counted like children: a run hands over to the next after so many messages, which
+                # keeps its history (signals, batches) and its carried state small.
+                self._children_started += len(batch)
+            else:
+                # Started concurrently: one workflow task for the whole batch instead of one per child.
+                await asyncio.gather(*(self._start_child(message_id) for message_id in batch))
             del state.pending_messages[: len(batch)]
             self._pending.difference_update(batch)
             self._remember(batch)
+
+    async def _start_message_workflows(self, batch: list[str]) -> bool:
+        try:
+            await workflow.execute_local_activity(
+                "start_message_workflows",
+                MessageStarts(connection_id=self._input.connection_id, message_ids=batch),
+                result_type=MessageStartsResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=_STEP_DEADLINE,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+                ),
+                summary=f"start {len(batch)} message workflow(s)",
+            )
+        except ActivityError:
+            return False
+        return True
 
     async def _start_child(self, message_id: str) -> None:
         connection_id = self._input.connection_id

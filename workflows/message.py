@@ -25,7 +25,7 @@ def message_workflow_id(connection_id: str, message_id: str) -> str:
     return f"message/{connection_id}/{message_id}"
 
 
-@workflow.defn(name="MessageWorkflow")
+@workflow.defn(name="MessageWorkflow", sandboxed=False)
 class MessageWorkflow:
     @workflow.run
     async def run(self, input: MessageInput) -> MessageResult:
