@@ -56,6 +56,16 @@ async def history_events(client: Client, workflow_type: str) -> tuple[int, int]:
     return runs, events
 
 
+async def started_at(client: Client, workflow_type: str, message_ids: set[str]) -> dict[str, float]:
+    """message id -> epoch seconds its message workflow started (ids end in the message id)."""
+    found: dict[str, float] = {}
+    async for execution in client.list_workflows(f"WorkflowType = '{workflow_type}'"):
+        mid = execution.id.rsplit("/", 1)[-1]
+        if mid in message_ids and execution.start_time is not None:
+            found[mid] = min(found.get(mid, float("inf")), execution.start_time.timestamp())
+    return found
+
+
 async def graph_calls(control: httpx.AsyncClient, since: float) -> int:
     r = await control.get("/_emulator/requests", params={"since": str(since)})
     r.raise_for_status()

@@ -11,7 +11,7 @@ from typing import Any
 from temporalio.client import Client
 
 from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
-from bench.mail.measure import graph_calls, history_events, wait_committed
+from bench.mail.measure import graph_calls, history_events, started_at, wait_committed
 from bench.mail.stats import percentile
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, new_mailbox, wait_status
@@ -93,6 +93,11 @@ async def measure(
     async with stack.emulator_control() as control:
         calls = await graph_calls(control, since)
     latencies = [committed[m] - sent.at[m] for m in ids if m in committed]
+    # Where the time goes: until the message workflow started (notification, webhook, connection
+    # workflow), and from then to the item's commit (the message workflow and its activity).
+    started = await started_at(client, design.message_type, set(ids))
+    to_start = [started[m] - sent.at[m] for m in ids if m in started]
+    to_commit = [committed[m] - started[m] for m in ids if m in started and m in committed]
     emails = len(ids)
     span = (max(committed.values()) - sent.first) if committed else None
     return {
@@ -107,6 +112,10 @@ async def measure(
         "latency_p50_s": percentile(latencies, 50),
         "latency_p99_s": percentile(latencies, 99),
         "latency_max_s": max(latencies) if latencies else None,
+        "to_workflow_start_p50_s": percentile(to_start, 50),
+        "to_workflow_start_p99_s": percentile(to_start, 99),
+        "workflow_start_to_commit_p50_s": percentile(to_commit, 50),
+        "workflow_start_to_commit_p99_s": percentile(to_commit, 99),
         "message_runs": after_msg[0] - before_msg[0],
         "message_events": after_msg[1] - before_msg[1],
         "connection_events": after_conn[1] - before_conn[1],

@@ -1,6 +1,7 @@
 """The service as `make run` runs it, started by the benchmark on free ports and stopped afterwards:
-Temporal dev server, OpenBao, the emulator, the real API (uvicorn in this process) and the real worker,
-plus a second worker for the naive design on its own task queue."""
+Temporal dev server, OpenBao, the emulator, the real API and the real worker (each in its own process,
+as `make run` runs them), plus a second worker for the naive design (in this process) on its own task
+queue."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-import worker
 from activities.mailbox_access import MailboxAccess
 from api.main import create_app
 from bench.mail.api_process import api_process
+from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
 from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
 from boards.store import BoardStore
@@ -119,15 +120,13 @@ async def _service(
     logging.getLogger().setLevel(logging.WARNING)
     async with _api(settings, port, data_dir, in_process) as served:
         stack = Stack(settings, engine, env, emulator, openbao, served, data_dir / "api.log")
-        product = worker.build_worker(env.client, settings)
         naive = _naive_worker(stack)
-        tasks = [asyncio.create_task(product.run()), asyncio.create_task(naive.run())]
+        task = asyncio.create_task(naive.run())
         try:
-            yield stack
+            with worker_process(settings, data_dir / "worker.log"):
+                yield stack
         finally:
-            await product.shutdown()
             await naive.shutdown()
-            for t in tasks:
-                with contextlib.suppress(Exception):
-                    await t
+            with contextlib.suppress(Exception):
+                await task
         engine.dispose()
