@@ -33,6 +33,9 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ack-rate", type=float, default=200.0, help="notifications/s posted to the webhook")
     p.add_argument("--ack-seconds", type=float, default=20.0)
     p.add_argument("--ack-batch", type=int, default=1, help="notifications per POST")
+    p.add_argument(
+        "--ack-connections", type=int, default=1000, help="connections the webhook phase spreads over"
+    )
     p.add_argument("--burst", type=int, default=400, help="emails delivered as fast as possible")
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
@@ -66,7 +69,14 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
         print(f"product paced: {report['product_paced']}", flush=True)
 
         if not opts.skip_ack:
-            subs = [s for s in await subscriptions(stack) if s.mailbox in {b.email for b in boxes}]
+            t = time.monotonic()
+            extra = await connect_mailboxes(
+                stack, max(0, opts.ack_connections - len(boxes)), concurrency=12, with_recipe=False
+            )
+            took = report["ack_connect_seconds"] = time.monotonic() - t
+            print(f"connected {len(extra)} more mailboxes in {took:.1f} s", flush=True)
+            ack_boxes = {b.email for b in [*boxes, *extra]}
+            subs = [s for s in await subscriptions(stack) if s.mailbox in ack_boxes]
             ack = await asyncio.to_thread(
                 post_notifications_elsewhere,
                 stack.api_url,

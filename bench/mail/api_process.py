@@ -50,7 +50,9 @@ def api_process(settings: Settings, port: int, log_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         child = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            # As many processes as `make run` starts (API_WORKERS).
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+            + ["--workers", str(settings.api_workers)],
             cwd=REPO_ROOT,
             env=settings_env(settings),
             stdout=log,

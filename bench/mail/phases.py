@@ -19,8 +19,11 @@ from tests.recipes.support import SUPPORT_BOARD as BOARD
 from tests.recipes.support import recipe_body
 
 
-async def connect_mailboxes(stack: Stack, count: int, concurrency: int = 6) -> list[Mailbox]:
-    """Real OAuth connections through the API (like a browser), each with the issue's board and recipe."""
+async def connect_mailboxes(
+    stack: Stack, count: int, concurrency: int = 6, with_recipe: bool = True
+) -> list[Mailbox]:
+    """Real OAuth connections through the API (like a browser), each with the issue's board and recipe
+    (or, `with_recipe=False`, connections only: the webhook benchmark's extra mailboxes)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one() -> Mailbox:
@@ -30,6 +33,8 @@ async def connect_mailboxes(stack: Stack, count: int, concurrency: int = 6) -> l
             async with contextlib.aclosing(browser):
                 connection_id = await connect(stack, browser, email)
             await wait_status(stack, token, connection_id, "active")
+            if not with_recipe:
+                return Mailbox(email, token, connection_id, "")
             board = await api_call(stack, token, "POST", "/api/boards", json=BOARD)
             board.raise_for_status()
             board_id = board.json()["id"]
