@@ -49,10 +49,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 def api_process(settings: Settings, port: int, log_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
+        # As many processes as `make run` starts (API_WORKERS).
+        workers = ["--workers", str(settings.api_workers)]
         child = subprocess.Popen(
-            # As many processes as `make run` starts (API_WORKERS).
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-            + ["--workers", str(settings.api_workers)],
+            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), *workers, "--log-level", "warning"],
             cwd=REPO_ROOT,
             env=settings_env(settings),
             stdout=log,
