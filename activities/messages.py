@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -40,6 +41,14 @@ DELTA_PAGE_SIZE = 100
 # started exactly at the connection's creation would miss mail received in that same second (or a
 # little earlier by a skewed clock). A minute earlier is safe; an older mail there is only a match.
 FIRST_ROUND_MARGIN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SavedPosition:
+    link: str
+    complete: bool  # a delta link (the round is complete) or a next link inside the round
+    call: int | None
+    started_from: str | None
 
 
 class MessageActivities:
@@ -146,19 +155,21 @@ class MessageActivities:
         connection_id = request.connection_id
         with retry_semantics("delta catch-up"):
             try:
-                return await self._catch_up(connection_id, request.limit)
+                return await self._catch_up(connection_id, request.limit, request.call)
             except SyncStateExpired:
                 # Graph forgot our place (410): start a full round again, bounded by the connection's age.
-                await asyncio.to_thread(self._set_position, connection_id, None, None)
-                return await self._catch_up(connection_id, request.limit)
+                await asyncio.to_thread(self._forget_position, connection_id)
+                return await self._catch_up(connection_id, request.limit, request.call)
 
-    async def _catch_up(self, connection_id: str, limit: int) -> CatchUpResult:
-        link, since = await asyncio.to_thread(self._start_of_round, connection_id)
+    async def _catch_up(self, connection_id: str, limit: int, call: int | None) -> CatchUpResult:
+        start, since = await asyncio.to_thread(self._start_of_call, connection_id, call)
         inbox = next(iter(await self._allowed_folders(connection_id)))
+        link = start
         found: list[str] = []
         complete = True
         refreshed = False
         pages = 0
+        position: str | None = None
         while True:
             mailbox = await self._access.client(connection_id)
             try:
@@ -169,12 +180,11 @@ class MessageActivities:
                     activity.heartbeat(pages)
                     found.extend(m.id for m in page.messages if m.id and m.removed is None)
                     if page.delta_link:
-                        await asyncio.to_thread(self._set_position, connection_id, page.delta_link, None)
+                        position = page.delta_link
                         break
                     link = page.next_link
                     if len(found) >= limit and link:
-                        await asyncio.to_thread(self._set_position, connection_id, None, link)
-                        complete = False
+                        position, complete = link, False
                         break
                 break
             except Unauthorized:
@@ -184,33 +194,48 @@ class MessageActivities:
                 await self._access.refresh(connection_id)
                 refreshed = True
         done = await asyncio.to_thread(activitylog.processed_message_ids, self._engine, connection_id, found)
+        if position is not None:
+            moved = SavedPosition(link=position, complete=complete, call=call, started_from=start)
+            await asyncio.to_thread(self._save_position, connection_id, moved)
         return CatchUpResult(
             message_ids=[m for m in dict.fromkeys(found) if m not in done], complete=complete
         )
 
-    def _start_of_round(self, connection_id: str) -> tuple[str | None, datetime | None]:
-        """Where the next round starts: mid-round, after the last round, or (first round) at the
-        connection's creation (less FIRST_ROUND_MARGIN), so older mail never becomes items."""
+    def _start_of_call(self, connection_id: str, call: int | None) -> tuple[str | None, datetime | None]:
+        """Where this call starts: mid-round, after the last round, where the same call started
+        before (its result never reached the workflow), or (first round) at the connection's creation
+        (less FIRST_ROUND_MARGIN), so older mail never becomes items."""
         with session_scope(self._engine) as session:
             state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
-            if state and (state.resume_link or state.delta_link):
-                return state.resume_link or state.delta_link, None
+            if state is not None and call is not None and state.last_call == call:
+                link = state.previous_link
+            else:
+                link = (state.resume_link or state.delta_link) if state else None
+            if link:
+                return link, None
             connection = session.get(Connection, uuid.UUID(connection_id))
             created = connection.created_at if connection else datetime.now(UTC)
             return None, created.replace(microsecond=0) - FIRST_ROUND_MARGIN
 
-    def _set_position(self, connection_id: str, delta_link: str | None, resume_link: str | None) -> None:
-        """A complete round (delta_link), a place inside one (resume_link), or neither: start over."""
+    def _save_position(self, connection_id: str, moved: SavedPosition) -> None:
+        """A complete round (its delta link) or a place inside one (a next link), and which call got
+        there from where. Saved last, after everything that could fail: a retry then rarely redoes."""
         with session_scope(self._engine) as session:
             key = (uuid.UUID(connection_id), "inbox")
             state = session.get(MailSyncState, key) or MailSyncState(connection_id=key[0], folder="inbox")
             session.add(state)
-            if delta_link is not None:
-                state.delta_link, state.resume_link = delta_link, None
-            elif resume_link is not None:
-                state.resume_link = resume_link
+            if moved.complete:
+                state.delta_link, state.resume_link = moved.link, None
             else:
-                state.delta_link, state.resume_link = None, None
+                state.resume_link = moved.link
+            state.last_call, state.previous_link = moved.call, moved.started_from
+
+    def _forget_position(self, connection_id: str) -> None:
+        with session_scope(self._engine) as session:
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            if state is not None:
+                state.delta_link = state.resume_link = state.previous_link = None
+                state.last_call = None
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.process_message, self.record_failure, self.catch_up_messages]

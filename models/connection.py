@@ -58,6 +58,8 @@ class ConnectionState(BaseModel):
     recent_messages: list[str] = Field(default_factory=list)
     catch_up_requested: bool = False
     next_reconcile_at: datetime | None = None
+    # Catch-up calls whose result this workflow has (see CatchUpRequest.call).
+    catch_up_calls: int = 0
 
 
 class ConnectionTiming(BaseModel):

@@ -39,6 +39,11 @@ class CatchUpRequest(BaseModel):
     # At most this many not-yet-processed ids per call; the activity keeps its place in the delta
     # round (in the database) and the workflow calls again until `complete`.
     limit: int = 200
+    # The workflow's number for this call: the same number again means the workflow never got that
+    # call's result (a retry, or a new attempt after the retries ran out), so the activity starts
+    # from where that call started, not from the position it may already have saved. None: older
+    # workflows, which do not number their calls.
+    call: int | None = None
 
 
 class CatchUpResult(BaseModel):

@@ -291,14 +291,14 @@ class ConnectionWorkflow:
         """Delta over the inbox: every message since the last round that has no outcome yet."""
         state = self._state
         state.catch_up_requested = False
-        request = CatchUpRequest(connection_id=self._input.connection_id)
         try:
             while True:
+                request = CatchUpRequest(
+                    connection_id=self._input.connection_id, call=state.catch_up_calls + 1
+                )
                 found = await self._call("catch_up_messages", request, CatchUpResult, "delta catch-up")
-                fresh = [
-                    m for m in found.message_ids if m not in self._recent and m not in state.pending_messages
-                ]
-                state.pending_messages.extend(fresh)
+                state.catch_up_calls += 1  # have it: the next call may start from the saved position
+                self._enqueue(found.message_ids)
                 if found.complete:
                     break
         except ConnectionFailure as failure:

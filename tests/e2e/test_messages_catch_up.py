@@ -1,17 +1,31 @@
-"""Catch-up after gaps: mail that arrives while the subscription is being re-created, and a `missed`
-whose delta position Graph has forgotten (410, full resync): every item once, none twice."""
+"""Catch-up after gaps: mail that arrives while the subscription is being re-created, a `missed` whose
+delta position Graph has forgotten (410, full resync), mail stamped in the connection's first second,
+and a catch-up call whose result never reached the workflow: every item once, none twice."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from temporalio.testing import ActivityEnvironment
 
+from activities.mailbox_access import MailboxAccess
+from activities.messages import MessageActivities
+from boards.store import BoardStore
+from db.engine import session_scope
+from db.sync_state import MailSyncState
+from graph.http_client import build_http_client
+from graph.identity import Identity
+from graph.mail import GraphMail
+from models.messages import CatchUpRequest
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, clear_faults, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
+from vault.client import VaultClient
+from vault.token_store import TokenStore
 
 CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
 
@@ -105,3 +119,45 @@ async def test_catch_up_keeps_mail_stamped_in_the_second_the_connection_was_made
     logged = await wait_outcomes(stack, token, connection_id, {kept["id"], trigger["id"]})
     assert sorted(i["name"] for i in made) == ["help now", "help, same second"]
     assert ignored["id"] not in {o["message_id"] for o in logged}
+
+
+def message_activities(stack: Stack) -> MessageActivities:
+    """The worker's catch-up activity, built like worker.py builds it, to be called directly."""
+    settings = stack.settings
+    access = MailboxAccess(
+        TokenStore(VaultClient.from_settings(settings)),
+        Identity.from_settings(settings),
+        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
+    )
+    return MessageActivities(access, stack.engine, BoardStore(stack.engine))
+
+
+async def test_a_catch_up_call_whose_result_was_lost_finds_the_same_mail_again(stack: Stack) -> None:
+    """The activity saves its new delta position before its result reaches the workflow; if the result
+    is lost (worker killed, retries exhausted), the same call number must start where it started."""
+    email, _token, connection_id, _board = await connected_with_recipe(stack)
+
+    async def first_round_done() -> bool:
+        with session_scope(stack.engine) as session:
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            return state is not None and state.delta_link is not None
+
+    await eventually(first_round_done, what="the connection's first catch-up")
+    # The workflow out of the way: only the calls below move the position from here on.
+    await stack.env.client.get_workflow_handle(f"connection/{connection_id}").terminate("test")
+    ids = {
+        (await deliver(stack, email, **{"from": CUSTOMER, "subject": f"help {n}"}))["id"] for n in range(3)
+    }
+
+    env = ActivityEnvironment()
+    activities = message_activities(stack)
+    lost = await env.run(activities.catch_up_messages, CatchUpRequest(connection_id=connection_id, call=1000))
+    again = await env.run(
+        activities.catch_up_messages, CatchUpRequest(connection_id=connection_id, call=1000)
+    )
+    after = await env.run(
+        activities.catch_up_messages, CatchUpRequest(connection_id=connection_id, call=1001)
+    )
+    assert set(lost.message_ids) == ids and lost.complete
+    assert set(again.message_ids) == ids  # the same call again: from where it started, nothing skipped
+    assert after.message_ids == []  # the next call: from the position the first one saved
