@@ -140,15 +140,17 @@ async def test_unreachable_temporal_keeps_rows_and_they_go_once_it_is_back(
     await outbox.put(changes(cid, ["m1"], ["m2"]))
     down = await Client.connect(f"127.0.0.1:{free_port()}", data_converter=pydantic_data_converter, lazy=True)
 
-    result = await WebhookForwarder(outbox, down, QUICK).forward_once()
+    timing = ForwarderTiming(retry_first=timedelta(seconds=2))
+
+    result = await WebhookForwarder(outbox, down, timing).forward_once()
 
     assert (result.claimed, result.forwarded, result.kept) == (2, 0, 2)
     rows = left(engine)
     assert [r.attempts for r in rows] == [1, 1]
     # Held back for the retry delay, from every forwarder (the next one is in another process).
-    healthy = WebhookForwarder(outbox, temporal_env.client, QUICK)
+    healthy = WebhookForwarder(outbox, temporal_env.client, timing)
     assert (await healthy.forward_once()).claimed == 0
-    await asyncio.sleep(QUICK.retry_delay(1).total_seconds() + 0.1)
+    await asyncio.sleep(timing.retry_delay(1).total_seconds() + 0.1)
     assert (await healthy.forward_once()).forwarded == 2
     assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["m1", "m2"]))]
     assert left(engine) == []
@@ -242,23 +244,33 @@ async def test_the_webhooks_wake_up_forwards_at_once_and_stop_is_prompt(
     cid = connection()
     workflow = await parked(cid)
     outbox = Outbox(engine)
+    await outbox.put(changes(cid, ["first"]))
     forwarder = WebhookForwarder(outbox, temporal_env.client, ForwarderTiming(poll_seconds=60))
     forwarder.start()
     try:
-        await asyncio.sleep(0.3)  # its first (empty) round is done; the next poll is a minute away
+        # Its first round forwards what was there; the next poll is a minute away.
+        await until_empty(engine)
         await outbox.put(changes(cid, ["woken"]))
         await asyncio.sleep(0.5)
         assert count(engine) == 1  # nobody polls that soon
         forwarder.wake()
-        deadline = time.monotonic() + 10
-        while count(engine) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["woken"]))]
+        await until_empty(engine)
+        assert await signals(workflow) == [
+            ("notified", NotifiedMessages(message_ids=["first"])),
+            ("notified", NotifiedMessages(message_ids=["woken"])),
+        ]
     finally:
         started = time.monotonic()
         await forwarder.stop()
     assert time.monotonic() - started < 2
     assert not forwarder.running
+
+
+async def until_empty(engine: Engine, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while count(engine) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert count(engine) == 0, "the outbox was not forwarded in time"
 
 
 async def test_a_database_without_the_table_is_waited_for(tmp_path, temporal_env, parked):
@@ -275,9 +287,7 @@ async def test_a_database_without_the_table_is_waited_for(tmp_path, temporal_env
         cid = add_connection(engine, user_id)
         workflow = await parked(cid)
         await Outbox(engine).put(changes(cid, ["after-migration"]))
-        deadline = time.monotonic() + 10
-        while count(engine) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until_empty(engine)
         assert await signals(workflow) == [("notified", NotifiedMessages(message_ids=["after-migration"]))]
     finally:
         await forwarder.stop()

@@ -109,13 +109,13 @@ async def test_retry_later_counts_attempts_and_holds_rows_back(engine, new_conne
     store = OutboxStore(engine)
     await store.put([OutboxEntry(connection_id=uuid.UUID(new_connection()), message_ids=["m"])])
     [claimed] = await store.claim("me", lease=LEASE, limit=1)
-    await store.retry_later("me", [claimed], lambda attempts: timedelta(seconds=0.5 * attempts))
+    await store.retry_later("me", [claimed], lambda attempts: timedelta(seconds=2 * attempts))
     [row] = rows(engine)
     assert row.attempts == 1
     assert row.claimed_until is not None
-    assert row.claimed_until - datetime.now(UTC) < timedelta(seconds=0.6)
+    assert timedelta(seconds=1) < row.claimed_until - datetime.now(UTC) <= timedelta(seconds=2)
     assert await store.claim("other", lease=LEASE, limit=1) == []  # held back, even from others
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(2.1)
     [again] = await store.claim("other", lease=LEASE, limit=1)
     assert again.attempts == 1
 
