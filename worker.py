@@ -26,11 +26,6 @@ from boards.store import BoardStore
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from db.engine import engine_from_settings
-from graph.http_client import build_http_client
-from graph.identity import Identity
-from graph.mail import GraphMail
-from vault.client import VaultClient
-from vault.token_store import TokenStore
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
 
@@ -47,11 +42,7 @@ def workflows() -> Sequence[type]:
 def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     """The activity classes, each built once with the process's shared clients."""
     health = HealthActivities(settings)
-    access = MailboxAccess(
-        TokenStore(VaultClient.from_settings(settings)),
-        Identity.from_settings(settings),
-        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
-    )
+    access = MailboxAccess.from_settings(settings)
     engine = engine_from_settings(settings)
     connection = ConnectionActivities(access, engine, settings.public_base_url)
     messages = MessageActivities(access, engine, BoardStore(engine))

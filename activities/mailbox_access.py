@@ -17,10 +17,13 @@ from typing import TypeVar
 
 from pydantic import SecretStr
 
+from config.settings import Settings
+from graph.http_client import build_http_client
 from graph.identity import Identity
 from graph.identity_errors import ReconnectRequired
 from graph.mail import GraphMail, MailboxClient
 from graph.tokens import with_token_refresh
+from vault.client import VaultClient
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
 
@@ -37,6 +40,15 @@ class MailboxAccess:
         self._graph = graph
         self._refresh_locks: dict[str, asyncio.Lock] = {}
         self._access_tokens: dict[str, tuple[SecretStr, datetime]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailboxAccess:
+        """Vault, the identity platform and Graph as the settings say (one set of clients per call)."""
+        return cls(
+            TokenStore(VaultClient.from_settings(settings)),
+            Identity.from_settings(settings),
+            GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
+        )
 
     async def access_token(self, connection_id: str) -> SecretStr:
         cached = self._access_tokens.get(connection_id)

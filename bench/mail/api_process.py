@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,34 +46,45 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def api_process(settings: Settings, port: int, log_path: Path) -> Iterator[str]:
-    url = f"http://127.0.0.1:{port}"
+def service_process(
+    command: list[str], settings: Settings, log_path: Path, ready: Callable[[], bool], stop_seconds: float
+) -> Iterator[None]:
+    """A part of the service in its own process (output to `log_path`), until `ready()`; SIGTERM after."""
     with log_path.open("wb") as log:
-        # As many processes as `make run` starts (API_WORKERS).
-        workers = ["--workers", str(settings.api_workers)]
         child = subprocess.Popen(
-            [*UVICORN, "--host", "127.0.0.1", "--port", str(port), *workers, "--log-level", "warning"],
-            cwd=REPO_ROOT,
-            env=settings_env(settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            command, cwd=REPO_ROOT, env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT
         )
         try:
             deadline = time.monotonic() + 60
-            while True:
+            while not ready():
                 if child.poll() is not None:
-                    raise RuntimeError(f"API exited: {log_path.read_text(errors='replace')[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                        break
+                    raise RuntimeError(
+                        f"{command[-1]} exited: {log_path.read_text(errors='replace')[-2000:]}"
+                    )
                 if time.monotonic() > deadline:
-                    raise RuntimeError("API did not become healthy")
+                    raise RuntimeError(f"{command[-1]} did not become ready")
                 time.sleep(0.2)
-            yield url
+            yield
         finally:
             child.terminate()
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=stop_seconds)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+
+
+@contextlib.contextmanager
+def api_process(settings: Settings, port: int, log_path: Path) -> Iterator[str]:
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        return False
+
+    # As many processes as `make run` starts (API_WORKERS).
+    workers = ["--workers", str(settings.api_workers)]
+    command = [*UVICORN, "--host", "127.0.0.1", "--port", str(port), *workers, "--log-level", "warning"]
+    with service_process(command, settings, log_path, healthy, stop_seconds=10):
+        yield url

@@ -28,28 +28,19 @@ from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
 from boards.store import BoardStore
 from config.settings import Settings
 from db.engine import engine_from_settings
-from graph.http_client import build_http_client
-from graph.identity import Identity
-from graph.mail import GraphMail
 from stack.openbao import OpenBaoServer
 from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
 from tests.e2e.conftest import Stack, register_service_app, service_settings
 from tests.support.appdb import migrated_engine
 from tests.support.emulator_server import RunningEmulator, start_emulator
 from tests.support.servers import free_port
-from vault.client import VaultClient
-from vault.token_store import TokenStore
 
 NAIVE_QUEUE = "bench-naive"
 
 
 def _naive_worker(stack: Stack) -> Worker:
     settings = stack.settings
-    access = MailboxAccess(
-        TokenStore(VaultClient.from_settings(settings)),
-        Identity.from_settings(settings),
-        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
-    )
+    access = MailboxAccess.from_settings(settings)
     engine = engine_from_settings(settings)
     naive = NaiveActivities(access, engine, BoardStore(engine))
     return Worker(

@@ -16,16 +16,11 @@ from activities.messages import MessageActivities
 from boards.store import BoardStore
 from db.engine import session_scope
 from db.sync_state import MailSyncState
-from graph.http_client import build_http_client
-from graph.identity import Identity
-from graph.mail import GraphMail
 from models.messages import CatchUpRequest
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, clear_faults, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
-from vault.client import VaultClient
-from vault.token_store import TokenStore
 
 CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
 
@@ -124,11 +119,7 @@ async def test_catch_up_keeps_mail_stamped_in_the_second_the_connection_was_made
 def message_activities(stack: Stack) -> MessageActivities:
     """The worker's catch-up activity, built like worker.py builds it, to be called directly."""
     settings = stack.settings
-    access = MailboxAccess(
-        TokenStore(VaultClient.from_settings(settings)),
-        Identity.from_settings(settings),
-        GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
-    )
+    access = MailboxAccess.from_settings(settings)
     return MessageActivities(access, stack.engine, BoardStore(stack.engine))
 
 
