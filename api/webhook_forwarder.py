@@ -42,6 +42,7 @@ class ForwarderTiming:
     # Long enough for a whole round (bounded by round_deadline) plus settling it in the database.
     lease: timedelta = timedelta(seconds=30)
     poll_seconds: float = 1.0
+    gather_seconds: float = 0.05
     batch_rows: int = 500
     # Connections signalled at once; each connection's own signals go one after another.
     concurrency: int = 32
@@ -151,6 +152,10 @@ class WebhookForwarder:
             failed_rounds = 0
             if result.claimed < self.timing.batch_rows:
                 await self._pause(self.timing.poll_seconds, self._wake)
+                if self._wake.is_set() and not self._stopping.is_set():
+                    # Woken by the webhook: let the requests arriving meanwhile join the round. Fewer,
+                    # larger rounds leave the database's write lock to the webhook's inserts.
+                    await self._pause(self.timing.gather_seconds, self._stopping)
 
     @staticmethod
     async def _pause(seconds: float, until: asyncio.Event) -> None:

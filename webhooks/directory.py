@@ -9,33 +9,53 @@ with several processes each fills its own, which is correct because the mapping 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from db.connections import Connection
 from db.engine import session_scope
 
 # "Last notification" is shown to people: one write per connection per this many seconds is enough.
 NOTIFICATION_TIME_RESOLUTION = 30.0
+NOTE_FLUSH_SECONDS = 1.0
+log = logging.getLogger("webhooks.directory")
 
 
 class SubscriptionDirectory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._owner: dict[str, str] = {}
+        self._looking: dict[str, asyncio.Task[None]] = {}
         self._noted: dict[str, float] = {}
+        self._unwritten: set[str] = set()
+        self._flush: asyncio.Task[None] | None = None
 
     async def connections_for(self, subscription_ids: Iterable[str]) -> dict[str, str]:
         """subscription id -> connection id, for the ids that belong to a connection of ours."""
         wanted = set(subscription_ids)
         missing = [s for s in wanted if s not in self._owner]
         if missing:
-            self._owner.update(await asyncio.to_thread(self._look_up, missing))
+            # Ids another request is looking up already are awaited, not looked up again.
+            new = [s for s in missing if s not in self._looking]
+            if new:
+                lookup = asyncio.create_task(self._look_up_and_keep(new))
+                for s in new:
+                    self._looking[s] = lookup
+            await asyncio.gather(*{asyncio.shield(self._looking[s]) for s in missing if s in self._looking})
         return {s: self._owner[s] for s in wanted if s in self._owner}
+
+    async def _look_up_and_keep(self, subscription_ids: list[str]) -> None:
+        try:
+            self._owner.update(await asyncio.to_thread(self._look_up, subscription_ids))
+        finally:
+            for s in subscription_ids:
+                self._looking.pop(s, None)
 
     def _look_up(self, subscription_ids: list[str]) -> dict[str, str]:
         with session_scope(self._engine) as session:
@@ -47,13 +67,24 @@ class SubscriptionDirectory:
         return {str(sub): str(conn) for sub, conn in rows}
 
     async def note_notifications(self, connection_ids: Iterable[str]) -> None:
+        """Marks the connections as notified now; written within a second, all in one transaction."""
         now = time.monotonic()
         due = [c for c in connection_ids if now - self._noted.get(c, -1e9) >= NOTIFICATION_TIME_RESOLUTION]
-        if not due:
-            return
         for c in due:
             self._noted[c] = now
-        await asyncio.to_thread(self._write_times, due)
+        self._unwritten.update(due)
+        if self._unwritten and (self._flush is None or self._flush.done()):
+            # Not awaited: the request that noted them has been answered and must not wait for this.
+            self._flush = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        # A busy webhook notes hundreds of connections a second: one write for all of them, not one each.
+        await asyncio.sleep(NOTE_FLUSH_SECONDS)
+        written, self._unwritten = self._unwritten, set()
+        try:
+            await asyncio.to_thread(self._write_times, sorted(written))
+        except SQLAlchemyError:
+            log.warning("could not record the last notification time of %d connection(s)", len(written))
 
     def _write_times(self, connection_ids: list[str]) -> None:
         with session_scope(self._engine) as session:

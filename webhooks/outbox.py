@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 from db.engine import session_scope
 from db.outbox import OutboxRow
 from models.connection import LifecycleEvent
+from webhooks.group_commit import GroupCommit
 
 
 class OutboxEntry(BaseModel):
@@ -64,11 +66,15 @@ def _free(now: datetime) -> Any:
 class Outbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._group = GroupCommit(self._put)
+        # This process's writes to the outbox take turns here rather than at the database's write lock:
+        # SQLite's busy handler waits by sleeping (up to 100 ms a time), a Python lock hands over at once.
+        self._writing = threading.Lock()
 
     async def put(self, entries: Sequence[OutboxEntry]) -> None:
-        """Stores the entries in one transaction: all of them or (raising SQLAlchemyError) none."""
-        if entries:
-            await asyncio.to_thread(self._put, list(entries))
+        """Stores the entries durably: all of them or (raising SQLAlchemyError) none. Concurrent calls
+        share a transaction (webhooks/group_commit.py)."""
+        await self._group.put(entries)
 
     def _put(self, entries: list[OutboxEntry]) -> None:
         now = _now()
@@ -83,7 +89,7 @@ class Outbox:
             }
             for e in entries
         ]
-        with session_scope(self._engine) as session:
+        with self._writing, session_scope(self._engine) as session:
             session.execute(insert(OutboxRow), rows)
 
     async def claim(self, owner: str, *, lease: timedelta, limit: int) -> list[ClaimedEntry]:
@@ -120,7 +126,7 @@ class Outbox:
             )
             .execution_options(synchronize_session=False)
         )
-        with session_scope(self._engine) as session:
+        with self._writing, session_scope(self._engine) as session:
             rows = session.execute(claim).all()
         claimed = [
             ClaimedEntry(
@@ -140,7 +146,7 @@ class Outbox:
             await asyncio.to_thread(self._remove, owner, list(ids))
 
     def _remove(self, owner: str, ids: list[int]) -> None:
-        with session_scope(self._engine) as session:
+        with self._writing, session_scope(self._engine) as session:
             session.execute(
                 delete(OutboxRow)
                 .where(OutboxRow.id.in_(ids), OutboxRow.claimed_by == owner)
@@ -162,7 +168,7 @@ class Outbox:
         by_delay: dict[timedelta, list[int]] = defaultdict(list)
         for e in entries:
             by_delay[delay(e.attempts + 1)].append(e.id)
-        with session_scope(self._engine) as session:
+        with self._writing, session_scope(self._engine) as session:
             for wait, ids in by_delay.items():
                 session.execute(
                     update(OutboxRow)

@@ -8,6 +8,7 @@ case the subscription was re-created with a new secret).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections import Counter
@@ -33,14 +34,26 @@ class ClientStateCache:
     load: Callable[[str], Awaitable[SecretStr]]
     ttl: float = CACHE_SECONDS
     _entries: dict[str, tuple[float, SecretStr]] = field(default_factory=dict)
+    # One read per connection at a time: a burst for a connection not cached yet waits for that read
+    # instead of sending Vault one read per notification.
+    _loading: dict[str, asyncio.Task[SecretStr]] = field(default_factory=dict)
 
     async def get(self, connection_id: str, *, fresh: bool = False) -> SecretStr:
         entry = self._entries.get(connection_id)
         if entry and not fresh and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
-        value = await self.load(connection_id)
-        self._entries[connection_id] = (time.monotonic(), value)
-        return value
+        loading = self._loading.get(connection_id)
+        if loading is None:
+            loading = self._loading[connection_id] = asyncio.create_task(self._load(connection_id))
+        return await asyncio.shield(loading)
+
+    async def _load(self, connection_id: str) -> SecretStr:
+        try:
+            value = await self.load(connection_id)
+            self._entries[connection_id] = (time.monotonic(), value)
+            return value
+        finally:
+            self._loading.pop(connection_id, None)
 
 
 @dataclass
