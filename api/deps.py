@@ -19,22 +19,22 @@ from db.engine import session_factory
 from db.models import Role, User
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_temporal_client(request: Request) -> Client:
+async def get_temporal_client(request: Request) -> Client:
     client: Client = request.app.state.temporal_client
     return client
 
 
-def get_ms_http(request: Request) -> httpx.AsyncClient:
+async def get_ms_http(request: Request) -> httpx.AsyncClient:
     client: httpx.AsyncClient = request.app.state.ms_http
     return client
 

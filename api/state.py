@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import httpx
@@ -21,6 +23,8 @@ from vault.token_store import TokenStore
 from webhooks.directory import SubscriptionDirectory
 from webhooks.outbox import Outbox
 from webhooks.verify import ClientStateCache, Verifier
+
+IO_THREADS = 32
 
 
 def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -46,6 +50,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     # Here rather than at import, so importing the app (tests, tools) leaves logging alone.
     configure_logging(settings)
+    # Database and Vault calls (blocking clients) run in threads; asyncio's default of cpu+4 threads
+    # made the webhook's requests queue for a thread while the threads waited on I/O.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="api-io")
+    )
     engine = engine_from_settings(settings)
     try:
         async with microsoft_http_client(settings) as ms_http:

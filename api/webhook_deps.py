@@ -13,7 +13,7 @@ from webhooks.outbox import Outbox
 from webhooks.verify import Verifier
 
 
-def get_verifier(request: Request) -> Verifier:
+async def get_verifier(request: Request) -> Verifier:
     verifier: Verifier = request.app.state.webhook_verifier
     return verifier
 
@@ -21,7 +21,7 @@ def get_verifier(request: Request) -> Verifier:
 VerifierDep = Annotated[Verifier, Depends(get_verifier)]
 
 
-def get_directory(request: Request) -> SubscriptionDirectory:
+async def get_directory(request: Request) -> SubscriptionDirectory:
     directory: SubscriptionDirectory = request.app.state.subscription_directory
     return directory
 
@@ -29,7 +29,7 @@ def get_directory(request: Request) -> SubscriptionDirectory:
 DirectoryDep = Annotated[SubscriptionDirectory, Depends(get_directory)]
 
 
-def get_outbox(request: Request) -> Outbox:
+async def get_outbox(request: Request) -> Outbox:
     outbox: Outbox = request.app.state.webhook_outbox
     return outbox
 
@@ -37,7 +37,7 @@ def get_outbox(request: Request) -> Outbox:
 OutboxDep = Annotated[Outbox, Depends(get_outbox)]
 
 
-def get_forwarder(request: Request) -> WebhookForwarder:
+async def get_forwarder(request: Request) -> WebhookForwarder:
     forwarder: WebhookForwarder = request.app.state.webhook_forwarder
     return forwarder
 

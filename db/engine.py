@@ -22,6 +22,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
+SQLITE_POOL = 16
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while the worker writes; SQLite leaves foreign keys off unless asked.
     cursor = dbapi_connection.cursor()
@@ -38,7 +41,11 @@ def create_db_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # Connections are kept, not opened per burst: opening one runs the pragmas below (WAL mode
+        # needs a lock), and the API's and the worker's I/O threads use up to ~32 at once.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
