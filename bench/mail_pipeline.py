@@ -157,6 +157,9 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"| {label} | {fmt(p, digits=3)} | {fmt(n, digits=3)} | {fmt(ratio(p, n), 'x', 2)} | {target} |"
         )
+    for phase in ("product_burst", "product_paced", "naive_burst"):
+        if report.get(phase, {}).get("cpu_ms_per_email"):
+            lines.append(f"CPU ms per email, {phase}: {report[phase]['cpu_ms_per_email']}")
     return "\n".join(lines)
 
 

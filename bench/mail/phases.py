@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bench.mail import cpu
 from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
 from bench.mail.measure import graph_calls, history_events, started_at, wait_committed
 from bench.mail.stats import percentile
@@ -86,12 +87,14 @@ async def measure(
     before_msg = await history_events(client, design.message_type)
     before_conn = await history_events(client, design.connection_type)
     since = time.time()
+    cpu_before = cpu.snapshot()
     if burst is not None:
         sent = await deliver_burst(stack, boxes, burst, on_sent=design.on_sent)
     else:
         sent = await deliver_paced(stack, boxes, rate, seconds, on_sent=design.on_sent)
     ids = list(sent.at)
     committed, complete = await wait_committed(stack, ids, timeout)
+    cpu_after = cpu.snapshot()
     await settle(client, design.message_type)
     after_msg = await history_events(client, design.message_type)
     after_conn = await history_events(client, design.connection_type)
@@ -127,4 +130,6 @@ async def measure(
         "events_per_email": (after_msg[1] - before_msg[1] + after_conn[1] - before_conn[1]) / emails,
         "graph_calls": calls,
         "graph_calls_per_email": calls / emails,
+        # From the first delivery to the last item: CPU milliseconds per email, per part of the stack.
+        "cpu_ms_per_email": cpu.per_email_ms(cpu_before, cpu_after, emails),
     }

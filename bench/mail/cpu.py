@@ -1,0 +1,63 @@
+"""CPU time used by each part of the stack the benchmark started (Linux /proc), so a phase can say
+where the machine's cores went per email: worker, Temporal, API, emulator, OpenBao, the benchmark."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK")
+PARTS = (  # first match wins, on the process's command line
+    ("worker", "worker.py"),
+    ("api", "uvicorn"),
+    ("emulator", "-m emulator"),
+    ("openbao", "bao server"),
+    ("temporal", "temporal"),
+)
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = defaultdict(list)
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            tree[ppid].append(int(entry.name))
+    return tree
+
+
+def _seconds(pid: int) -> float:
+    fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _part(pid: int) -> str:
+    cmdline = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return next((name for name, marker in PARTS if marker in cmdline), "benchmark")
+
+
+def snapshot() -> dict[str, float]:
+    """CPU seconds so far per part, over this process and all its descendants alive now."""
+    tree = _children()
+    totals: dict[str, float] = defaultdict(float)
+    todo = [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        todo.extend(tree.get(pid, []))
+        try:
+            totals[_part(pid)] += _seconds(pid)
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile
+    return dict(totals)
+
+
+def per_email_ms(before: dict[str, float], after: dict[str, float], emails: int) -> dict[str, float]:
+    parts = sorted(set(before) | set(after))
+    used = {p: after.get(p, 0.0) - before.get(p, 0.0) for p in parts}
+    used["all"] = sum(used.values())
+    return {p: round(1000 * s / max(emails, 1), 1) for p, s in used.items()}
