@@ -36,23 +36,26 @@ def _seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def _part(pid: int) -> str:
+def _part(pid: int, parent: str) -> str:
+    """By command line; a process that matches none belongs to its parent's part (uvicorn's worker
+    processes are `python -c from multiprocessing.spawn ...`)."""
     cmdline = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return next((name for name, marker in PARTS if marker in cmdline), "benchmark")
+    return next((name for name, marker in PARTS if marker in cmdline), parent)
 
 
 def snapshot() -> dict[str, float]:
     """CPU seconds so far per part, over this process and all its descendants alive now."""
     tree = _children()
     totals: dict[str, float] = defaultdict(float)
-    todo = [os.getpid()]
+    todo = [(os.getpid(), "benchmark")]
     while todo:
-        pid = todo.pop()
-        todo.extend(tree.get(pid, []))
+        pid, parent = todo.pop()
         try:
-            totals[_part(pid)] += _seconds(pid)
+            part = _part(pid, parent)
+            totals[part] += _seconds(pid)
         except (OSError, IndexError, ValueError):
             continue  # exited meanwhile
+        todo.extend((child, part) for child in tree.get(pid, []))
     return dict(totals)
 
 
