@@ -13,14 +13,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import uvicorn
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mailbox_access import MailboxAccess
-from api.main import create_app
 from bench.mail.api_process import api_process
 from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
@@ -31,6 +29,7 @@ from db.engine import engine_from_settings
 from stack.openbao import OpenBaoServer
 from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
 from tests.e2e.conftest import Stack, register_service_app, service_settings
+from tests.e2e.helpers import running_api
 from tests.support.appdb import migrated_engine
 from tests.support.emulator_server import RunningEmulator, start_emulator
 from tests.support.servers import free_port
@@ -58,19 +57,8 @@ async def _api(settings: Settings, port: int, data_dir: Path, in_process: bool) 
         with api_process(settings, port, data_dir / "api.log") as url:
             yield url
         return
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await serving
+    async with running_api(settings) as (_app, url):  # on settings.public_base_url's port
+        yield url
 
 
 @contextlib.asynccontextmanager

@@ -148,3 +148,13 @@ async def stack(
         root.removeHandler(handler)
         handler.close()
         engine.dispose()
+
+
+@pytest.fixture
+async def faults_cleared(stack: Stack) -> AsyncIterator[None]:
+    """The emulator's faults are emulator-wide: a test that sets them starts and ends without any."""
+    from tests.e2e.helpers import clear_faults  # helpers imports this module
+
+    await clear_faults(stack)
+    yield
+    await clear_faults(stack)

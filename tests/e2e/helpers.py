@@ -22,6 +22,9 @@ from config.settings import Settings
 from tests.e2e.conftest import Stack
 from tests.support.servers import free_port
 
+# The sender of the mail the e2e recipes match (the recipe: *@customer.example, "help").
+CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
+
 CLIENT_STATES: set[str] = set()
 
 

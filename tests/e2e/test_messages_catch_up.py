@@ -5,7 +5,6 @@ and a catch-up call whose result never reached the workflow: every item once, no
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,18 +17,11 @@ from db.engine import session_scope
 from db.sync_state import MailSyncState
 from models.messages import CatchUpRequest
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, clear_faults, emulator_requests, eventually, set_faults
+from tests.e2e.helpers import CUSTOMER, api_call, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
 
-CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
-
-
-@pytest.fixture(autouse=True)
-async def no_faults_after(stack: Stack) -> AsyncIterator[None]:
-    await clear_faults(stack)
-    yield
-    await clear_faults(stack)
+pytestmark = pytest.mark.usefixtures("faults_cleared")
 
 
 async def subscription_ids(stack: Stack, mailbox: str) -> list[str]:

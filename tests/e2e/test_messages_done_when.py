@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import clear_faults, emulator_requests, set_faults
+from tests.e2e.helpers import emulator_requests, set_faults
 from tests.e2e.test_messages import connected_with_recipe, items
 from tests.e2e.test_messages_reliability import wait_items, wait_outcomes
 from tests.emulator_unit.helpers import msal_app, register_app, sign_in
@@ -21,11 +20,7 @@ from tests.emulator_unit.helpers import msal_app, register_app, sign_in
 CUSTOMERS = [f"user{n}@customer.example" for n in range(7)]
 
 
-@pytest.fixture(autouse=True)
-async def no_faults_after(stack: Stack) -> AsyncIterator[None]:
-    await clear_faults(stack)
-    yield
-    await clear_faults(stack)
+pytestmark = pytest.mark.usefixtures("faults_cleared")
 
 
 def the_mix(mailbox: str) -> list[tuple[str, dict[str, Any]]]:

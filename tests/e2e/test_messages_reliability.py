@@ -4,24 +4,15 @@ after it left the inbox (junk, deleted items, sent items), with the emulator's f
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, clear_faults, emulator_requests, eventually, set_faults
+from tests.e2e.helpers import CUSTOMER, api_call, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 
-CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
-
-
-@pytest.fixture(autouse=True)
-async def no_faults_after(stack: Stack) -> AsyncIterator[None]:
-    """The emulator's faults are emulator-wide: never leave them for the next test."""
-    await clear_faults(stack)
-    yield
-    await clear_faults(stack)
+pytestmark = pytest.mark.usefixtures("faults_cleared")
 
 
 async def all_outcomes(stack: Stack, token: str, connection_id: str) -> list[dict[str, Any]]:

@@ -4,12 +4,11 @@ continues as new with the rest in its state, the children it started survive, ev
 from __future__ import annotations
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import eventually
+from tests.e2e.helpers import CUSTOMER, eventually
 from tests.e2e.test_messages import connected_with_recipe, items
 from tests.e2e.test_messages_reliability import wait_items, wait_outcomes
 
 MAILS = 420
-CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
 
 
 async def test_more_mail_than_one_run_continues_as_new_without_losing_any(stack: Stack) -> None:

@@ -21,6 +21,7 @@ import pytest
 from config.settings import Settings
 from tests.e2e.conftest import CLIENT_ID, CLIENT_SECRET, Stack
 from tests.e2e.helpers import (
+    CUSTOMER,
     clear_faults,
     eventually,
     replica_settings,
@@ -33,7 +34,6 @@ from tests.e2e.test_messages_reliability import wait_items, wait_outcomes
 
 REPO = Path(__file__).resolve().parents[2]
 MAILS = 40
-CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
 
 
 class WorkerProcess:
