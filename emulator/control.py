@@ -65,9 +65,11 @@ async def revoke(email: str, body: RevokeIn, request: Request) -> dict[str, Any]
     store = ctx.store
     user = mailbox(request, email)
     with store.lock:
+        # Every refresh token of the user, for every app, rotated ones included: with Entra's reuse rule
+        # an older token would otherwise outlive the revocation.
         count = 0
         for rt in store.state.refresh_tokens.values():
-            if rt.user_id == user.id and not rt.spent:
+            if rt.user_id == user.id:
                 rt.revoked_reason = body.reason
                 count += 1
         if body.reason == "consent_revoked":

@@ -220,6 +220,7 @@ def _redeem_refresh(ctx: Ctx, base: str, app: AppRegistration, form: dict[str, s
             raise AadError("invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
         if rt.client_id != app.client_id:
             raise AadError("invalid_grant", 70000, "Provided grant is invalid or malformed.")
+        # Revocation wins over rotation: a rotated token of a revoked grant answers the revoke's error.
         if rt.revoked_reason:
             error, code, text, sub = REVOKED_ERRORS[rt.revoked_reason]
             raise AadError(error, code, text, suberror=sub)

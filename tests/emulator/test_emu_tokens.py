@@ -215,3 +215,15 @@ async def test_refresh_token_of_another_app_is_refused(emulator):
         },
     )
     assert_oauth_error(resp, "invalid_grant")
+
+
+async def test_revoke_also_covers_already_rotated_refresh_tokens(emulator):
+    """An older (rotated) refresh token must answer the revoke reason's error, not 70008."""
+    conn = await connect(emulator)
+    rotated = await refresh(conn)
+    assert rotated.status_code == 200, rotated.text
+    await revoke(emulator, conn.email, "admin_reset")
+    assert_oauth_error(await refresh(conn), "invalid_grant", 50173)
+    assert_oauth_error(
+        await refresh(conn, refresh_token=rotated.json()["refresh_token"]), "invalid_grant", 50173
+    )
