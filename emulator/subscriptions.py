@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import time
@@ -142,9 +143,14 @@ async def validate_endpoint(url: str, limit_seconds: float, verify: bool) -> boo
     sep = "&" if "?" in url else "?"
     target = f"{url}{sep}validationToken={quote(token, safe='')}"
     try:
-        async with httpx.AsyncClient(timeout=limit_seconds, verify=verify) as client:
+        # httpx's timeout is per phase (connect, each read): a slowly trickling answer never trips it.
+        # Graph's 10 s is for the whole exchange, so the deadline covers it all.
+        async with (
+            asyncio.timeout(limit_seconds),
+            httpx.AsyncClient(timeout=limit_seconds, verify=verify) as client,
+        ):
             resp = await client.post(target, headers={"Content-Type": "text/plain; charset=utf-8"})
-    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, TimeoutError) as exc:
         log.warning("validation of %s failed: %s", loggable(url), type(exc).__name__)
         return False
     ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -13,12 +13,13 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
 
 from tests.support.emulator_server import free_port
 
@@ -47,8 +48,12 @@ class Validation:
 class Hook:
     key: str
     base: str
-    # "echo" answers correctly; "error" answers 500; "wrong" answers a different token.
+    # "echo" answers correctly; "error" answers 500; "wrong" answers a different token; "html" answers
+    # the right token as text/html; "slow" waits validation_delay seconds, then answers correctly;
+    # "trickle" sends status and headers at once, then the token in four parts validation_delay apart
+    # (every single wait is short, the whole answer is not).
     validation_mode: dict[str, str] = field(default_factory=lambda: {"notify": "echo", "lifecycle": "echo"})
+    validation_delay: float = 0.0
     statuses: deque[int] = field(default_factory=deque)  # next answers to notification POSTs
     delays: deque[float] = field(default_factory=deque)  # next delays (seconds) before answering
     received: list[Received] = field(default_factory=list)
@@ -94,6 +99,15 @@ class Hook:
             await asyncio.sleep(0.05)
 
 
+async def _trickle(token: str, pause: float) -> AsyncIterator[bytes]:
+    data = token.encode()
+    step = -(-len(data) // 4)
+    for start in range(0, len(data), step):
+        if start:
+            await asyncio.sleep(pause)
+        yield data[start : start + step]
+
+
 class Receiver:
     def __init__(self) -> None:
         self.port = free_port()
@@ -132,10 +146,18 @@ class Receiver:
                 mode = hook.validation_mode.get(kind, "echo")
                 if mode == "error":
                     return Response(status_code=500)
-                body = token if mode == "echo" else token + "-tampered"
+                if mode == "slow":
+                    await asyncio.sleep(hook.validation_delay)
+                if mode == "trickle":
+                    return StreamingResponse(
+                        _trickle(token, hook.validation_delay),
+                        media_type="text/plain",
+                        headers={"X-Content-Type-Options": "nosniff"},
+                    )
+                body = token + "-tampered" if mode == "wrong" else token
                 return Response(
                     content=body,
-                    media_type="text/plain",
+                    media_type="text/html" if mode == "html" else "text/plain",
                     headers={"X-Content-Type-Options": "nosniff"},
                 )
             payload = await request.json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.emulator.helpers import (
     subscription_body,
 )
 from tests.emulator.receiver import Hook, Receiver
+from tests.support.emulator_server import RunningEmulator, start_emulator
 
 IMMUTABLE = 'IdType="ImmutableId"'
 SUBSCRIPTION_FIELDS = {
@@ -74,7 +76,58 @@ async def test_create_runs_the_handshake_on_both_urls_first(emulator, hook):
         assert started <= v.at <= answered, "the handshake happens before the create call returns"
 
 
-@pytest.mark.parametrize(("kind", "mode"), [("notify", "error"), ("notify", "wrong"), ("lifecycle", "wrong")])
+HANDSHAKE = 2.0  # seconds: the handshake_emulator's validation limit
+
+
+@pytest.fixture(scope="module")
+def handshake_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
+    """A lowered handshake limit (Graph: 10 s) so that slow answers can be tested quickly."""
+    emu = start_emulator(
+        tmp_path_factory.mktemp("emulator-handshake"), no_snapshot=True, validation_timeout_seconds=HANDSHAKE
+    )
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode", "delay"),
+    [
+        ("notify", "slow", HANDSHAKE + 1.5),
+        ("lifecycle", "slow", HANDSHAKE + 1.5),
+        # Each part comes within the limit, the whole answer does not: the limit is a total deadline.
+        ("notify", "trickle", HANDSHAKE * 0.6),
+    ],
+)
+async def test_handshake_slower_than_the_limit_is_400_and_creates_nothing(
+    handshake_emulator, hook, kind, mode, delay
+):
+    conn = await connect(handshake_emulator)
+    hook.validation_mode[kind] = mode
+    hook.validation_delay = delay
+    resp, _body = await _subscribe(conn, hook)
+    assert_graph_error(resp, 400, "ValidationError")
+    async with conn.graph() as g:
+        listed = await g.get("/subscriptions")
+    assert listed.status_code == 200
+    assert listed.json()["value"] == []
+    async with control(handshake_emulator) as c:
+        subs = (await c.get("/subscriptions")).json()
+    assert [s for s in subs if s["mailbox"] == conn.email] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "mode"),
+    [
+        ("notify", "error"),
+        ("notify", "wrong"),
+        ("lifecycle", "wrong"),
+        # The right token, but as HTML: graph-facts demands text/plain (a reflected token is an XSS hole).
+        ("notify", "html"),
+        ("lifecycle", "html"),
+    ],
+)
 async def test_failed_handshake_is_400_and_creates_nothing(emulator, hook, kind, mode):
     conn = await connect(emulator)
     hook.validation_mode[kind] = mode
