@@ -395,3 +395,24 @@ async def test_revoked_subscription_holds_notifications_until_reauthorized(emula
     assert resp.status_code == 204, resp.text
     await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="the held notification")
     assert hook.notifications()[0]["subscriptionId"] == sub["id"]
+
+
+async def test_one_post_carries_several_notifications_for_several_subscriptions(emulator, hook):
+    """Graph batches: one POST's `value` holds the created and updated of a message, for every
+    subscription that shares the notificationUrl."""
+    conn = await connect(emulator)
+    inbox, _ = await _subscribe(conn, hook)
+    mailbox, _ = await _subscribe(conn, hook, resource="me/messages")
+    assert inbox.status_code == 201 and mailbox.status_code == 201, (inbox.text, mailbox.text)
+    await deliver(emulator, conn.email, subject="batched")
+    await hook.wait_for(lambda h: len(h.notifications()) >= 4, what="four notifications")
+    posts = [r for r in hook.received if r.kind == "notify"]
+    first = posts[0].body["value"]
+    assert len(posts) == 1, [r.body for r in posts]
+    assert {(n["subscriptionId"], n["changeType"]) for n in first} == {
+        (inbox.json()["id"], "created"),
+        (inbox.json()["id"], "updated"),
+        (mailbox.json()["id"], "created"),
+        (mailbox.json()["id"], "updated"),
+    }
+    assert len({n["resourceData"]["id"] for n in first}) == 1
