@@ -7,6 +7,7 @@ timeout standing in for Graph's 3 s) so that faults set here never leak into the
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -27,6 +28,9 @@ from tests.emulator.receiver import Hook
 from tests.support.emulator_server import RunningEmulator, start_emulator
 
 DELIVERY_TIMEOUT = 1.0
+RETRY_BASE = 0.2
+RETRY_MAX = 1.0
+MAX_ATTEMPTS = 6
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +39,9 @@ def fault_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
         tmp_path_factory.mktemp("emulator-faults"),
         no_snapshot=True,
         notification_timeout_seconds=DELIVERY_TIMEOUT,
-        notification_retry_base_seconds=0.2,
-        notification_retry_max_seconds=1.0,
-        notification_max_attempts=6,
+        notification_retry_base_seconds=RETRY_BASE,
+        notification_retry_max_seconds=RETRY_MAX,
+        notification_max_attempts=MAX_ATTEMPTS,
         extra_updated_notifications=0,
         sweep_interval_seconds=0.2,
     )
@@ -260,3 +264,26 @@ async def test_request_budget_per_window(tmp_path):
             assert (await g2.get("/me")).status_code == 200, "the budget is per app and mailbox"
             await asyncio.sleep(wait + 0.2)
             assert (await g.get("/me")).status_code == 200, "after Retry-After the mailbox is served again"
+
+
+async def test_giving_up_after_max_attempts_sends_missed_and_backoff_grows(fault_emulator, hook):
+    """notification_max_attempts (6 here) failed POSTs: the notification is dropped and `missed` tells the
+    client to resync. The waits between attempts double (0.2, 0.4, 0.8 s, capped at 1 s): only lower
+    bounds are checked, which a busy machine cannot break."""
+    conn, sub = await _subscribed(fault_emulator, hook)
+    hook.statuses.extend([500] * MAX_ATTEMPTS)
+    await deliver(fault_emulator, conn.email, subject="never accepted")
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, timeout=30, what="a missed notification")
+    event = hook.lifecycle_events()[0]
+    assert event["lifecycleEvent"] == "missed"
+    assert event["subscriptionId"] == sub["id"]
+    assert event["clientState"] == sub["clientState"]
+    posts = [r for r in hook.received if r.kind == "notify"]
+    assert [r.status for r in posts] == [500] * MAX_ATTEMPTS
+    assert len({r.body["value"][0]["resourceData"]["id"] for r in posts}) == 1
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
+    for attempt, gap in enumerate(gaps):
+        scheduled = min(RETRY_BASE * 2**attempt, RETRY_MAX)
+        assert gap >= scheduled - 0.02, (attempt, gaps)
+    await asyncio.sleep(RETRY_MAX + 0.5)
+    assert len([r for r in hook.received if r.kind == "notify"]) == MAX_ATTEMPTS, "no attempt after giving up"
