@@ -22,6 +22,7 @@ from tests.emulator.helpers import (
     control,
     deliver,
     iso_in,
+    revoke,
     subscription_body,
 )
 from tests.emulator.receiver import Hook
@@ -31,6 +32,7 @@ DELIVERY_TIMEOUT = 1.0
 RETRY_BASE = 0.2
 RETRY_MAX = 1.0
 MAX_ATTEMPTS = 6
+PAUSED_LOSS = 4.0  # Graph: about 4 hours; long enough for the checks made before it runs out
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,7 @@ def fault_emulator(tmp_path_factory) -> Iterator[RunningEmulator]:
         notification_max_attempts=MAX_ATTEMPTS,
         extra_updated_notifications=0,
         sweep_interval_seconds=0.2,
+        paused_loss_seconds=PAUSED_LOSS,
     )
     try:
         yield emu
@@ -287,3 +290,34 @@ async def test_giving_up_after_max_attempts_sends_missed_and_backoff_grows(fault
         assert gap >= scheduled - 0.02, (attempt, gaps)
     await asyncio.sleep(RETRY_MAX + 0.5)
     assert len([r for r in hook.received if r.kind == "notify"]) == MAX_ATTEMPTS, "no attempt after giving up"
+
+
+async def _held(emu: RunningEmulator, sub_id: str) -> int:
+    async with control(emu) as c:
+        subs = (await c.get("/subscriptions")).json()
+    return int(next(s["held_notifications"] for s in subs if s["id"] == sub_id))
+
+
+async def test_paused_subscription_loses_held_notifications_after_the_pause_runs_out(fault_emulator, hook):
+    """A revoked grant pauses delivery; unrenewed past paused_loss_seconds, what was held is lost for good
+    and `missed` says so (Graph: after about 4 hours)."""
+    conn, sub = await _subscribed(fault_emulator, hook, changeType="created")
+    await revoke(fault_emulator, conn.email, "consent_revoked")
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, what="reauthorizationRequired")
+    await deliver(fault_emulator, conn.email, subject="held, then lost")
+    assert await _held(fault_emulator, sub["id"]) == 1
+    await hook.wait_for(
+        lambda h: "missed" in [e["lifecycleEvent"] for e in h.lifecycle_events()],
+        timeout=PAUSED_LOSS + 15,
+        what="missed after the pause ran out",
+    )
+    missed = next(e for e in hook.lifecycle_events() if e["lifecycleEvent"] == "missed")
+    assert missed["subscriptionId"] == sub["id"]
+    assert missed["clientState"] == sub["clientState"]
+    assert await _held(fault_emulator, sub["id"]) == 0
+    # Re-authorizing now brings nothing back: the held notification is gone.
+    again = await connect(fault_emulator, app=conn.app, email=conn.email)
+    async with again.graph() as g:
+        assert (await g.post(f"/subscriptions/{sub['id']}/reauthorize")).status_code == 204
+    await asyncio.sleep(1.0)
+    assert hook.notifications() == []

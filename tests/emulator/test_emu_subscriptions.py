@@ -416,3 +416,24 @@ async def test_one_post_carries_several_notifications_for_several_subscriptions(
         (mailbox.json()["id"], "updated"),
     }
     assert len({n["resourceData"]["id"] for n in first}) == 1
+
+
+async def test_renewing_a_paused_subscription_releases_held_notifications(emulator, hook):
+    """PATCH (renew) re-authorizes too (graph-facts): what was held while paused is delivered."""
+    conn = await connect(emulator)
+    created, _ = await _subscribe(conn, hook, changeType="created")
+    sub = created.json()
+    await revoke(emulator, conn.email, "consent_revoked")
+    await hook.wait_for(lambda h: len(h.lifecycle_events()) >= 1, what="reauthorizationRequired")
+    await deliver(emulator, conn.email, subject="held until renewed")
+    async with control(emulator) as c:
+        listed = (await c.get("/subscriptions")).json()
+    assert next(s["held_notifications"] for s in listed if s["id"] == sub["id"]) == 1
+    assert hook.notifications() == []
+    again = await connect(emulator, app=conn.app, email=conn.email)
+    async with again.graph() as g:
+        resp = await g.patch(f"/subscriptions/{sub['id']}", json={"expirationDateTime": iso_in(2 * 24 * 60)})
+    assert resp.status_code == 200, resp.text
+    await hook.wait_for(lambda h: len(h.notifications()) >= 1, what="the held notification")
+    assert [n["subscriptionId"] for n in hook.notifications()] == [sub["id"]]
+    assert hook.notifications()[0]["changeType"] == "created"
