@@ -2,7 +2,11 @@
 
 The unseal key and root token stay in <dir>/init.json and the AppRole credentials in <dir>/approle.json,
 both mode 0600. The root token is used only here, to configure; the service logs in with AppRole and
-the narrow `outlook-integration` policy.
+gets the narrow `outlook-integration` policy and nothing else (not even `default`).
+
+Every start rewrites the policy, the role and the KV settings, so an install made by an earlier version
+is brought up to date: older secret versions are destroyed once, and tokens issued under the old role
+(which carried `default`) are revoked once.
 """
 
 from __future__ import annotations
@@ -23,21 +27,40 @@ APPROLE_MOUNT = "approle"
 ROLE_NAME = "outlook-integration"
 POLICY_NAME = "outlook-integration"
 
-# Exactly what the service needs: its own KV subtree and the one Transit key. Nothing under sys/.
-POLICY = f"""
-path "{KV_MOUNT}/data/connections/*" {{
-  capabilities = ["create", "read", "update", "delete", "list"]
-}}
-path "{KV_MOUNT}/metadata/connections/*" {{
-  capabilities = ["create", "read", "update", "delete", "list"]
-}}
-path "{TRANSIT_MOUNT}/encrypt/{TRANSIT_KEY}" {{
-  capabilities = ["update"]
-}}
-path "{TRANSIT_MOUNT}/decrypt/{TRANSIT_KEY}" {{
-  capabilities = ["update"]
-}}
-"""
+# The secrets the service keeps per connection: vault/token_store.py's TOKENS and SUBSCRIPTION.
+CONNECTION_SECRETS = ("tokens", "subscription")
+# Only the newest version of a secret stays: a refresh token that was replaced is destroyed by KV itself
+# on the write that replaces it, so no older (rotated) refresh token stays readable.
+KV_MAX_VERSIONS = 1
+
+
+def service_policy() -> str:
+    """Exactly the operations vault/ performs, on exactly its paths and its one Transit key.
+
+    - data/connections/<id>/<secret>: read, and check-and-set writes (create: first write; update: later).
+    - metadata/connections/<id>/<secret>: delete, i.e. destroy every version and the metadata (disconnect).
+    - Transit encrypt/decrypt with the one derived key.
+    - Its own token: renew (vault/client.py), look up and revoke (the readiness check).
+    No list, no metadata read/write, no soft delete/undelete/destroy, no key management, nothing under sys/.
+    """
+    # `+` matches exactly one path segment: one connection id, never a deeper or shallower path.
+    blocks: list[tuple[str, list[str]]] = []
+    for name in CONNECTION_SECRETS:
+        blocks.append((f"{KV_MOUNT}/data/connections/+/{name}", ["create", "read", "update"]))
+    for name in CONNECTION_SECRETS:
+        blocks.append((f"{KV_MOUNT}/metadata/connections/+/{name}", ["delete"]))
+    blocks += [
+        (f"{TRANSIT_MOUNT}/encrypt/{TRANSIT_KEY}", ["update"]),
+        (f"{TRANSIT_MOUNT}/decrypt/{TRANSIT_KEY}", ["update"]),
+        # The role sets token_no_default_policy, so these come from here rather than from `default`.
+        ("auth/token/lookup-self", ["read"]),
+        ("auth/token/renew-self", ["update"]),
+        ("auth/token/revoke-self", ["update"]),
+    ]
+    return "".join(f'path "{path}" {{\n  capabilities = {json.dumps(caps)}\n}}\n' for path, caps in blocks)
+
+
+POLICY = service_policy()
 
 # Service tokens are short-lived; the service logs in again with role_id/secret_id when one expires.
 TOKEN_TTL = "1h"
@@ -144,18 +167,27 @@ def configure(addr: str, root_token: str, state_dir: Path) -> AppRoleCredentials
     except InvalidPath:
         client.secrets.transit.create_key(TRANSIT_KEY, derived=True, mount_point=TRANSIT_MOUNT)
 
+    limit_kv_versions(client)
+
     if f"{APPROLE_MOUNT}/" not in client.sys.list_auth_methods()["data"]:
         client.sys.enable_auth_method("approle", path=APPROLE_MOUNT)
     client.sys.create_or_update_policy(POLICY_NAME, POLICY)
+    legacy_role = _role_grants_default_policy(client)
     client.auth.approle.create_or_update_approle(
         ROLE_NAME,
         token_policies=[POLICY_NAME],
+        token_no_default_policy=True,
         token_ttl=TOKEN_TTL,
         token_max_ttl=TOKEN_MAX_TTL,
         secret_id_ttl="0",
         secret_id_num_uses=0,
         mount_point=APPROLE_MOUNT,
     )
+    if legacy_role:
+        # A token keeps the policies it was issued with, so tokens issued under the old role still carry
+        # `default`: revoke every token of this AppRole mount (it serves only this service, which logs in
+        # again with the same secret_id). Only on this one upgrade, never on later starts.
+        client.sys.revoke_prefix(f"auth/{APPROLE_MOUNT}/")
     role_id = client.auth.approle.read_role_id(ROLE_NAME, mount_point=APPROLE_MOUNT)["data"]["role_id"]
 
     approle_path = state_dir / "approle.json"
@@ -178,3 +210,55 @@ def _secret_id_valid(client: hvac.Client, secret_id: str) -> bool:
         return False
     # An unknown secret_id answers 204 without a body.
     return isinstance(response, dict) and bool(response.get("data"))
+
+
+def _role_grants_default_policy(client: hvac.Client) -> bool:
+    """True for a role made by an earlier version of this setup (its tokens also carry `default`)."""
+    try:
+        role = client.auth.approle.read_role(ROLE_NAME, mount_point=APPROLE_MOUNT)
+    except InvalidPath:
+        return False  # first start: no role, no tokens
+    return not role["data"].get("token_no_default_policy", False)
+
+
+def limit_kv_versions(client: hvac.Client) -> None:
+    """Keeps only the newest version of every secret in the service's KV mount; idempotent.
+
+    Setting the mount's max_versions prunes a secret on its next write only, so older versions written
+    before (an install from an earlier version) are destroyed here first, once: the setting is written
+    last, and a start that finds it in place has nothing left to prune.
+    """
+    kv = client.secrets.kv.v2
+    if kv.read_configuration(mount_point=KV_MOUNT)["data"].get("max_versions") == KV_MAX_VERSIONS:
+        return
+    for path in _kv_secret_paths(client, ""):
+        _destroy_older_versions(client, path)
+    kv.configure(max_versions=KV_MAX_VERSIONS, mount_point=KV_MOUNT)
+
+
+def _kv_secret_paths(client: hvac.Client, folder: str) -> list[str]:
+    try:
+        keys = client.secrets.kv.v2.list_secrets(path=folder, mount_point=KV_MOUNT)["data"]["keys"]
+    except InvalidPath:
+        return []  # empty mount or folder
+    paths: list[str] = []
+    for key in keys:
+        path = f"{folder}{key}"
+        paths += _kv_secret_paths(client, path) if key.endswith("/") else [path]
+    return paths
+
+
+def _destroy_older_versions(client: hvac.Client, path: str) -> None:
+    kv = client.secrets.kv.v2
+    metadata = kv.read_secret_metadata(path=path, mount_point=KV_MOUNT)["data"]
+    current = int(metadata["current_version"])
+    older = [
+        int(number)
+        for number, version in (metadata.get("versions") or {}).items()
+        if int(number) != current and not version.get("destroyed")
+    ]
+    if older:
+        kv.destroy_secret_versions(path=path, versions=sorted(older), mount_point=KV_MOUNT)
+    if int(metadata.get("max_versions") or 0) > KV_MAX_VERSIONS:
+        # A per-secret setting would override the mount's: let the mount's apply.
+        kv.update_metadata(path=path, max_versions=0, mount_point=KV_MOUNT)

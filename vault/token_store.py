@@ -5,6 +5,10 @@ Layout under the KV v2 mount (default `outlook-kv`):
     connections/<connection_id>/subscription  the subscription's clientState, a Transit ciphertext
 Only `obtained_at` (when the identity platform issued the set) and a format number are stored in
 plain text: saving compares them to keep the newest refresh token without decrypting anything.
+
+The mount keeps one version per secret (max_versions=1, set by stack/openbao_setup.py): each write
+destroys the version it replaces, so a rotated refresh token does not stay readable. Check-and-set
+still works on the version numbers, which keep counting up.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from vault.transit import decrypt_many, encrypt_many
 FORMAT = 1
 TOKENS = "tokens"
 SUBSCRIPTION = "subscription"
+# Every secret a connection has; stack/openbao_setup.py grants exactly these paths.
+CONNECTION_SECRETS = (TOKENS, SUBSCRIPTION)
 _ENCRYPTED_FIELDS = ("access_token", "refresh_token", "expires_at", "display_name", "mailbox", "scopes")
 _CONNECTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_CAS_ATTEMPTS = 8
@@ -133,21 +139,11 @@ class TokenStore:
     # --- removal ---
 
     async def destroy(self, connection_id: str) -> None:
-        """Deletes every version and the metadata of every secret of the connection."""
+        """Deletes every version and the metadata of every secret of the connection; idempotent."""
         prefix = connection_prefix(connection_id)
         mount = self._vault.kv_mount
-
-        def list_keys(client: hvac.Client) -> list[str]:
-            try:
-                response = client.secrets.kv.v2.list_secrets(path=prefix, mount_point=mount)
-            except hvac.exceptions.InvalidPath:
-                return []
-            return [str(k) for k in response["data"]["keys"]]
-
-        listed = await self._vault.call(list_keys, what=f"list secrets of connection {connection_id}")
-        # Known paths too, in case listing misses one; sub-folders are not part of the layout.
-        names = {TOKENS, SUBSCRIPTION} | {k for k in listed if not k.endswith("/")}
-        for name in sorted(names):
+        # The layout is fixed (the policy grants exactly these paths), so nothing needs listing.
+        for name in CONNECTION_SECRETS:
             path = f"{prefix}/{name}"
 
             def delete(client: hvac.Client, path: str = path) -> None:

@@ -33,10 +33,14 @@ def sample_tokens() -> StoredTokens:
 
 
 def approle_with_ttl(root: hvac.Client, ttl: str, max_ttl: str) -> tuple[str, str]:
-    """A second role with the service's policy but short token lifetimes."""
+    """A second role like the service's (its policy only, no `default`) but with short token lifetimes."""
     name = "short-" + uuid.uuid4().hex[:8]
     root.auth.approle.create_or_update_approle(
-        name, token_policies=["outlook-integration"], token_ttl=ttl, token_max_ttl=max_ttl
+        name,
+        token_policies=["outlook-integration"],
+        token_no_default_policy=True,
+        token_ttl=ttl,
+        token_max_ttl=max_ttl,
     )
     role_id = root.auth.approle.read_role_id(name)["data"]["role_id"]
     secret_id = root.auth.approle.generate_secret_id(name)["data"]["secret_id"]
@@ -114,6 +118,7 @@ async def test_token_renewed_before_expiry(openbao, root_hvac: hvac.Client) -> N
     token = client._hvac.token
     await asyncio.sleep(2.5)  # under the 5 s renewal margin: the next call renews
     await store.exists(cid)
+    # Renewed, not replaced by a new login: the service policy itself grants renew-self.
     assert client._hvac.token == token
     ttl = root_hvac.auth.token.lookup(token)["data"]["ttl"]
     assert ttl > 5

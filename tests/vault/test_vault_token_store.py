@@ -133,8 +133,7 @@ async def test_destroy_removes_every_version_and_metadata(
     for n in range(3):
         await token_store.save(cid, tokens(n))
     await token_store.save_client_state(cid, SecretStr("state-" + uuid.uuid4().hex))
-    meta = root_hvac.secrets.kv.v2.read_secret_metadata(path=f"connections/{cid}/tokens", mount_point=KV)
-    assert meta["data"]["current_version"] == 3
+    assert assert_only_newest_version(root_hvac, f"connections/{cid}/tokens") == 3
 
     await token_store.destroy(cid)
 
@@ -172,13 +171,58 @@ async def test_newest_refresh_token_replaces_older(token_store: TokenStore) -> N
     assert (await token_store.load(cid)) == new
 
 
-async def test_concurrent_saves_keep_the_newest(token_store: TokenStore) -> None:
+async def test_concurrent_saves_keep_the_newest(token_store: TokenStore, root_hvac: hvac.Client) -> None:
     cid = new_id()
     base = datetime.now(UTC)
     sets = [tokens(n, base + timedelta(seconds=n)) for n in range(8)]
     order = [3, 7, 0, 5, 1, 6, 2, 4]
     await asyncio.gather(*(token_store.save(cid, sets[i]) for i in order))
     assert (await token_store.load(cid)) == sets[7]
+    # Check-and-set still decided every race with only one version kept.
+    assert_only_newest_version(root_hvac, f"connections/{cid}/tokens")
+
+
+def assert_only_newest_version(root: hvac.Client, path: str) -> int:
+    """One version left that is neither destroyed nor deleted, and no older version readable."""
+    metadata = root.secrets.kv.v2.read_secret_metadata(path=path, mount_point=KV)["data"]
+    current = int(metadata["current_version"])
+    live = {
+        int(number)
+        for number, version in metadata["versions"].items()
+        if not version["destroyed"] and not version["deletion_time"]
+    }
+    assert live == {current}
+    for version in range(1, current):
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            root.secrets.kv.v2.read_secret_version(
+                path=path, version=version, mount_point=KV, raise_on_deleted_version=True
+            )
+    return current
+
+
+async def test_refreshes_leave_no_older_refresh_token_in_vault(
+    token_store: TokenStore, root_hvac: hvac.Client
+) -> None:
+    cid = new_id()
+    base = datetime.now(UTC)
+    saved = [tokens(n, base + timedelta(seconds=n)) for n in range(6)]
+    for token_set in saved:
+        assert await token_store.save(cid, token_set) is True
+    assert assert_only_newest_version(root_hvac, f"connections/{cid}/tokens") == len(saved)
+    assert await token_store.load(cid) == saved[-1]
+    # Nothing of the replaced sets is left anywhere in the secret, not even as ciphertext.
+    for version in range(1, len(saved)):
+        with pytest.raises(hvac.exceptions.InvalidPath):
+            root_hvac.secrets.kv.v2.read_secret_version(
+                path=f"connections/{cid}/tokens",
+                version=version,
+                mount_point=KV,
+                raise_on_deleted_version=False,
+            )
+    # clientState, rewritten on each subscription re-creation, keeps one version too.
+    for n in range(3):
+        await token_store.save_client_state(cid, SecretStr(f"state-{n}-{uuid.uuid4().hex}"))
+    assert assert_only_newest_version(root_hvac, f"connections/{cid}/subscription") == 3
 
 
 class _InterleavingVault(VaultClient):
