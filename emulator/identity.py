@@ -178,7 +178,11 @@ def _redeem_code(ctx: Ctx, base: str, app: AppRegistration, form: dict[str, str]
         raise AadError("invalid_grant", 50034, "The user account does not exist in the directory.")
     requested = _requested_scopes(form) if form.get("scope") else list(code.scopes)
     granted = _grant_scopes(ctx, app.client_id, user.id)
-    scopes = _effective_scopes(requested, granted, code.scopes)
+    # The user may have accepted fewer permissions than the app asked for (partial consent): the code is
+    # still redeemed, for what was consented, and the token's `scope` says which. Only a refresh asking
+    # for more than the grant is consent_required.
+    consented = [s for s in requested if s not in resource_scopes(requested) or s in granted]
+    scopes = _effective_scopes(consented, granted, code.scopes)
     return issue(
         ctx, base, app.client_id, user, scopes, nonce=code.nonce, client_info=form.get("client_info") == "1"
     )

@@ -14,10 +14,12 @@ import pytest
 from tests.emulator.forms import consent_form, parse_page
 from tests.emulator.helpers import (
     DEFAULT_SCOPES,
+    assert_graph_error,
     connect,
     control,
     create_user,
     discovery,
+    mail_address,
     new_msal_app,
     pre_consent,
     query_of,
@@ -305,3 +307,32 @@ async def test_response_mode_form_post(emulator):
     assert posting.hidden["state"] == flow["state"]
     result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, flow, posting.hidden)
     assert "access_token" in result, result
+
+
+async def test_partial_consent_gives_a_token_without_the_declined_scopes(emulator):
+    """POST /_emulator/consent with narrower scopes: the user accepted only those. The token's `scope`
+    lacks the rest, and Graph answers 403 accessDenied for a call that needs one of them."""
+    app = await register_app(emulator)
+    email = await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=email)
+    await pre_consent(emulator, email, ["User.Read", "Mail.Read"])
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
+        resp = await http.get(flow["auth_uri"])
+    assert resp.status_code in (302, 303), resp.text
+    result = await asyncio.to_thread(
+        cca.acquire_token_by_auth_code_flow, flow, query_of(resp.headers["location"])
+    )
+    assert "access_token" in result, result
+    granted = {s.rsplit("/", 1)[-1].lower() for s in result["scope"].split()}
+    assert {"user.read", "mail.read"} <= granted
+    assert "mail.send" not in granted
+    headers = {"Authorization": f"Bearer {result['access_token']}"}
+    async with httpx.AsyncClient(base_url=emulator.graph_url, verify=tls(emulator), headers=headers) as g:
+        assert (await g.get("/me")).status_code == 200
+        assert (await g.get("/me/mailFolders/inbox/messages")).status_code == 200
+        denied = await g.post(
+            "/me/sendMail",
+            json={"message": {"subject": "x", "toRecipients": [mail_address("someone@fabrikam.test")]}},
+        )
+    assert_graph_error(denied, 403, "accessDenied")
