@@ -14,6 +14,7 @@ import pytest
 from tests.emulator.forms import consent_form, parse_page
 from tests.emulator.helpers import (
     DEFAULT_SCOPES,
+    App,
     assert_graph_error,
     connect,
     control,
@@ -23,10 +24,12 @@ from tests.emulator.helpers import (
     new_msal_app,
     pre_consent,
     query_of,
+    refresh,
     register_app,
     tls,
 )
 from tests.emulator.receiver import Hook
+from tests.support.emulator_server import start_emulator
 
 
 @pytest.mark.parametrize("tenant", ["common", "organizations", "9188040d-6c67-4c5b-b112-36a304b66dad"])
@@ -336,3 +339,40 @@ async def test_partial_consent_gives_a_token_without_the_declined_scopes(emulato
             json={"message": {"subject": "x", "toRecipients": [mail_address("someone@fabrikam.test")]}},
         )
     assert_graph_error(denied, 403, "accessDenied")
+
+
+async def test_apps_and_users_from_settings_are_registered_at_start(tmp_path):
+    """EMULATOR_APPS (and EMULATOR_USERS) register what `make run` needs before anything calls the
+    control API: unmodified MSAL signs in with that app at once."""
+    app = App(
+        client_id=str(uuid.uuid4()),
+        client_secret="settings-secret",
+        redirect_uri="http://localhost:8765/settings/callback",
+    )
+    email = "settings-user@contoso.test"
+    with start_emulator(
+        tmp_path / "emu",
+        no_snapshot=True,
+        apps=[
+            {
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "redirect_uris": [app.redirect_uri],
+                "display_name": "From settings",
+            }
+        ],
+        users=[{"email": email, "display_name": "Seeded"}],
+    ) as emu:
+        async with control(emu) as c:
+            apps = (await c.get("/apps")).json()
+            users = (await c.get("/users")).json()
+        assert [(a["client_id"], a["redirect_uris"]) for a in apps] == [(app.client_id, [app.redirect_uri])]
+        assert "client_secret" not in apps[0]
+        assert [u["email"] for u in users] == [email]
+        conn = await connect(emu, app=app, email=email)
+        async with conn.graph() as g:
+            me = await g.get("/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["mail"] == email
+        refreshed = await refresh(conn)
+        assert refreshed.status_code == 200, refreshed.text
