@@ -140,6 +140,9 @@ class ConnectionWorkflow:
         # existed replay without it, and a running workflow takes it up at its next continue-as-new.
         self._messages_on = self._input.incoming and workflow.patched(MESSAGES_PATCH)
         self._starts_by_activity = self._messages_on and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
+        # The UI's static summary and details belong to the first run only (continue-as-new cannot
+        # carry them): every run shows its own current details from the start.
+        workflow.set_current_details(self._details())
         while True:
             if state.disconnect_requested:
                 await self._disconnect()
@@ -493,6 +496,7 @@ class ConnectionWorkflow:
         last = state.last_refresh_at or workflow.now()
         keepalive = last + timing.keepalive_interval
         state.next_refresh_at = max(min(ahead, keepalive), workflow.now() + timedelta(seconds=30))
+        workflow.set_current_details(self._details())
 
     def _schedule_renewal(self, info: SubscriptionInfo) -> None:
         timing = self._input.timing
@@ -503,6 +507,7 @@ class ConnectionWorkflow:
         state.next_renewal_at = max(
             info.expires_at - timing.renewal_lead - jitter, workflow.now() + timedelta(minutes=1)
         )
+        workflow.set_current_details(self._details())
 
     async def _set_status(self, status: ConnectionStatus, reason: str) -> None:
         state = self._state
@@ -530,7 +535,7 @@ class ConnectionWorkflow:
 
     def _details(self) -> str:
         s = self._state
-        lines = [f"**Status:** {s.status.value}"]
+        lines = [f"**Outlook connection for** {self._input.mailbox}", f"**Status:** {s.status.value}"]
         if s.status_reason:
             lines.append(f"**Reason:** {s.status_reason}")
         if s.subscription_expires_at:

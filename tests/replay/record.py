@@ -3,6 +3,7 @@ tests/workflows)."""
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -30,3 +31,11 @@ async def write_single_run(client: Client, workflow_id: str, name: str) -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     (HISTORIES / f"{name}-run1.json").write_text(history.to_json())
+
+
+async def write_run(client: Client, workflow_id: str, run_id: str | None, name: str) -> None:
+    """One run by its id (None: the latest), e.g. a first run that ended in continue-as-new; gzipped,
+    as such a run holds thousands of events."""
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    (HISTORIES / f"{name}.json.gz").write_bytes(gzip.compress(history.to_json().encode(), mtime=0))

@@ -7,6 +7,7 @@ workflow behaviour behind `workflow.patched` so that old histories keep replayin
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -17,17 +18,24 @@ from temporalio.worker import Replayer
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted(
+    p for p in (Path(__file__).parent / "histories").iterdir() if p.name.endswith((".json", ".json.gz"))
+)
+
+
+def read_history(path: Path) -> WorkflowHistory:
+    raw = path.read_bytes()
+    text = gzip.decompress(raw).decode() if path.name.endswith(".gz") else raw.decode()
+    return WorkflowHistory.from_json(path.name.split(".")[0], text)
 
 
 def test_histories_are_recorded() -> None:
     assert len(HISTORIES) >= 3, "record histories: RECORD_HISTORIES=1 pytest tests/e2e tests/workflows"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.name.split(".")[0] for p in HISTORIES])
 async def test_replays_without_non_determinism(path: Path) -> None:
     replayer = Replayer(
         workflows=[ConnectionWorkflow, MessageWorkflow], data_converter=pydantic_data_converter
     )
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    await replayer.replay_workflow(history)
+    await replayer.replay_workflow(read_history(path))

@@ -4,7 +4,7 @@ Microsoft cannot be made to age by a month, so here the activities are a simulat
 time by the test server's clock (the activity's scheduled time) and follows graph-facts.md: access
 tokens live 60-90 minutes, refresh tokens die after 90 idle days, subscriptions after their expiry,
 and a revoked grant refuses every refresh. The real activities run against the emulator in
-tests/workflows/test_connection_e2e.py.
+tests/e2e/test_connect.py.
 """
 
 from __future__ import annotations
@@ -57,6 +57,8 @@ class SimulatedMicrosoft:
     statuses: list[StatusRecord] = field(default_factory=list)
     drop_next_renewal: bool = False
     catch_ups: list[datetime] = field(default_factory=list)
+    access_lifetime: timedelta = ACCESS_LIFETIME
+    mailbox_check: ValidationResult = field(default_factory=lambda: ValidationResult(ok=True))
 
     @staticmethod
     def now() -> datetime:
@@ -65,7 +67,7 @@ class SimulatedMicrosoft:
     @activity.defn(name="describe_tokens")
     async def describe_tokens(self, ref: ConnectionRef) -> RefreshResult:
         self.last_refresh = self.now()
-        return RefreshResult(access_expires_at=self.now() + ACCESS_LIFETIME)
+        return RefreshResult(access_expires_at=self.now() + self.access_lifetime)
 
     @activity.defn(name="refresh_tokens")
     async def refresh_tokens(self, ref: ConnectionRef) -> RefreshResult:
@@ -76,11 +78,11 @@ class SimulatedMicrosoft:
             raise ApplicationError("inactive for too long", type=GRANT_REVOKED, non_retryable=True)
         self.last_refresh = now
         self.refreshes.append(now)
-        return RefreshResult(access_expires_at=now + ACCESS_LIFETIME)
+        return RefreshResult(access_expires_at=now + self.access_lifetime)
 
     @activity.defn(name="validate_mailbox")
     async def validate_mailbox(self, ref: ConnectionRef) -> ValidationResult:
-        return ValidationResult(ok=True)
+        return self.mailbox_check
 
     @activity.defn(name="create_subscription")
     async def create_subscription(self, request: SubscriptionRequest) -> SubscriptionInfo:
@@ -142,7 +144,7 @@ class SimulatedMicrosoft:
         ]
 
 
-async def _start(
+async def start(
     env: WorkflowEnvironment, ms: SimulatedMicrosoft, task_queue: str
 ) -> WorkflowHandle[Any, ConnectionView]:
     connection_id = str(uuid.uuid4())
@@ -167,7 +169,7 @@ async def skip(env: WorkflowEnvironment, duration: timedelta) -> None:
         duration -= step
 
 
-async def _status(handle: WorkflowHandle[Any, ConnectionView]) -> ConnectionView:
+async def status(handle: WorkflowHandle[Any, ConnectionView]) -> ConnectionView:
     view: ConnectionView = await handle.query(ConnectionWorkflow.status)
     return view
 
@@ -176,9 +178,9 @@ async def test_thirty_days_of_refreshes_renewals_and_keepalive(time_skipping_env
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
     async with simulated_worker(time_skipping_env, queue, ms):
-        handle = await _start(time_skipping_env, ms, queue)
+        handle = await start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(days=30))
-        view = await _status(handle)
+        view = await status(handle)
         assert view.status is ConnectionStatus.ACTIVE
         # The access token never lapsed: every refresh came before the previous token expired.
         gaps = [b - a for a, b in zip(ms.refreshes, ms.refreshes[1:], strict=False)]
@@ -205,13 +207,13 @@ async def test_revocation_at_any_point_stops_cleanly(time_skipping_env: Workflow
         ms = SimulatedMicrosoft()
         queue = f"q-{uuid.uuid4()}"
         async with simulated_worker(time_skipping_env, queue, ms):
-            handle = await _start(time_skipping_env, ms, queue)
+            handle = await start(time_skipping_env, ms, queue)
             await skip(time_skipping_env, revoke_after)
             ms.revoked_reason = "The user revoked consent for this app"
             # Graph tells the subscription at once; the workflow refreshes at once and sees it.
             await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.REAUTHORIZATION_REQUIRED)
             await skip(time_skipping_env, timedelta(minutes=1))
-            view = await _status(handle)
+            view = await status(handle)
             assert view.status is ConnectionStatus.REVOKED, revoke_after
             assert view.status_reason == "The user revoked consent for this app"
             assert view.subscription_id is None and ms.deleted
@@ -231,11 +233,11 @@ async def test_revocation_found_by_the_next_refresh_without_a_notification(
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
     async with simulated_worker(time_skipping_env, queue, ms):
-        handle = await _start(time_skipping_env, ms, queue)
+        handle = await start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=5))
         ms.revoked_reason = "Your password was reset by an administrator"
         await skip(time_skipping_env, ACCESS_LIFETIME)
-        view = await _status(handle)
+        view = await status(handle)
         assert view.status is ConnectionStatus.REVOKED
         assert view.status_reason == "Your password was reset by an administrator"
         await handle.signal(ConnectionWorkflow.disconnect)
@@ -246,18 +248,18 @@ async def test_reconnect_then_disconnect(time_skipping_env: WorkflowEnvironment)
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
     async with simulated_worker(time_skipping_env, queue, ms):
-        handle = await _start(time_skipping_env, ms, queue)
+        handle = await start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=2))
         ms.revoked_reason = "MFA is now required"
         await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.REAUTHORIZATION_REQUIRED)
         await skip(time_skipping_env, timedelta(minutes=1))
-        assert (await _status(handle)).status is ConnectionStatus.REVOKED
+        assert (await status(handle)).status is ConnectionStatus.REVOKED
 
         # The user consents again: the API stores new tokens and signals the same workflow.
         ms.revoked_reason = None
         await handle.signal(ConnectionWorkflow.reconnected)
         await skip(time_skipping_env, timedelta(minutes=1))
-        view = await _status(handle)
+        view = await status(handle)
         assert view.status is ConnectionStatus.ACTIVE and view.status_reason == ""
         assert view.subscription_id in ms.subscriptions
 
@@ -275,18 +277,18 @@ async def test_removed_or_lost_subscription_is_recreated(time_skipping_env: Work
     ms = SimulatedMicrosoft()
     queue = f"q-{uuid.uuid4()}"
     async with simulated_worker(time_skipping_env, queue, ms):
-        handle = await _start(time_skipping_env, ms, queue)
+        handle = await start(time_skipping_env, ms, queue)
         await skip(time_skipping_env, timedelta(hours=1))
-        first = (await _status(handle)).subscription_id
+        first = (await status(handle)).subscription_id
         await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.SUBSCRIPTION_REMOVED)
         await skip(time_skipping_env, timedelta(minutes=1))
-        second = (await _status(handle)).subscription_id
+        second = (await status(handle)).subscription_id
         assert second and second != first and ms.created == 2
 
         # A renewal that finds the subscription gone (404) re-creates it.
         ms.drop_next_renewal = True
         await skip(time_skipping_env, timedelta(days=3))
-        view = await _status(handle)
+        view = await status(handle)
         assert ms.created == 3 and view.subscription_id in ms.subscriptions
         assert view.status is ConnectionStatus.ACTIVE
         await handle.signal(ConnectionWorkflow.disconnect)
@@ -315,7 +317,7 @@ async def test_run_without_message_processing_sleeps_through_notifications(
         await skip(time_skipping_env, timedelta(minutes=5))
         await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=["m1", "m2"]))
         await skip(time_skipping_env, timedelta(hours=3))
-        view = await _status(handle)
+        view = await status(handle)
         assert view.status is ConnectionStatus.ACTIVE
         assert ms.created == 0 and not ms.catch_ups
         history = await handle.fetch_history()
