@@ -189,7 +189,9 @@ class Notifier:
             self.pending[item.url].append(item)
         self._wake.set()
 
-    def drop_held(self, sub: Subscription, older_than: float | None = None) -> None:
+    def drop_held(
+        self, sub: Subscription, older_than: float | None = None, notify_missed: bool = True
+    ) -> None:
         items = self.held.get(sub.id, [])
         if not items:
             return
@@ -201,7 +203,8 @@ class Notifier:
             self.held.pop(sub.id, None)
         if lost:
             self.stats.dropped += lost
-            self.send_lifecycle(sub, "missed")
+            if notify_missed:
+                self.send_lifecycle(sub, "missed")
 
     def forget(self, sub_id: str) -> None:
         self.held.pop(sub_id, None)

@@ -1,5 +1,5 @@
-"""Background upkeep: reauthorizationRequired before a subscription's authorization lapses, removal of
-expired subscriptions (subscriptionRemoved), loss of notifications held too long, token cleanup."""
+"""Background upkeep: reauthorizationRequired before a subscription's authorization lapses, silent removal
+of expired subscriptions, loss of notifications held too long (`missed`), token cleanup."""
 
 from __future__ import annotations
 
@@ -15,12 +15,15 @@ log = logging.getLogger("emulator.sweeper")
 
 
 def remove_subscription(store: Store, notifier: Notifier, sub: Subscription, notify: bool = True) -> None:
+    """Graph removing a subscription (e.g. access conditions changed): `subscriptionRemoved` when notify.
+    Held notifications go with it, without `missed`: the subscription they belonged to is gone, and
+    subscriptionRemoved already asks for a new subscription and a delta resync."""
     with store.lock:
         store.state.subscriptions.pop(sub.id, None)
         store.changed()
     if notify:
         notifier.send_lifecycle(sub, "subscriptionRemoved")
-    notifier.drop_held(sub)
+    notifier.drop_held(sub, notify_missed=False)
 
 
 def require_reauthorization(store: Store, notifier: Notifier, sub: Subscription, now: bool = False) -> None:
@@ -37,7 +40,9 @@ def sweep_once(store: Store, notifier: Notifier) -> None:
     now = time.time()
     for sub in list(store.state.subscriptions.values()):
         if sub.expires <= now:
-            remove_subscription(store, notifier, sub)
+            # Microsoft's lifecycle docs send subscriptionRemoved when Graph removes a live subscription,
+            # not when one simply expires unrenewed: that one just disappears (see README.md).
+            remove_subscription(store, notifier, sub, notify=False)
             continue
         if not sub.reauth_sent and now >= sub.authorized_until - s.reauthorization_lead_seconds:
             require_reauthorization(store, notifier, sub)
