@@ -17,10 +17,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
+from activities.subscription_conflict import INBOX_RESOURCE, stale_conflicts
 from db.connections import Connection
 from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
 from graph.identity_errors import ReconnectRequired
+from graph.models import Subscription
 from models.connection import (
     SUBSCRIPTION_GONE,
     ConnectionRef,
@@ -32,7 +34,7 @@ from models.connection import (
     ValidationResult,
 )
 
-INBOX_RESOURCE = "me/mailFolders('inbox')/messages"
+CHANGE_TYPE = "created"
 
 
 class ConnectionActivities:
@@ -96,24 +98,47 @@ class ConnectionActivities:
         with retry_semantics("create subscription"):
             await self._tokens.save_client_state(connection_id, client_state)
             try:
-                subscription = await self._with_mailbox(
-                    connection_id,
-                    lambda m: m.create_subscription(
-                        resource=INBOX_RESOURCE,
-                        change_type="created",
-                        notification_url=self._notification_url,
-                        lifecycle_url=self._lifecycle_url,
-                        client_state=client_state,
-                        expiration=expiration,
-                    ),
-                )
+                subscription = await self._subscribe(connection_id, client_state, expiration)
             except Conflict:
-                raise ApplicationError(
-                    "create subscription: Graph already has this subscription for the app", type="Conflict"
-                ) from None
+                await self._clear_stale_conflicts(connection_id)
+                try:
+                    subscription = await self._subscribe(connection_id, client_state, expiration)
+                except Conflict:
+                    raise ApplicationError(
+                        "create subscription: Graph still reports a conflicting subscription", type="Conflict"
+                    ) from None
         expires_at = subscription.expiration_date_time or expiration
         self._record(connection_id, subscription_id=subscription.id, subscription_expires_at=expires_at)
         return SubscriptionInfo(subscription_id=subscription.id, expires_at=expires_at)
+
+    async def _subscribe(
+        self, connection_id: str, client_state: SecretStr, expiration: datetime
+    ) -> Subscription:
+        return await self._with_mailbox(
+            connection_id,
+            lambda m: m.create_subscription(
+                resource=INBOX_RESOURCE,
+                change_type=CHANGE_TYPE,
+                notification_url=self._notification_url,
+                lifecycle_url=self._lifecycle_url,
+                client_state=client_state,
+                expiration=expiration,
+            ),
+        )
+
+    async def _clear_stale_conflicts(self, connection_id: str) -> None:
+        """Deletes the subscription a 409 points at when nothing else needs it (see
+        activities/subscription_conflict.py); raises a non-retryable error when something does."""
+        existing = await self._with_mailbox(connection_id, lambda m: m.list_subscriptions())
+        stale = stale_conflicts(
+            existing,
+            change_type=CHANGE_TYPE,
+            notification_url=self._notification_url,
+            connection_id=connection_id,
+            engine=self._engine,
+        )
+        for subscription_id in stale:
+            await self._delete_quietly(connection_id, subscription_id)
 
     @activity.defn(name="renew_subscription")
     async def renew_subscription(self, ref: SubscriptionRef) -> SubscriptionInfo:

@@ -23,7 +23,7 @@ from temporalio.service import RPCError
 from db.connections import Connection, OAuthFlow
 from db.models import User
 from graph.identity import Identity, TokenSet
-from models.connection import ConnectionInput, ConnectionStatus
+from models.connection import ConnectionInput, ConnectionState, ConnectionStatus
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
 from workflows import search_attributes as sa
@@ -191,7 +191,22 @@ def _reconnect_target(
     ).first()
 
 
-async def _start_workflow(temporal: Client, task_queue: str, connection: Connection) -> None:
+async def request_disconnect(temporal: Client, task_queue: str, connection: Connection) -> None:
+    """Signal-with-start: a running workflow gets the signal; one that has ended (terminated by an
+    operator, failed) is started again to clean up - delete the subscription Graph may still hold,
+    destroy the connection's Vault secrets, record `disconnected` - so nothing outlives a disconnect."""
+    leftover = ConnectionState(subscription_id=connection.subscription_id, disconnect_requested=True)
+    await _start_workflow(temporal, task_queue, connection, state=leftover, start_signal="disconnect")
+
+
+async def _start_workflow(
+    temporal: Client,
+    task_queue: str,
+    connection: Connection,
+    *,
+    state: ConnectionState | None = None,
+    start_signal: str | None = None,
+) -> None:
     attributes = TypedSearchAttributes(
         [
             SearchAttributePair(sa.CONNECTION_ID, str(connection.id)),
@@ -207,7 +222,9 @@ async def _start_workflow(temporal: Client, task_queue: str, connection: Connect
             owner_id=str(connection.owner_id),
             mailbox=connection.mailbox,
             incoming="Mail.Read" in connection.scope_list,
+            state=state or ConnectionState(),
         ),
+        start_signal=start_signal,
         id=workflow_id(connection.id),
         task_queue=task_queue,
         search_attributes=attributes,

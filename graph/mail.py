@@ -210,6 +210,11 @@ class MailboxClient:
         )
         return Subscription.model_validate(data)
 
+    async def list_subscriptions(self) -> list[Subscription]:
+        """This app's subscriptions for this mailbox (Graph lists only the caller's own)."""
+        data = await self._json("GET", "/subscriptions", "list subscriptions")
+        return [Subscription.model_validate(item) for item in data.get("value", [])]
+
     async def reauthorize_subscription(self, subscription_id: str) -> None:
         await self._send("POST", f"/subscriptions/{_path_id(subscription_id)}/reauthorize", "reauthorize")
 

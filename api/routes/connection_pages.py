@@ -84,12 +84,16 @@ async def reconnect_page(
 
 @router.post("/connections/{connection_id}/disconnect")
 async def disconnect_page(
-    connection_id: uuid.UUID, session: SessionDep, temporal: TemporalClientDep, user: OptionalUserDep
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalClientDep,
+    user: OptionalUserDep,
 ) -> Response:
     """Disconnects and returns to the connection's page, which shows the progress."""
     if user is None:
         return RedirectResponse("/signin", status_code=303)
     row = owned_connection(session, user, connection_id)
     if row.status != ConnectionStatus.DISCONNECTED.value:
-        await request_disconnect(temporal, row)
+        await request_disconnect(temporal, settings.temporal_task_queue, row)
     return RedirectResponse(f"/connections/{connection_id}", status_code=303)

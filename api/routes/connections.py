@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api import connecting
 from api.connection_deps import IdentityDep
@@ -18,9 +17,7 @@ from db.connections import Connection
 from db.models import User
 from graph.identity_errors import IdentityError
 from models.connection import ConnectionStatus
-from workflows.connection import ConnectionWorkflow
 
-log = logging.getLogger("api.connections")
 router = APIRouter(prefix="/api/connections", tags=["connections"])
 
 
@@ -49,26 +46,26 @@ def get_connection(connection_id: uuid.UUID, session: SessionDep, user: CurrentU
 
 @router.delete("/{connection_id}", status_code=status.HTTP_202_ACCEPTED)
 async def disconnect(
-    connection_id: uuid.UUID, session: SessionDep, user: CurrentUser, temporal: TemporalClientDep
+    connection_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    temporal: TemporalClientDep,
 ) -> ConnectionPublic:
     """Disconnects: the workflow deletes the subscription and every stored token, then ends."""
     row = owned_connection(session, user, connection_id)
     if row.status != ConnectionStatus.DISCONNECTED.value:
-        await request_disconnect(temporal, row)
+        await request_disconnect(temporal, settings.temporal_task_queue, row)
     return ConnectionPublic.of(row)
 
 
-async def request_disconnect(temporal: TemporalClientDep, row: Connection) -> None:
-    handle = temporal.get_workflow_handle(connecting.workflow_id(row.id))
+async def request_disconnect(temporal: TemporalClientDep, task_queue: str, row: Connection) -> None:
     try:
-        await handle.signal(ConnectionWorkflow.disconnect)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
-            ) from None
-        # The workflow has already ended, and with it everything it held; nothing left to remove.
-        log.info("disconnect of %s: workflow already closed", row.id)
+        await connecting.request_disconnect(temporal, task_queue, row)
+    except RPCError:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
+        ) from None
 
 
 @router.post("/{connection_id}/reconnect")
