@@ -1,23 +1,30 @@
 """Connecting a mailbox end to end: unmodified MSAL against the emulator, tokens in OpenBao, the
 connection workflow on a real Temporal dev server, the API's pages and webhooks over real HTTP.
 
-The last test scans everything this module produced (workflow histories, the service's log, the
-database file) for every token the emulator issued, the client secret and the clientStates.
+The last test scans everything this module produced (every run of every workflow history with every
+payload decoded, the logs, the database) for every token the emulator issued, the client secret, the
+clientStates and the Vault credentials.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import gc
+import hashlib
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import hvac
+import hvac.exceptions
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from temporalio.client import WorkflowHistory
 
-from db.connections import Connection
+from db.connections import Connection, OAuthFlow
 from models.connection import ConnectionStatus
 from tests.e2e.conftest import CLIENT_SECRET, Stack
 from tests.e2e.helpers import (
@@ -32,6 +39,8 @@ from tests.e2e.helpers import (
     wait_status,
 )
 from tests.replay.record import HISTORIES, RECORD, write_histories
+from tests.support import leak_scan
+from vault.client import VaultClient
 from workflows.connection import ConnectionWorkflow
 
 
@@ -129,85 +138,263 @@ async def test_each_revocation_reason_is_explained(stack: Stack, reason: str, sh
     await wait_status(stack, token, connection_id, "disconnected")
 
 
-def count_connections(stack: Stack) -> int:
+# ----- bad callbacks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What a callback could leave behind: connection rows and Vault paths under connections/."""
+
+    connections: frozenset[str]
+    vault_paths: frozenset[str]
+
+
+def connection_ids(stack: Stack) -> set[str]:
     with stack.engine.connect() as db:
-        return int(db.execute(select(func.count()).select_from(Connection)).scalar_one())
+        return {str(i) for i in db.execute(select(Connection.id)).scalars()}
+
+
+def vault_connection_paths(stack: Stack) -> set[str]:
+    """Every secret under the KV mount's connections/, listed with the root token."""
+    root = hvac.Client(url=stack.openbao.addr, token=stack.openbao.root_token)
+    try:
+        listed = root.secrets.kv.v2.list_secrets(
+            path="connections", mount_point=stack.settings.vault_kv_mount
+        )
+    except hvac.exceptions.InvalidPath:
+        return set()
+    paths: set[str] = set()
+    for key in listed["data"]["keys"]:
+        paths |= {f"connections/{key}{leaf}" for leaf in vault_paths(stack, key.rstrip("/"))}
+        paths.add(f"connections/{key}")  # a folder left with no secrets in it still counts
+    return paths
+
+
+def stored(stack: Stack) -> Stored:
+    return Stored(frozenset(connection_ids(stack)), frozenset(vault_connection_paths(stack)))
+
+
+def assert_refused(stack: Stack, response: httpx.Response, status: int, says: str, before: Stored) -> None:
+    """A clear page with the expected 4xx, and nothing new stored anywhere."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Mailbox not connected" in response.text and says in response.text, response.text
+    assert "Traceback" not in response.text
+    after = stored(stack)
+    assert not after.connections - before.connections, "a refused callback stored a connection"
+    assert not after.vault_paths - before.vault_paths, "a refused callback stored something in Vault"
+
+
+async def consent_redirect(stack: Stack, browser: httpx.AsyncClient, email: str) -> httpx.URL:
+    """Starts connecting and answers the consent: the callback URL Microsoft sends the browser to."""
+    await pre_answer_consent(stack, email)
+    start = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming", follow_redirects=False)
+    assert start.status_code == 302, start.text
+    consent = await browser.get(start.headers["location"], follow_redirects=False)
+    callback = httpx.URL(consent.headers["location"])
+    assert callback.params.get("code") and callback.params.get("state"), "the consent gave no code"
+    return callback
+
+
+async def visible_connection_workflows_since(stack: Stack, since: datetime) -> set[str]:
+    """ConnectionWorkflow ids started since `since`, once visibility has caught up with a workflow
+    started just now (visibility lags; without the wait an empty answer would prove nothing)."""
+    client = stack.env.client
+    sentinel = f"visibility-sentinel/{uuid.uuid4()}"
+    # No worker polls this queue: the workflow only has to be started, and is terminated below.
+    handle = await client.start_workflow(
+        "VisibilitySentinel", id=sentinel, task_queue=f"no-worker-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+
+        async def sentinel_visible() -> list[Any]:
+            return [w async for w in client.list_workflows(f"WorkflowId = '{sentinel}'")]
+
+        await eventually(sentinel_visible, what="the sentinel workflow in visibility")
+        query = f"WorkflowType = 'ConnectionWorkflow' AND StartTime >= '{since.isoformat()}'"
+        return {w.id async for w in client.list_workflows(query)}
+    finally:
+        await handle.terminate("visibility sentinel")
 
 
 async def test_bad_callbacks_store_nothing(stack: Stack) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    existing = connection_ids(stack)
     email = await new_mailbox(stack)
-    browser, _token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    before = count_connections(stack)
-    workflows_before = [w async for w in stack.env.client.list_workflows("")]
-    async with contextlib.aclosing(browser):
-        # Declined consent.
+    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
+    intruder, _ = await stack.signed_in_user(f"intruder-{uuid.uuid4().hex[:6]}@acme.example")
+    async with contextlib.aclosing(browser), contextlib.aclosing(intruder):
+        # Declined consent: Microsoft redirects back with error=access_denied.
+        before = stored(stack)
         await pre_answer_consent(stack, email, deny=True)
         declined = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming")
-        assert declined.status_code == 400 and "declined" in declined.text
+        assert declined.url.path == "/oauth/callback" and declined.url.params["error"] == "access_denied"
+        assert_refused(stack, declined, 400, "declined", before)
 
-        # A callback whose state this service never issued (CSRF) and one without state.
-        forged = await browser.get(f"{stack.api_url}/oauth/callback?code=abc&state=not-ours")
-        assert forged.status_code == 400
-        assert (await browser.get(f"{stack.api_url}/oauth/callback?code=abc")).status_code == 400
+        # A callback without state, and one whose state this service never issued (CSRF), while a
+        # real sign-in with a real code is pending.
+        callback = await consent_redirect(stack, browser, email)
+        before = stored(stack)
+        missing = await browser.get(callback.copy_remove_param("state"))
+        assert_refused(stack, missing, 400, "has no state", before)
+        forged = await browser.get(callback.copy_set_param("state", uuid.uuid4().hex))
+        assert_refused(stack, forged, 400, "never started here", before)
 
-        # A callback replayed after it was used, and a code redeemed twice.
-        browser.follow_redirects = False
-        await pre_answer_consent(stack, email)
-        start = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming")
-        consent = await browser.get(start.headers["location"])
-        callback_url = consent.headers["location"]
-        assert "code=" in callback_url
-        first = await browser.get(callback_url)
-        assert first.status_code == 303
-        replayed = await browser.get(callback_url)
-        assert replayed.status_code == 400 and "already used" in replayed.text
+        # A flow older than its life (10 minutes): its row is aged in the database.
+        callback = await consent_redirect(stack, browser, email)
+        state_hash = hashlib.sha256(callback.params["state"].encode()).hexdigest()
+        with stack.engine.begin() as db:
+            aged = db.execute(
+                update(OAuthFlow)
+                .where(OAuthFlow.state_hash == state_hash)
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            assert aged.rowcount == 1, "the flow row was not found by the hash of its state"
+        before = stored(stack)
+        expired = await browser.get(callback)
+        assert_refused(stack, expired, 400, "expired", before)
 
-        await pre_answer_consent(stack, email)
-        again = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming")
-        second_consent = await browser.get(again.headers["location"])
-        fresh = httpx.URL(second_consent.headers["location"])
-        old_code = httpx.URL(callback_url).params["code"]
-        reused = await browser.get(fresh.copy_set_param("code", old_code))
-        assert reused.status_code == 400 and "already used" in reused.text
+        # Another signed-in user brings back the callback of a flow this user started.
+        callback = await consent_redirect(stack, browser, email)
+        before = stored(stack)
+        stolen = await intruder.get(callback, follow_redirects=False)
+        assert_refused(stack, stolen, 403, "another user", before)
+
+        # A good callback, then the same callback replayed.
+        callback = await consent_redirect(stack, browser, email)
+        first = await browser.get(callback, follow_redirects=False)
+        assert first.status_code == 303, first.text
+        connection_id = first.headers["location"].rsplit("/", 1)[1]
+        assert connection_ids(stack) - existing == {connection_id}
+        # Its workflow stores the subscription's clientState in Vault: let it finish first.
+        await wait_status(stack, token, connection_id, "active")
+        before = stored(stack)
+        assert {f"connections/{connection_id}/{leaf}" for leaf in ("tokens", "subscription")} <= (
+            before.vault_paths
+        ), "the Vault listing does not see a connection's paths"
+        replayed = await browser.get(callback, follow_redirects=False)
+        assert_refused(stack, replayed, 400, "already used", before)
+
+        # A code redeemed once, brought back with a fresh sign-in's state: Microsoft refuses it.
+        fresh = await consent_redirect(stack, browser, email)
+        reused = await browser.get(fresh.copy_set_param("code", callback.params["code"]))
+        assert_refused(stack, reused, 400, "already used", before)
 
         # Bad input to the connect endpoint itself.
         bad = await browser.get(f"{stack.api_url}/connect/outlook?scopes=calendar")
-        assert bad.status_code == 400 and "incoming, outgoing" in bad.text
+        assert_refused(stack, bad, 400, "incoming, outgoing", before)
 
-    # Only the one good callback made a connection (and it is the reconnect target of the second).
-    assert count_connections(stack) == before + 1
-    workflows_after = [w async for w in stack.env.client.list_workflows("")]
-    assert len(workflows_after) <= len(workflows_before) + 1
+    # The one good callback started the one workflow; none of the refused ones started any.
+    started = await visible_connection_workflows_since(stack, since)
+    assert started - {f"connection/{c}" for c in existing} == {f"connection/{connection_id}"}
     await remember_client_states(stack)
+
+
+# ----- the leak scan -----------------------------------------------------------------------------------
+
+
+def _linked_runs(history: WorkflowHistory) -> set[str]:
+    """The runs before and after this one (continue-as-new), which visibility may not list yet."""
+    linked: set[str] = set()
+    first = history.events[0].workflow_execution_started_event_attributes
+    linked |= {first.continued_execution_run_id, first.first_execution_run_id}
+    last = history.events[-1]
+    if last.HasField("workflow_execution_continued_as_new_event_attributes"):
+        linked.add(last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id)
+    return linked - {""}
+
+
+async def every_history(stack: Stack) -> dict[tuple[str, str], WorkflowHistory]:
+    """Every run of every workflow in the namespace, open or closed, keyed by (workflow id, run id)."""
+    client = stack.env.client
+    pending = [(w.id, w.run_id) async for w in client.list_workflows("")]
+    histories: dict[tuple[str, str], WorkflowHistory] = {}
+    while pending:
+        key = pending.pop()
+        if key in histories:
+            continue
+        histories[key] = await client.get_workflow_handle(key[0], run_id=key[1]).fetch_history()
+        pending += [(key[0], run) for run in _linked_runs(histories[key])]
+    return histories
+
+
+def service_vault_tokens() -> list[str]:
+    """The Vault tokens the API and the worker of the stack hold right now (their AppRole logins).
+
+    They run in this process but the stack object does not hold them, so they are found as objects;
+    tokens replaced earlier by a renewal or a new login are not seen."""
+    clients = [o for o in gc.get_objects() if isinstance(o, VaultClient)]
+    return [c._hvac.token for c in clients if c._hvac.token]
+
+
+async def the_secrets(stack: Stack) -> leak_scan.Secrets:
+    async with stack.emulator_control() as control:
+        issued = (await control.get("/_emulator/issued-tokens")).json()
+    assert len(issued["access_tokens"]) > 5 and issued["refresh_tokens"], "the tests above issued tokens"
+    assert CLIENT_STATES, "the tests above should have created subscriptions"
+    found = leak_scan.Secrets()
+    found.add_all("access token", issued["access_tokens"])
+    found.add_all("refresh token", issued["refresh_tokens"])
+    found.add_all("auth code", issued["auth_codes"])
+    found.add("the client secret", CLIENT_SECRET)
+    found.add_all("clientState", sorted(CLIENT_STATES))
+    found.add("the Vault AppRole role_id", stack.openbao.role_id)
+    found.add("the Vault AppRole secret_id", stack.openbao.secret_id)
+    found.add("the Vault root token", stack.openbao.root_token)
+    vault_tokens = service_vault_tokens()
+    assert vault_tokens, "the service logged in to Vault"
+    found.add_all("a Vault token of the service", vault_tokens)
+    return found
 
 
 async def test_nothing_secret_leaks_anywhere(stack: Stack) -> None:
     """Runs last in this module: scans what the tests above left behind."""
-    async with stack.emulator_control() as control:
-        issued = (await control.get("/_emulator/issued-tokens")).json()
-    secrets = {t for kind in ("access_tokens", "refresh_tokens", "auth_codes") for t in issued[kind]}
-    assert len(secrets) > 10, "the tests above should have issued tokens"
-    secrets |= CLIENT_STATES | {CLIENT_SECRET}
-    assert CLIENT_STATES, "the tests above should have created subscriptions"
+    secrets = await the_secrets(stack)
+    rows = connection_ids(stack)
+    with stack.engine.connect() as db:
+        mailbox = db.execute(select(Connection.mailbox).limit(1)).scalar_one()
 
-    histories: list[str] = []
-    async for execution in stack.env.client.list_workflows(""):
-        handle = stack.env.client.get_workflow_handle(execution.id, run_id=execution.run_id)
-        histories.append((await handle.fetch_history()).to_json())
-    assert histories
-    log_text = stack.log_path.read_text(errors="replace")
-    assert "connection" in log_text.lower()
-    database = b"".join(
-        p.read_bytes() for p in stack.settings.data_dir.glob("app.db*") if p.is_file()
-    ).decode("latin-1")
-    recorded = "".join(p.read_text() for p in HISTORIES.glob("*.json")) if HISTORIES.exists() else ""
+    # Every connection's workflow must be among the histories scanned.
+    async def all_listed() -> dict[tuple[str, str], WorkflowHistory] | None:
+        histories = await every_history(stack)
+        ids = {workflow_id for workflow_id, _ in histories}
+        return histories if {f"connection/{c}" for c in rows} <= ids else None
 
-    for place, text in (
-        ("workflow histories", "".join(histories)),
-        ("service log", log_text),
-        ("database", database),
+    histories = await eventually(all_listed, what="every connection's workflow in visibility")
+    history_blobs: list[leak_scan.Blob] = []
+    service_blobs: list[leak_scan.Blob] = []
+    for (workflow_id, run_id), history in sorted(histories.items()):
+        blobs = await leak_scan.history_blobs(history, f"history of {workflow_id} run {run_id}")
+        history_blobs += blobs
+        started = history.events[0].workflow_execution_started_event_attributes
+        if started.task_queue.name == stack.settings.temporal_task_queue:
+            service_blobs += blobs
+
+    # The scan reads what it should: a mailbox is only in payloads (base64 in the history's JSON).
+    canary = leak_scan.Secrets()
+    canary.add("a connected mailbox", mailbox)
+    assert canary.find(history_blobs), "the scan did not decode the histories' payloads"
+    assert canary.find(leak_scan.database_blobs(stack.engine)), "the scan did not read the database"
+
+    logs = sorted({stack.log_path, stack.openbao.log_path, *stack.settings.data_dir.glob("*.log")})
+    log_blobs = leak_scan.file_blobs(logs)
+    assert "connection" in stack.log_path.read_text(errors="replace").lower()
+    database_files = [p for p in stack.settings.data_dir.glob("app.db*") if p.is_file()]
+    assert database_files
+
+    recorded: list[leak_scan.Blob] = []
+    for path in sorted(HISTORIES.glob("*.json")):
+        recorded += await leak_scan.history_blobs(path.read_text(), f"recorded history {path.name}")
+
+    leaks: list[str] = []
+    for place, blobs in (
+        ("workflow histories", history_blobs),
         ("recorded histories", recorded),
+        ("logs", log_blobs),
+        ("database rows", leak_scan.database_blobs(stack.engine)),
+        ("database files", leak_scan.file_blobs(database_files)),
     ):
-        leaked = [s for s in secrets if s and s in text]
-        assert not leaked, f"{len(leaked)} secret(s) found in the {place}"
-    assert json.dumps(histories)  # histories are plain JSON, so the scan above read all of them
+        leaks += [f"{place}: {finding}" for finding in secrets.find(blobs)]
+    # Anything shaped like a token in the service's own histories (JWT, refresh token, clientState...).
+    leaks += [f"service histories: {finding}" for finding in leak_scan.secret_shapes(service_blobs)]
+    assert not leaks, f"{len(leaks)} leak(s):\n" + "\n".join(leaks[:40])
