@@ -376,3 +376,35 @@ async def test_apps_and_users_from_settings_are_registered_at_start(tmp_path):
         assert me.json()["mail"] == email
         refreshed = await refresh(conn)
         assert refreshed.status_code == 200, refreshed.text
+
+
+async def test_prompt_none_without_prior_consent_is_consent_required_65001(emulator):
+    """A silent request (prompt=none) may not show the consent page: without a grant it redirects with
+    consent_required; once the user has consented, the same silent request gets a code."""
+    app = await register_app(emulator)
+    email = await create_user(emulator)
+    cca = await new_msal_app(emulator, app)
+    flow = cca.initiate_auth_code_flow(
+        DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=email, prompt="none"
+    )
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
+        resp = await http.get(flow["auth_uri"])
+    assert resp.status_code in (302, 303), resp.text
+    assert resp.headers["location"].startswith(app.redirect_uri)
+    params = query_of(resp.headers["location"])
+    assert params["error"] == "consent_required", params
+    assert params["error_description"].startswith("AADSTS65001"), params
+    assert params["state"] == flow["state"]
+    assert "code" not in params
+
+    await connect(emulator, app=app, email=email)  # the user consents interactively once
+    silent = cca.initiate_auth_code_flow(
+        DEFAULT_SCOPES, redirect_uri=app.redirect_uri, login_hint=email, prompt="none"
+    )
+    async with httpx.AsyncClient(verify=tls(emulator)) as http:
+        resp = await http.get(silent["auth_uri"])
+    assert resp.status_code in (302, 303), resp.text
+    params = query_of(resp.headers["location"])
+    assert "code" in params and "error" not in params, params
+    result = await asyncio.to_thread(cca.acquire_token_by_auth_code_flow, silent, params)
+    assert "access_token" in result, result

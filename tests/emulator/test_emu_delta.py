@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from tests.emulator.helpers import assert_graph_error, connect, deliver, move
+from tests.emulator.helpers import assert_graph_error, connect, control, deliver, move
 
 IMMUTABLE = 'IdType="ImmutableId"'
 
@@ -135,3 +135,21 @@ async def test_delta_outside_scopes_is_403(emulator):
     conn = await connect(emulator, scopes=["User.Read"])
     async with conn.graph() as g:
         assert_graph_error(await g.get("/me/mailFolders/inbox/messages/delta"), 403, "accessDenied")
+
+
+async def test_hard_delete_shows_as_removed_in_delta(emulator):
+    conn = await connect(emulator)
+    await deliver(emulator, conn.email, subject="stays")
+    doomed = await deliver(emulator, conn.email, subject="purged")
+    async with conn.graph(prefer=IMMUTABLE) as g:
+        items, _p, link = await _round(g, "/me/mailFolders/inbox/messages/delta?$select=subject")
+        by_subject = {m["subject"]: m["id"] for m in items}
+        assert set(by_subject) == {"stays", "purged"}
+        async with control(emulator) as c:
+            resp = await c.delete(f"/users/{conn.email}/messages/{doomed['id']}")
+        assert resp.status_code == 204, resp.text
+        changes, _p, _link = await _round(g, link)
+        assert [(m["id"], m.get("@removed")) for m in changes] == [
+            (by_subject["purged"], {"reason": "deleted"})
+        ], changes
+        assert_graph_error(await g.get(f"/me/messages/{by_subject['purged']}"), 404, "ErrorItemNotFound")

@@ -15,7 +15,7 @@ from tests.emulator.helpers import (
     unique,
 )
 
-WELL_KNOWN = [
+WELL_KNOWN = [  # every well-known name graph-facts lists
     "inbox",
     "junkemail",
     "deleteditems",
@@ -23,7 +23,16 @@ WELL_KNOWN = [
     "drafts",
     "outbox",
     "archive",
+    "clutter",
+    "conflicts",
+    "conversationhistory",
+    "localfailures",
     "msgfolderroot",
+    "recoverableitemsdeletions",
+    "scheduled",
+    "searchfolders",
+    "serverfailures",
+    "syncissues",
 ]
 IMMUTABLE = 'IdType="ImmutableId"'
 
@@ -318,3 +327,17 @@ async def test_mail_read_basic_excludes_body_and_preview(emulator):
     assert "body" not in got and "bodyPreview" not in got
     assert listed.status_code == 200
     assert all("body" not in m and "bodyPreview" not in m for m in listed.json()["value"])
+
+
+async def test_message_ids_are_case_sensitive(emulator):
+    """graph-facts: ids are case-sensitive. The same id with its letters' case changed is another id."""
+    conn = await connect(emulator)
+    await deliver(emulator, conn.email, subject="case matters")
+    for prefer in (None, IMMUTABLE):
+        async with conn.graph(prefer=prefer) as g:
+            listed = await g.get("/me/mailFolders/inbox/messages", params={"$select": "id"})
+            assert listed.status_code == 200, listed.text
+            message_id = listed.json()["value"][0]["id"]
+            assert message_id.swapcase() != message_id
+            assert (await g.get(f"/me/messages/{message_id}")).status_code == 200
+            assert_graph_error(await g.get(f"/me/messages/{message_id.swapcase()}"), 404, "ErrorItemNotFound")

@@ -241,14 +241,32 @@ async def test_lifecycle_url_cannot_be_added_by_patch(emulator, hook):
     assert resp.status_code == 400, resp.text
 
 
-async def test_other_apps_cannot_see_a_subscription(emulator, hook):
+async def test_other_apps_cannot_see_or_change_a_subscription(emulator, hook):
     owner = await connect(emulator)
-    stranger = await connect(emulator)
+    stranger = await connect(emulator, email=owner.email)  # another app, the same mailbox
     created, _ = await _subscribe(owner, hook)
+    sub_id = created.json()["id"]
     async with stranger.graph() as g:
-        resp = await g.get(f"/subscriptions/{created.json()['id']}")
-        assert resp.status_code in (403, 404)
+        assert_graph_error(await g.get(f"/subscriptions/{sub_id}"), 404, None)
         assert (await g.get("/subscriptions")).json()["value"] == []
+        assert_graph_error(
+            await g.patch(f"/subscriptions/{sub_id}", json={"expirationDateTime": iso_in(3 * 24 * 60)}),
+            404,
+            None,
+        )
+        assert_graph_error(await g.post(f"/subscriptions/{sub_id}/reauthorize"), 404, None)
+        assert_graph_error(await g.delete(f"/subscriptions/{sub_id}"), 404, None)
+    async with owner.graph() as g:
+        still = await g.get(f"/subscriptions/{sub_id}")
+    assert still.status_code == 200, still.text
+    assert still.json()["expirationDateTime"] == created.json()["expirationDateTime"]
+
+
+async def test_create_without_mail_read_is_403_and_runs_no_handshake(emulator, hook):
+    conn = await connect(emulator, scopes=["User.Read"])
+    resp, _ = await _subscribe(conn, hook)
+    assert_graph_error(resp, 403, "accessDenied")
+    assert hook.validations == []
 
 
 def _assert_change_envelope(item: dict[str, Any], sub: dict[str, Any], tenant_id: str | None = None) -> None:
@@ -277,8 +295,9 @@ async def test_new_message_sends_created_then_updated_in_the_documented_envelope
     request = next(r for r in hook.received if r.kind == "notify")
     assert request.headers["content-type"].startswith("application/json")
     items = hook.notifications()
+    tenant = conn.result["id_token_claims"]["tid"]
     for item in items:
-        _assert_change_envelope(item, sub)
+        _assert_change_envelope(item, sub, tenant_id=tenant)
     ids = {n["resourceData"]["id"] for n in items}
     assert len(ids) == 1
     message_id = ids.pop()
@@ -312,7 +331,8 @@ async def test_revoked_grant_sends_reauthorization_required_at_once(emulator, ho
     assert event["lifecycleEvent"] == "reauthorizationRequired"
     assert event["subscriptionId"] == sub["id"]
     assert event["clientState"] == sub["clientState"]
-    assert "subscriptionExpirationDateTime" in event and "tenantId" in event
+    assert "subscriptionExpirationDateTime" in event
+    assert event["tenantId"] == conn.result["id_token_claims"]["tid"]
     assert "resource" not in event and "resourceData" not in event
     assert hook.notifications() == []
 

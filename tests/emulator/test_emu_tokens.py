@@ -91,7 +91,8 @@ async def test_auth_code_is_bound_to_its_redirect_uri_and_client(emulator):
     bad_redirect = await token_request(
         emulator, _redeem(app, flow, params, redirect_uri=app.redirect_uri + "x")
     )
-    assert bad_redirect.status_code == 400
+    assert_oauth_error(bad_redirect, "invalid_grant", 500112)
+    assert "reply address" in bad_redirect.json()["error_description"]
 
 
 async def test_refresh_token_rotates_and_new_tokens_work(emulator):
@@ -227,3 +228,19 @@ async def test_revoke_also_covers_already_rotated_refresh_tokens(emulator):
     assert_oauth_error(
         await refresh(conn, refresh_token=rotated.json()["refresh_token"]), "invalid_grant", 50173
     )
+
+
+async def test_missing_client_secret_is_invalid_client_7000218(emulator):
+    conn = await connect(emulator)
+    resp = await token_request(
+        emulator,
+        {
+            "grant_type": "refresh_token",
+            "client_id": conn.app.client_id,
+            "refresh_token": conn.refresh_token,
+            "scope": "User.Read offline_access",
+        },
+    )
+    assert_oauth_error(resp, "invalid_client", 7000218, status=401)
+    # The refresh token was not spent by the refused request.
+    assert (await refresh(conn)).status_code == 200
