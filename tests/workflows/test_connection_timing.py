@@ -28,7 +28,8 @@ async def current_details(env: WorkflowEnvironment, workflow_id: str) -> str:
     metadata = await env.client.get_workflow_handle(workflow_id).query(
         "__temporal_workflow_metadata", result_type=WorkflowMetadata
     )
-    return metadata.current_details
+    details: str = metadata.current_details
+    return details
 
 
 async def test_keepalive_refreshes_an_idle_grant_before_its_inactivity_limit(
