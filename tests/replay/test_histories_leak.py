@@ -45,10 +45,17 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.leak_scan import Finding, Secrets, history_blobs, secret_shapes
+from tests.support.leak_scan import (
+    Finding,
+    Secrets,
+    history_blobs,
+    read_history_text,
+    recorded_histories,
+    secret_shapes,
+)
 from workflows import search_attributes as sa
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = recorded_histories(Path(__file__).parent / "histories")
 
 
 async def shapes_in(history: WorkflowHistory | History | str, name: str) -> list[Finding]:
@@ -58,9 +65,9 @@ async def shapes_in(history: WorkflowHistory | History | str, name: str) -> list
 # ----- the committed histories -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.name for p in HISTORIES])
 async def test_recorded_history_holds_nothing_shaped_like_a_secret(path: Path) -> None:
-    found = await shapes_in(path.read_text(), path.name)
+    found = await shapes_in(read_history_text(path), path.name)
     assert not found, "\n".join(map(str, found))
 
 
@@ -319,7 +326,7 @@ def plant_in_first_input(text: str, value: Any) -> str:
     started_event = history["events"][0]["workflowExecutionStartedEventAttributes"]
     first = started_event["input"]["payloads"][0]
     data = json.loads(base64.b64decode(first["data"]))
-    data["note"] = value
+    data = {**data, "note": value} if isinstance(data, dict) else {"input": data, "note": value}
     first["data"] = base64.b64encode(json.dumps(data).encode()).decode()
     return json.dumps(history)
 
@@ -327,7 +334,7 @@ def plant_in_first_input(text: str, value: Any) -> str:
 @pytest.mark.parametrize("kind", SHAPED)
 async def test_a_secret_planted_in_a_recorded_history_is_found(kind: str) -> None:
     assert HISTORIES, "no recorded histories to plant in"
-    text = HISTORIES[0].read_text()
+    text = read_history_text(HISTORIES[0])
     value = SHAPED[kind]()
     found = await shapes_in(plant_in_first_input(text, value), "planted")
     assert found, f"a {kind} planted in a recorded history was not found"

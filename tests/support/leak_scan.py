@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 import re
 import urllib.parse
@@ -327,7 +328,19 @@ def _json_strings(value: Any) -> Iterator[str]:
             yield from _json_strings(item)
 
 
-# ----- files and the database ------------------------------------------------------------------------
+# ----- recorded histories, files and the database -------------------------------------------------
+
+
+def recorded_histories(folder: Path) -> list[Path]:
+    """The histories recorded for the replay tests: JSON, some gzipped."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.endswith((".json", ".json.gz")))
+
+
+def read_history_text(path: Path) -> str:
+    raw = path.read_bytes()
+    return (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode("utf-8")
 
 
 def file_blobs(paths: Iterable[Path]) -> list[Blob]:
