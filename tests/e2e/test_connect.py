@@ -12,9 +12,12 @@ import asyncio
 import contextlib
 import gc
 import hashlib
+import logging
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -217,7 +220,38 @@ async def visible_connection_workflows_since(stack: Stack, since: datetime) -> s
         await handle.terminate("visibility sentinel")
 
 
+@contextlib.contextmanager
+def access_log(stack: Stack) -> Iterator[Path]:
+    """uvicorn's access log (every request line, query string included) into a file the leak scan
+    reads. The stack's API logs at WARNING, and uvicorn.access does not propagate to the root logger,
+    so without this no callback URL would ever reach a log the scan sees."""
+    path = stack.settings.data_dir / "access.log"
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("uvicorn.access")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+        handler.close()
+
+
 async def test_bad_callbacks_store_nothing(stack: Stack) -> None:
+    with access_log(stack) as logged:
+        connection_id, token = await refused_callbacks(stack)
+    # The callbacks were logged (code and state blanked): the leak scan reads this file.
+    lines = logged.read_text()
+    assert "/oauth/callback?" in lines and "code=[redacted]" in lines, lines[-2000:]
+    await wait_status(stack, token, connection_id, "active")
+    await remember_client_states(stack)
+
+
+async def refused_callbacks(stack: Stack) -> tuple[str, str]:
+    """Each bad callback, then the one good one; returns its connection id and the user's API token."""
     since = datetime.now(UTC) - timedelta(seconds=1)
     existing = connection_ids(stack)
     email = await new_mailbox(stack)
@@ -287,7 +321,7 @@ async def test_bad_callbacks_store_nothing(stack: Stack) -> None:
     # The one good callback started the one workflow; none of the refused ones started any.
     started = await visible_connection_workflows_since(stack, since)
     assert started - {f"connection/{c}" for c in existing} == {f"connection/{connection_id}"}
-    await remember_client_states(stack)
+    return connection_id, token
 
 
 # ----- the leak scan -----------------------------------------------------------------------------------
