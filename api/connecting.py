@@ -104,10 +104,14 @@ def take_flow(session: Session, user: User, state: str | None) -> tuple[dict[str
     row = session.get(OAuthFlow, _state_hash(state))
     if row is None:
         raise ConnectError("this sign-in response was already used or never started here: connect again")
-    session.delete(row)
-    session.commit()
     if row.user_id != user.id:
+        # Left in place: someone else holding the callback URL must not spoil the owner's sign-in.
         raise ConnectError("this sign-in was started by another user", status=403)
+    session.delete(row)
+    # Abandoned sign-ins (their PKCE verifiers) go as soon as any callback arrives, not only on the next
+    # connect.
+    session.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < datetime.now(UTC)))
+    session.commit()
     if row.expires_at < datetime.now(UTC):
         raise ConnectError("this sign-in took longer than 10 minutes and expired: connect again")
     flow: dict[str, Any] = json.loads(row.flow_json)

@@ -293,6 +293,11 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
         before = stored(stack)
         stolen = await intruder.get(callback, follow_redirects=False)
         assert_refused(stack, stolen, 403, "another user", before)
+        # The intruder did not spoil it: the user who started the sign-in still completes it.
+        own = await browser.get(callback, follow_redirects=False)
+        assert own.status_code == 303, own.text
+        owned_id = own.headers["location"].rsplit("/", 1)[1]
+        await wait_status(stack, token, owned_id, "active")
 
         # A good callback, then the same callback replayed.
         callback = await consent_redirect(stack, browser, email)
