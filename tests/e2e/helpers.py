@@ -87,6 +87,17 @@ async def connect(stack: Stack, browser: httpx.AsyncClient, email: str, scopes: 
     return page.url.path.rsplit("/", 1)[1]
 
 
+async def connected_mailbox(stack: Stack) -> tuple[str, str, str]:
+    """A new mailbox connected (incoming mail) by a new signed-in user and active:
+    (mailbox, the user's API token, connection id)."""
+    email = await new_mailbox(stack)
+    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
+    async with contextlib.aclosing(browser):
+        connection_id = await connect(stack, browser, email)
+    await wait_status(stack, token, connection_id, "active")
+    return email, token, connection_id
+
+
 async def revoke(stack: Stack, email: str, reason: str) -> None:
     async with stack.emulator_control() as control:
         r = await control.post(f"/_emulator/users/{email}/revoke", json={"reason": reason})

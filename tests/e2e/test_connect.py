@@ -33,6 +33,7 @@ from tests.e2e.conftest import CLIENT_SECRET, Stack
 from tests.e2e.helpers import (
     CLIENT_STATES,
     connect,
+    connected_mailbox,
     eventually,
     new_mailbox,
     pre_answer_consent,
@@ -120,11 +121,7 @@ async def test_connect_revoke_reconnect_disconnect(stack: Stack) -> None:
     ],
 )
 async def test_each_revocation_reason_is_explained(stack: Stack, reason: str, shown: str) -> None:
-    email = await new_mailbox(stack)
-    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    async with contextlib.aclosing(browser):
-        connection_id = await connect(stack, browser, email)
-    await wait_status(stack, token, connection_id, "active")
+    email, token, connection_id = await connected_mailbox(stack)
     await remember_client_states(stack)
     await revoke(stack, email, reason)
     revoked = await wait_status(stack, token, connection_id, "revoked")

@@ -17,7 +17,15 @@ from typing import Any
 
 from activities.subscription_conflict import ANOTHER_CONNECTION
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, vault_paths, wait_status
+from tests.e2e.helpers import (
+    api_call,
+    connect,
+    connected_mailbox,
+    eventually,
+    new_mailbox,
+    vault_paths,
+    wait_status,
+)
 
 
 async def emulator_subscriptions(stack: Stack, email: str) -> list[dict[str, Any]]:
@@ -32,33 +40,28 @@ async def terminate(stack: Stack, connection_id: str) -> None:
 
 
 async def test_disconnect_after_the_workflow_was_terminated_removes_everything(stack: Stack) -> None:
-    email = await new_mailbox(stack)
-    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    async with contextlib.aclosing(browser):
-        connection_id = await connect(stack, browser, email)
-        await wait_status(stack, token, connection_id, "active")
-        assert len(await emulator_subscriptions(stack, email)) == 1
-        await terminate(stack, connection_id)
+    email, token, connection_id = await connected_mailbox(stack)
+    assert len(await emulator_subscriptions(stack, email)) == 1
+    await terminate(stack, connection_id)
 
-        r = await api_call(stack, token, "DELETE", f"/api/connections/{connection_id}")
-        assert r.status_code == 202, r.text
-        await wait_status(stack, token, connection_id, "disconnected")
-        assert vault_paths(stack, connection_id) == []
-        assert await emulator_subscriptions(stack, email) == []
+    r = await api_call(stack, token, "DELETE", f"/api/connections/{connection_id}")
+    assert r.status_code == 202, r.text
+    await wait_status(stack, token, connection_id, "disconnected")
+    assert vault_paths(stack, connection_id) == []
+    assert await emulator_subscriptions(stack, email) == []
 
 
 async def test_a_stale_subscription_of_the_same_connection_is_replaced(stack: Stack) -> None:
-    email = await new_mailbox(stack)
-    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    async with contextlib.aclosing(browser):
-        connection_id = await connect(stack, browser, email)
-        await wait_status(stack, token, connection_id, "active")
-        [old] = await emulator_subscriptions(stack, email)
-        # The workflow is gone with its state; Graph still holds the subscription it made.
-        await terminate(stack, connection_id)
+    email, token, connection_id = await connected_mailbox(stack)
+    [old] = await emulator_subscriptions(stack, email)
+    # The workflow is gone with its state; Graph still holds the subscription it made.
+    await terminate(stack, connection_id)
 
-        # Connecting the same mailbox again brings the same connection back, with a fresh workflow
-        # whose create gets a 409 for the old subscription.
+    # Connecting the same mailbox again brings the same connection back, with a fresh workflow whose
+    # create gets a 409 for the old subscription.
+    browser = stack.browser()
+    async with contextlib.aclosing(browser):
+        assert (await browser.post(f"{stack.api_url}/signin", data={"token": token})).status_code == 200
         assert await connect(stack, browser, email) == connection_id
         await wait_status(stack, token, connection_id, "active")
 

@@ -5,8 +5,6 @@ on the policy's backoff."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,17 +15,13 @@ from activities.connection import ConnectionActivities
 from activities.mailbox_access import MailboxAccess
 from models.connection import ConnectionRef
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import connect, emulator_requests, new_mailbox, set_faults, wait_status
+from tests.e2e.helpers import connected_mailbox, emulator_requests, set_faults
 
 pytestmark = pytest.mark.usefixtures("faults_cleared")
 
 
 async def test_graph_retry_after_becomes_the_activity_next_retry_delay(stack: Stack) -> None:
-    email = await new_mailbox(stack)
-    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    async with contextlib.aclosing(browser):
-        connection_id = await connect(stack, browser, email)
-        await wait_status(stack, token, connection_id, "active")
+    email, _token, connection_id = await connected_mailbox(stack)
     activities = ConnectionActivities(
         MailboxAccess.from_settings(stack.settings), stack.engine, stack.settings.public_base_url
     )

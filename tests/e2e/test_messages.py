@@ -3,12 +3,10 @@ built-in board exactly once, and nothing read from folders the service must not 
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from typing import Any
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
+from tests.e2e.helpers import api_call, connected_mailbox, eventually
 from tests.recipes.support import SUPPORT_BOARD as BOARD
 from tests.recipes.support import recipe_body
 from tests.replay.record import RECORD, write_histories
@@ -17,11 +15,7 @@ from workflows.message import message_workflow_id
 
 async def connected_with_recipe(stack: Stack) -> tuple[str, str, str, str]:
     """A connected mailbox with the issue's board and recipe: (mailbox, token, connection id, board id)."""
-    email = await new_mailbox(stack)
-    browser, token = await stack.signed_in_user(f"owner-{uuid.uuid4().hex[:6]}@acme.example")
-    async with contextlib.aclosing(browser):
-        connection_id = await connect(stack, browser, email)
-    await wait_status(stack, token, connection_id, "active")
+    email, token, connection_id = await connected_mailbox(stack)
     board = await api_call(stack, token, "POST", "/api/boards", json=BOARD)
     assert board.status_code == 201, board.text
     board_id = board.json()["id"]

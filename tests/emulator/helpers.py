@@ -274,3 +274,16 @@ def subscription_body(hook: Any, resource: str = "me/mailFolders('inbox')/messag
     }
     body.update(extra)
     return body
+
+
+async def assert_revoke_covers_rotated_refresh_tokens(emu: RunningEmulator) -> None:
+    """After a revoke, the current refresh token and an older (rotated) one both answer the revoke
+    reason's error (50173), not 70008 (spent) or 200 (reuse allowed)."""
+    conn = await connect(emu)
+    rotated = await refresh(conn)
+    assert rotated.status_code == 200, rotated.text
+    await revoke(emu, conn.email, "admin_reset")
+    assert_oauth_error(await refresh(conn), "invalid_grant", 50173)
+    assert_oauth_error(
+        await refresh(conn, refresh_token=rotated.json()["refresh_token"]), "invalid_grant", 50173
+    )

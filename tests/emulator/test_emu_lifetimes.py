@@ -11,6 +11,7 @@ from tests.emulator.helpers import (
     DEFAULT_SCOPES,
     assert_graph_error,
     assert_oauth_error,
+    assert_revoke_covers_rotated_refresh_tokens,
     authorize_with_consent,
     connect,
     create_user,
@@ -18,7 +19,6 @@ from tests.emulator.helpers import (
     new_msal_app,
     refresh,
     register_app,
-    revoke,
     token_request,
 )
 from tests.support.emulator_server import RunningEmulator, start_emulator
@@ -124,11 +124,4 @@ async def test_expired_delta_token_is_410(short_emulator):
 async def test_revoke_covers_rotated_refresh_tokens_when_reuse_is_allowed(short_emulator):
     """With Entra's reuse rule an old refresh token stays valid, until the grant is revoked: then every
     refresh token of the user fails with the reason's error."""
-    conn = await connect(short_emulator)
-    first = await refresh(conn)
-    assert first.status_code == 200, first.text
-    await revoke(short_emulator, conn.email, "admin_reset")
-    assert_oauth_error(await refresh(conn), "invalid_grant", 50173)
-    assert_oauth_error(
-        await refresh(conn, refresh_token=first.json()["refresh_token"]), "invalid_grant", 50173
-    )
+    await assert_revoke_covers_rotated_refresh_tokens(short_emulator)

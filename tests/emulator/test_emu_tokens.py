@@ -12,6 +12,7 @@ from tests.emulator.helpers import (
     DEFAULT_SCOPES,
     App,
     assert_oauth_error,
+    assert_revoke_covers_rotated_refresh_tokens,
     authorize_with_consent,
     connect,
     create_user,
@@ -220,14 +221,7 @@ async def test_refresh_token_of_another_app_is_refused(emulator):
 
 async def test_revoke_also_covers_already_rotated_refresh_tokens(emulator):
     """An older (rotated) refresh token must answer the revoke reason's error, not 70008."""
-    conn = await connect(emulator)
-    rotated = await refresh(conn)
-    assert rotated.status_code == 200, rotated.text
-    await revoke(emulator, conn.email, "admin_reset")
-    assert_oauth_error(await refresh(conn), "invalid_grant", 50173)
-    assert_oauth_error(
-        await refresh(conn, refresh_token=rotated.json()["refresh_token"]), "invalid_grant", 50173
-    )
+    await assert_revoke_covers_rotated_refresh_tokens(emulator)
 
 
 async def test_missing_client_secret_is_invalid_client_7000218(emulator):
