@@ -2,13 +2,15 @@
 matches the secret stored for it (compared in constant time). Everything else is dropped and counted.
 
 The clientState lives in Vault; reading it for every notification would put Vault on the webhook's hot
-path, so each API process keeps it in memory for a short while (and re-reads once on a mismatch, in
-case the subscription was re-created with a new secret).
+path, so each API process keeps it for a short while (and re-reads once on a mismatch, in case the
+subscription was re-created with a new secret). What it keeps is a SHA-256 digest, never the secret:
+after a disconnect nothing usable of the connection's auth data stays in an API process's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import time
 from collections import Counter
@@ -29,16 +31,22 @@ class Verified:
     notification: Notification
 
 
+def digest(client_state: SecretStr) -> bytes:
+    return hashlib.sha256(client_state.get_secret_value().encode("utf-8")).digest()
+
+
 @dataclass
 class ClientStateCache:
+    """The digest of each connection's clientState, loaded from Vault once per `ttl`."""
+
     load: Callable[[str], Awaitable[SecretStr]]
     ttl: float = CACHE_SECONDS
-    _entries: dict[str, tuple[float, SecretStr]] = field(default_factory=dict)
+    _entries: dict[str, tuple[float, bytes]] = field(default_factory=dict)
     # One read per connection at a time: a burst for a connection not cached yet waits for that read
     # instead of sending Vault one read per notification.
-    _loading: dict[str, asyncio.Task[SecretStr]] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Task[bytes]] = field(default_factory=dict)
 
-    async def get(self, connection_id: str, *, fresh: bool = False) -> SecretStr:
+    async def get(self, connection_id: str, *, fresh: bool = False) -> bytes:
         entry = self._entries.get(connection_id)
         if entry and not fresh and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
@@ -47,9 +55,9 @@ class ClientStateCache:
             loading = self._loading[connection_id] = asyncio.create_task(self._load(connection_id))
         return await asyncio.shield(loading)
 
-    async def _load(self, connection_id: str) -> SecretStr:
+    async def _load(self, connection_id: str) -> bytes:
         try:
-            value = await self.load(connection_id)
+            value = digest(await self.load(connection_id))
             self._entries[connection_id] = (time.monotonic(), value)
             return value
         finally:
@@ -86,7 +94,5 @@ class Verifier:
             return False
 
 
-def _equal(stored: SecretStr, presented: SecretStr) -> bool:
-    return hmac.compare_digest(
-        stored.get_secret_value().encode("utf-8"), presented.get_secret_value().encode("utf-8")
-    )
+def _equal(stored: bytes, presented: SecretStr) -> bool:
+    return hmac.compare_digest(stored, digest(presented))

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, event
 from db.connections import Connection
 from db.engine import session_scope
 from webhooks.directory import SubscriptionDirectory
-from webhooks.verify import ClientStateCache
+from webhooks.verify import ClientStateCache, digest
 
 
 async def test_concurrent_gets_share_one_read() -> None:
@@ -27,7 +27,8 @@ async def test_concurrent_gets_share_one_read() -> None:
     cache = ClientStateCache(load)
     values = await asyncio.gather(*(cache.get("c1") for _ in range(20)), cache.get("c2"))
     assert reads == ["c1", "c2"]
-    assert {v.get_secret_value() for v in values} == {"state-c1", "state-c2"}
+    # Only digests are kept in memory, never the clientState itself.
+    assert set(values) == {digest(SecretStr("state-c1")), digest(SecretStr("state-c2"))}
     # A fresh read (after a mismatch) still reads again.
     await cache.get("c1", fresh=True)
     assert reads == ["c1", "c2", "c1"]
