@@ -60,7 +60,11 @@ class VaultClient:
         self._role_id = role_id
         self._secret_id = secret_id
         self._approle_mount = approle_mount
-        self._hvac = hvac.Client(url=addr, verify=str(ca_bundle) if ca_bundle else True, timeout=timeout)
+        # token="": hvac would otherwise pick up VAULT_TOKEN or ~/.vault-token (an operator's, maybe a
+        # root token) until the first AppRole login; the service only ever uses its own login.
+        self._hvac = hvac.Client(
+            url=addr, token="", verify=str(ca_bundle) if ca_bundle else True, timeout=timeout
+        )
         self._lock = threading.Lock()
         self._generation = 0  # bumped on each login so concurrent 403s cause one re-login, not many
         self._expires_at = 0.0  # monotonic seconds; 0 = not logged in

@@ -143,3 +143,12 @@ async def test_unreachable_vault_is_unavailable() -> None:
     with pytest.raises(VaultUnavailable):
         await TokenStore(client).exists("abc")
     client.close()
+
+
+def test_an_ambient_vault_token_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # hvac reads VAULT_TOKEN (and ~/.vault-token) when given no token: the service must not carry an
+    # operator's token, only the one its AppRole login returns.
+    monkeypatch.setenv("VAULT_TOKEN", "an-operators-root-token")
+    client = VaultClient("http://127.0.0.1:1", "role", SecretStr("secret"))
+    assert client._hvac.token == ""
+    client.close()
