@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, TypeVar
 
 import httpx
 from fastapi import Depends, HTTPException, Request, status
@@ -18,26 +18,25 @@ from config.settings import Settings
 from db.engine import session_factory
 from db.models import Role, User
 
-
-async def get_app_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+T = TypeVar("T")
 
 
-async def get_engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency returning what the lifespan put on app.state under `name` (async, so FastAPI calls
+    it on the event loop instead of sending it to a thread)."""
+
+    async def get(request: Request) -> T:
+        value: T = getattr(request.app.state, name)
+        return value
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-async def get_temporal_client(request: Request) -> Client:
-    client: Client = request.app.state.temporal_client
-    return client
-
-
-async def get_ms_http(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.ms_http
-    return client
-
+get_app_settings = app_state("settings", Settings)
+get_engine = app_state("engine", Engine)
+get_temporal_client = app_state("temporal_client", Client)
+get_ms_http = app_state("ms_http", httpx.AsyncClient)
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -5,41 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from api.deps import app_state
 from api.webhook_forwarder import WebhookForwarder
 from webhooks.directory import SubscriptionDirectory
 from webhooks.outbox import Outbox
 from webhooks.verify import Verifier
 
-
-async def get_verifier(request: Request) -> Verifier:
-    verifier: Verifier = request.app.state.webhook_verifier
-    return verifier
-
-
-VerifierDep = Annotated[Verifier, Depends(get_verifier)]
-
-
-async def get_directory(request: Request) -> SubscriptionDirectory:
-    directory: SubscriptionDirectory = request.app.state.subscription_directory
-    return directory
-
-
-DirectoryDep = Annotated[SubscriptionDirectory, Depends(get_directory)]
-
-
-async def get_outbox(request: Request) -> Outbox:
-    outbox: Outbox = request.app.state.webhook_outbox
-    return outbox
-
-
-OutboxDep = Annotated[Outbox, Depends(get_outbox)]
-
-
-async def get_forwarder(request: Request) -> WebhookForwarder:
-    forwarder: WebhookForwarder = request.app.state.webhook_forwarder
-    return forwarder
-
-
-ForwarderDep = Annotated[WebhookForwarder, Depends(get_forwarder)]
+VerifierDep = Annotated[Verifier, Depends(app_state("webhook_verifier", Verifier))]
+DirectoryDep = Annotated[
+    SubscriptionDirectory, Depends(app_state("subscription_directory", SubscriptionDirectory))
+]
+OutboxDep = Annotated[Outbox, Depends(app_state("webhook_outbox", Outbox))]
+ForwarderDep = Annotated[WebhookForwarder, Depends(app_state("webhook_forwarder", WebhookForwarder))]

@@ -20,6 +20,8 @@ import hvac
 from hvac.exceptions import InvalidPath, VaultError
 from pydantic import BaseModel
 
+from vault.token_store import CONNECTION_SECRETS
+
 KV_MOUNT = "outlook-kv"
 TRANSIT_MOUNT = "outlook-transit"
 TRANSIT_KEY = "connection-tokens"
@@ -27,8 +29,6 @@ APPROLE_MOUNT = "approle"
 ROLE_NAME = "outlook-integration"
 POLICY_NAME = "outlook-integration"
 
-# The secrets the service keeps per connection: vault/token_store.py's TOKENS and SUBSCRIPTION.
-CONNECTION_SECRETS = ("tokens", "subscription")
 # Only the newest version of a secret stays: a refresh token that was replaced is destroyed by KV itself
 # on the write that replaces it, so no older (rotated) refresh token stays readable.
 KV_MAX_VERSIONS = 1

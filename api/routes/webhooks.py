@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -79,7 +79,6 @@ async def change_notifications(
     verifier: VerifierDep,
     outbox: OutboxDep,
     forwarder: ForwarderDep,
-    background: BackgroundTasks,
     validationToken: str | None = None,
 ) -> Response:
     """Change notifications for our subscriptions (or the validation handshake)."""
@@ -98,8 +97,8 @@ async def change_notifications(
         if ids
     ]
     await _store(outbox, forwarder, entries)
-    # Only the "last notification" time shown to people: after the answer is sent, and best effort.
-    background.add_task(_note_notifications, directory, list(by_connection))
+    # Only the "last notification" time shown to people: noted in memory, written a second later.
+    await directory.note_notifications(list(by_connection))
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
@@ -125,13 +124,6 @@ async def _store(outbox: OutboxDep, forwarder: ForwarderDep, entries: list[Outbo
         log.warning("could not store %d notification(s) in the outbox (%s)", len(entries), type(err).__name__)
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="try again later") from None
     forwarder.wake()
-
-
-async def _note_notifications(directory: DirectoryDep, connection_ids: list[str]) -> None:
-    try:
-        await directory.note_notifications(connection_ids)
-    except SQLAlchemyError:
-        log.warning("could not record the last notification time")
 
 
 @router.post("/lifecycle", status_code=status.HTTP_202_ACCEPTED)
