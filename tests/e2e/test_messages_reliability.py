@@ -24,12 +24,17 @@ async def all_outcomes(stack: Stack, token: str, connection_id: str) -> list[dic
     return found
 
 
+# Injected 503s carry no Retry-After, so a message's retries back off 1, 2, 4, ... 64 s: an unlucky one
+# (a failure on 7 attempts in a row at 30% errors per call) needs about two minutes.
+WAIT_SECONDS = 200
+
+
 async def wait_items(stack: Stack, token: str, board_id: str, count: int) -> list[dict[str, Any]]:
     async def enough() -> list[dict[str, Any]] | None:
         made = await items(stack, token, board_id)
         return made if len(made) >= count else None
 
-    made: list[dict[str, Any]] = await eventually(enough, timeout=90, what=f"{count} items")
+    made: list[dict[str, Any]] = await eventually(enough, timeout=WAIT_SECONDS, what=f"{count} items")
     return made
 
 
@@ -38,7 +43,8 @@ async def wait_outcomes(stack: Stack, token: str, connection_id: str, ids: set[s
         logged = await all_outcomes(stack, token, connection_id)
         return logged if ids <= {o["message_id"] for o in logged} else None
 
-    logged: list[dict[str, Any]] = await eventually(all_there, timeout=90, what=f"{len(ids)} outcomes")
+    what = f"{len(ids)} outcomes"
+    logged: list[dict[str, Any]] = await eventually(all_there, timeout=WAIT_SECONDS, what=what)
     return logged
 
 
