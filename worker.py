@@ -14,18 +14,23 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
 from activities.health import HealthActivities
 from activities.mailbox_access import MailboxAccess
+from activities.message_legacy import LegacyMessageActivities
 from activities.message_starts import start_message_workflows
-from activities.messages import MessageActivities
+from activities.message_steps import MessageSteps
 from boards.store import BoardStore
+from codec.converter import data_converter
+from codec.vault_keys import load_keyring, vault_codec
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from db.engine import engine_from_settings
+from vault.client import VaultClient
+from vault.errors import VaultUnavailable
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
 
@@ -45,16 +50,27 @@ def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     access = MailboxAccess.from_settings(settings)
     engine = engine_from_settings(settings)
     connection = ConnectionActivities(access, engine, settings.public_base_url)
-    messages = MessageActivities(access, engine, BoardStore(engine))
-    return [health.check_vault_login, start_message_workflows, *connection.all(), *messages.all()]
+    steps = MessageSteps(access, engine, BoardStore(engine))
+    catch_up = CatchUpActivities(access, engine, steps.folders)
+    # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.
+    legacy = [start_message_workflows, *LegacyMessageActivities(steps).all()]
+    return [health.check_vault_login, *connection.all(), *steps.all(), *catch_up.all(), *legacy]
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    """The client with the payload codec; its keyring is read from Vault first, so a worker that could
+    not decrypt payloads never takes a workflow task."""
+    vault = VaultClient.from_settings(settings)  # kept for the codec's reload after a rotation
+    try:
+        keyring = await load_keyring(vault, settings.vault_kv_mount)
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(vault_codec(vault, settings.vault_kv_mount, keyring)),
+        )
+    except BaseException:
+        vault.close()
+        raise
 
 
 def build_worker(client: Client, settings: Settings) -> Worker:
@@ -68,12 +84,14 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 
 
 async def _connect_until_stopped(settings: Settings, stop: asyncio.Event) -> Client | None:
-    # Temporal may start after us (or restart): keep trying instead of dying into a restart loop.
+    # Temporal or Vault may start after us (or restart): keep trying instead of dying into a restart loop.
     while not stop.is_set():
         try:
             return await connect(settings)
         except RuntimeError as exc:
             log.warning("temporal at %s not reachable yet (%s); retrying", settings.temporal_address, exc)
+        except VaultUnavailable as exc:  # its message names the operation only, never a secret
+            log.warning("vault at %s not reachable yet (%s); retrying", settings.vault_addr, exc)
         try:
             await asyncio.wait_for(stop.wait(), CONNECT_RETRY_SECONDS)
         except TimeoutError:

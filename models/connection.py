@@ -56,6 +56,9 @@ class ConnectionState(BaseModel):
     # The latest ids handed to a MessageWorkflow, so Graph's created+updated pairs and repeats are
     # dropped here instead of costing a child start each (the child's id would refuse them anyway).
     recent_messages: list[str] = Field(default_factory=list)
+    # Message workflows this connection started, and notified ids dropped because one had already run.
+    messages_started: int = 0
+    duplicates_dropped: int = 0
     catch_up_requested: bool = False
     next_reconcile_at: datetime | None = None
     # Catch-up calls whose result this workflow has (see CatchUpRequest.call).

@@ -1,7 +1,8 @@
-"""What the message workflow and its activities exchange: ids and outcomes, never email content.
+"""What the message workflow and its activities exchange.
 
-Until a payload codec encrypts workflow payloads, nothing here may carry a subject, an address or a
-body: the activity that writes an item fetches the content itself and keeps it out of the result.
+Ids, outcomes and reasons, except `EmailFacts` (models.email): the fetch step's result and the match and
+item steps' input carry the email's fields, which only ever reach Temporal encrypted by the payload
+codec (codec/). Reasons are fixed phrases and names from the user's recipes, never email content.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from models.email import EmailFacts
 
 
 class Outcome(StrEnum):
@@ -26,6 +29,76 @@ class MessageResult(BaseModel):
     outcome: Outcome
     reason: str = ""
     items_created: int = 0
+
+
+class FolderCheck(BaseModel):
+    """Step 1: is the message in a folder this service may read? Decided on parentFolderId alone."""
+
+    allowed: bool
+    # Why not, when not allowed: "folder", or "message no longer exists".
+    reason: str = ""
+
+
+class FetchedMessage(BaseModel):
+    """Step 2: the fields the connection's enabled recipes need, fetched with $select."""
+
+    # None when there is nothing to fetch for (no recipe) or the message is gone; `reason` says which.
+    email: EmailFacts | None = None
+    # The recipes the fetch was made for: the match considers these only, so a recipe added meanwhile
+    # (which may need a field that was not fetched) waits for the next message.
+    recipe_ids: list[str] = Field(default_factory=list)
+    reason: str = ""
+
+
+class MatchRequest(BaseModel):
+    connection_id: str
+    email: EmailFacts
+    recipe_ids: list[str]
+
+
+class RecipeMiss(BaseModel):
+    recipe_name: str
+    # The first condition the email failed, by name ("from", "subject_contains").
+    condition: str
+
+
+class MatchResult(BaseModel):
+    """Step 3: which recipes match; for each that does not, the first condition that failed."""
+
+    matched: list[str] = Field(default_factory=list)
+    missed: list[RecipeMiss] = Field(default_factory=list)
+    # Set when no recipe may act on this email at all (this service's own mail, an automatic reply).
+    skip_reason: str = ""
+
+    def reason(self) -> str:
+        """For the activity log when nothing matched: each recipe and the condition it failed."""
+        if self.skip_reason:
+            return self.skip_reason
+        misses = "; ".join(f"{m.recipe_name!r}: {m.condition}" for m in self.missed)
+        return f"no recipe matched ({misses})" if misses else "no recipe matched"
+
+
+class ItemRequest(BaseModel):
+    """Step 4, once per matched recipe: the item it makes of the email (once, by its ledger)."""
+
+    connection_id: str
+    message_id: str
+    recipe_id: str
+    email: EmailFacts
+
+
+class ItemResult(BaseModel):
+    item_id: str
+    # False when the recipe had already made its item of this message (a retry, a crash, a replay).
+    created: bool
+
+
+class OutcomeRecord(BaseModel):
+    """The message's outcome for the activity log, written once after the last step."""
+
+    connection_id: str
+    message_id: str
+    result: MessageResult
 
 
 class NotifiedMessages(BaseModel):
@@ -62,3 +135,8 @@ class MessageStartsResult(BaseModel):
     started: int = 0
     # Already had a workflow (a duplicate notification, or a catch-up finding a handled message).
     duplicates: int = 0
+
+
+# The ApplicationError type of an item step whose recipe no longer fits its board (a deleted group or
+# column) or no longer exists: retrying cannot help, the recipe is reported as failed.
+RECIPE_BROKEN = "RecipeBroken"

@@ -10,7 +10,7 @@ so a forwarded customer email is not lost.
 
 from __future__ import annotations
 
-from recipes.email import EmailFacts
+from models.email import EmailFacts
 
 OWN_MARKER_HEADER = "x-outlook-integration"
 

@@ -1,10 +1,10 @@
-"""Does a recipe's trigger match an email? Pure and deterministic."""
+"""Does a recipe's trigger match an email, and if not, which condition failed? Pure and deterministic."""
 
 from __future__ import annotations
 
 import re
 
-from recipes.email import EmailFacts
+from models.email import EmailFacts
 from recipes.model import Recipe
 
 
@@ -34,13 +34,19 @@ def subject_matches(words: list[str], subject: str) -> bool:
     return any(_word_pattern(w).search(subject) for w in words if w.strip())
 
 
-def matches(recipe: Recipe, email: EmailFacts) -> bool:
-    """True when every condition holds; an empty condition list means "any"."""
+def first_failed_condition(recipe: Recipe, email: EmailFacts) -> str | None:
+    """The name of the first condition the email fails (None: it matches). The name is the
+    condition's, never the email's value, so it can go into the activity log."""
     if recipe.trigger.type != "email_received":
-        return False
+        return "trigger"
     conditions = recipe.trigger.conditions
     if conditions.from_ and not sender_matches(conditions.from_, email.from_address):
-        return False
-    return not (
-        conditions.subject_contains and not subject_matches(conditions.subject_contains, email.subject)
-    )
+        return "from"
+    if conditions.subject_contains and not subject_matches(conditions.subject_contains, email.subject):
+        return "subject_contains"
+    return None
+
+
+def matches(recipe: Recipe, email: EmailFacts) -> bool:
+    """True when every condition holds; an empty condition list means "any"."""
+    return first_failed_condition(recipe, email) is None

@@ -6,7 +6,7 @@ import re
 from datetime import UTC
 
 from boards.draft import ItemDraft
-from recipes.email import EmailFacts
+from models.email import EmailFacts
 from recipes.model import Recipe
 from recipes.templates import render
 

@@ -17,7 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -48,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         NotifiedMessages,
     )
     from workflows.message import MessageWorkflow, message_workflow_id
-    from workflows.search_attributes import CONNECTION_STATUS
+    from workflows.search_attributes import CONNECTION_ID, CONNECTION_STATUS
 
 # Message processing (issue 5) came after the first recorded histories: new runs take it, replays of
 # older histories do not.
@@ -56,6 +61,9 @@ MESSAGES_PATCH = "message-processing-v1"
 # Message workflows started by a local activity per batch instead of as children (fewer events and
 # workflow tasks on this workflow per message; see activities/message_starts.py).
 STARTS_BY_ACTIVITY_PATCH = "message-starts-by-activity-v1"
+# Back to child workflows (the designed shape: the UI links parent and children), each batch started in
+# one workflow task, with the ConnectionId search attribute; duplicates counted.
+CHILDREN_PATCH = "message-children-v2"
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
 
@@ -92,6 +100,7 @@ class ConnectionWorkflow:
         self._pending = set(input.state.pending_messages)
         self._children_started = 0
         self._messages_on = False
+        self._children = False
         self._starts_by_activity = False
 
     # ----- messages -------------------------------------------------------------------------------
@@ -139,7 +148,11 @@ class ConnectionWorkflow:
         # Decided once, first thing in every run: histories recorded before message processing
         # existed replay without it, and a running workflow takes it up at its next continue-as-new.
         self._messages_on = self._input.incoming and workflow.patched(MESSAGES_PATCH)
-        self._starts_by_activity = self._messages_on and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
+        # Newest first: a run that has one patch's marker never asks for the older one.
+        self._children = self._messages_on and workflow.patched(CHILDREN_PATCH)
+        self._starts_by_activity = (
+            self._messages_on and not self._children and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
+        )
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         workflow.set_current_details(self._details())
@@ -228,7 +241,13 @@ class ConnectionWorkflow:
             if self._children_started >= self._input.timing.children_per_run:
                 return  # the loop continues as new first; the rest is carried in the state
             batch = state.pending_messages[: self._input.timing.child_batch]
-            if self._starts_by_activity:
+            if self._children:
+                started = await asyncio.gather(*(self._start_message_child(m) for m in batch))
+                self._children_started += len(batch)
+                state.messages_started += sum(started)
+                state.duplicates_dropped += len(batch) - sum(started)
+                workflow.set_current_details(self._details())
+            elif self._starts_by_activity:
                 if not await self._start_message_workflows(batch):
                     return  # Temporal did not take them: kept pending, tried again on the next wake-up
                 # Counted like children: a run hands over to the next after so many messages, which
@@ -258,7 +277,26 @@ class ConnectionWorkflow:
             return False
         return True
 
+    async def _start_message_child(self, message_id: str) -> bool:
+        """Starts the message's workflow as a child; False when that message already had one."""
+        connection_id = self._input.connection_id
+        try:
+            await workflow.start_child_workflow(
+                MessageWorkflow.run,
+                MessageInput(connection_id=connection_id, message_id=message_id),
+                id=message_workflow_id(connection_id, message_id),
+                # Children outlive this run: continue-as-new, a disconnect or a deploy never cancels them.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                # A message already handled (within the namespace's retention) is never run again.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(CONNECTION_ID, connection_id)]),
+            )
+        except WorkflowAlreadyStartedError:
+            return False  # Graph's repeats, created+updated pairs, catch-up overlap: the dedup working
+        return True
+
     async def _start_child(self, message_id: str) -> None:
+        """The first release's children (no search attribute, nothing counted): kept for replays."""
         connection_id = self._input.connection_id
         try:
             await workflow.start_child_workflow(
@@ -542,4 +580,9 @@ class ConnectionWorkflow:
             lines.append(f"**Subscription expires:** {s.subscription_expires_at.isoformat()}")
         if s.next_refresh_at:
             lines.append(f"**Next token refresh:** {s.next_refresh_at.isoformat()}")
+        if self._children:
+            lines.append(
+                f"**Messages:** {s.messages_started} started, {s.duplicates_dropped} duplicates dropped, "
+                f"{len(s.pending_messages)} waiting"
+            )
         return "\n\n".join(lines)

@@ -18,7 +18,7 @@ from bench.naive.models import FetchedMessage, ItemsToCreate, MatchedItem, Naive
 from boards.store import BoardStore
 from db.engine import session_scope
 from graph.errors import NotFound
-from recipes.email import EmailFacts
+from recipes.email import facts_from_graph
 from recipes.fields import graph_fields_for, needs_body_text
 from recipes.match import matches
 from recipes.model import Recipe
@@ -68,7 +68,7 @@ class NaiveActivities:
         recipes = await asyncio.to_thread(self._recipes, fetched.step.connection_id)
         if fetched.message is None:
             return ItemsToCreate(step=fetched.step, items=[])
-        email = EmailFacts.from_graph(fetched.message)
+        email = facts_from_graph(fetched.message)
         return ItemsToCreate(
             step=fetched.step,
             items=[

@@ -3,7 +3,10 @@ built-in board exactly once, and nothing read from folders the service must not 
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from temporalio.api.history.v1 import HistoryEvent
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connected_mailbox, eventually
@@ -46,6 +49,28 @@ async def outcomes(stack: Stack, token: str, connection_id: str) -> list[dict[st
     return found
 
 
+async def check_designed_shape(stack: Stack, connection_id: str, message_id: str) -> None:
+    """A processed message's workflow is a child of its connection's workflow and ran the steps by name."""
+    handle = stack.env.client.get_workflow_handle(message_workflow_id(connection_id, message_id))
+    description = await handle.describe()
+    parent = description.raw_description.workflow_execution_info.parent_execution
+    assert parent.workflow_id == f"connection/{connection_id}"
+    assert description.search_attributes.get("ConnectionId") == [connection_id]
+    steps = []
+    async for event in handle.fetch_history_events():
+        marker = event.marker_recorded_event_attributes
+        if event.HasField("marker_recorded_event_attributes") and marker.marker_name == "core_local_activity":
+            steps.append(local_activity_type(event))
+    assert steps == ["check_folder", "fetch_message", "filter_message", "create_item", "record_outcome"], steps
+
+
+def local_activity_type(event: HistoryEvent) -> str:
+    """The activity type a local activity's marker names (its `data` detail, which core writes as JSON)."""
+    data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
+    activity_type: str = json.loads(data)["activity_type"]
+    return activity_type
+
+
 async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     email, token, connection_id, board_id = await connected_with_recipe(stack)
     customer = {"name": "Grace", "address": "grace@customer.example"}
@@ -73,9 +98,12 @@ async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     assert all(i["columns"]["From"] == "grace@customer.example" for i in made)
     assert all(i["group"] == "New" for i in made)
     reasons = sorted(o["reason"] for o in logged if o["outcome"] == "skipped")
-    assert reasons == ["automatic reply", "no recipe matched"], logged
+    # For a recipe that did not match, the log names the first condition that failed (not its value).
+    assert reasons == ["automatic reply", "no recipe matched ('Support mail': from)"], logged
     # The log says what happened, never what the mail said.
     assert not any("help" in str(o).lower() for o in logged)
+    processed = next(o["message_id"] for o in logged if o["outcome"] == "processed")
+    await check_designed_shape(stack, connection_id, processed)
     if RECORD:
         await write_histories(stack.env.client, f"connection/{connection_id}", "connection-messages")
         first = next(o["message_id"] for o in logged if o["outcome"] == "processed")

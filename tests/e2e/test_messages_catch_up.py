@@ -11,8 +11,8 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.mailbox_access import MailboxAccess
-from activities.messages import MessageActivities
-from boards.store import BoardStore
+from activities.catch_up import CatchUpActivities
+from activities.folders import AllowedFolders
 from db.engine import session_scope
 from db.sync_state import MailSyncState
 from models.messages import CatchUpRequest
@@ -108,11 +108,10 @@ async def test_catch_up_keeps_mail_stamped_in_the_second_the_connection_was_made
     assert ignored["id"] not in {o["message_id"] for o in logged}
 
 
-def message_activities(stack: Stack) -> MessageActivities:
+def message_activities(stack: Stack) -> CatchUpActivities:
     """The worker's catch-up activity, built like worker.py builds it, to be called directly."""
-    settings = stack.settings
-    access = MailboxAccess.from_settings(settings)
-    return MessageActivities(access, stack.engine, BoardStore(stack.engine))
+    access = MailboxAccess.from_settings(stack.settings)
+    return CatchUpActivities(access, stack.engine, AllowedFolders(access))
 
 
 async def test_a_catch_up_call_whose_result_was_lost_finds_the_same_mail_again(stack: Stack) -> None:

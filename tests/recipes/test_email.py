@@ -1,11 +1,11 @@
-"""EmailFacts.from_graph(): plain facts from a Graph message, only the fields that were fetched."""
+"""facts_from_graph(): plain facts from a Graph message, only the fields that were fetched."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from graph.models import Message
-from recipes.email import EmailFacts
+from recipes.email import EmailFacts, facts_from_graph
 
 
 def test_from_a_full_graph_message():
@@ -34,7 +34,7 @@ def test_from_a_full_graph_message():
             ],
         }
     )
-    facts = EmailFacts.from_graph(message)
+    facts = facts_from_graph(message)
     assert facts == EmailFacts(
         message_id="AAMk=",
         subject="Need help",
@@ -51,10 +51,10 @@ def test_from_a_full_graph_message():
 
 def test_text_body_is_kept_as_is():
     message = Message.model_validate({"body": {"contentType": "text", "content": "a <b> c"}})
-    assert EmailFacts.from_graph(message).body_text == "a <b> c"
+    assert facts_from_graph(message).body_text == "a <b> c"
 
 
 def test_only_what_was_fetched():
-    facts = EmailFacts.from_graph(Message.model_validate({"id": "m", "internetMessageHeaders": []}))
+    facts = facts_from_graph(Message.model_validate({"id": "m", "internetMessageHeaders": []}))
     assert facts == EmailFacts(message_id="m")
-    assert EmailFacts.from_graph(Message.model_validate({"from": {}})).from_address == ""
+    assert facts_from_graph(Message.model_validate({"from": {}})).from_address == ""

@@ -1,8 +1,5 @@
-"""The message workflow's activities: one message from notification to items, and the delta catch-up.
-
-`process_message` keeps the order the invariants demand: the folder first and alone (only
-parentFolderId is requested), then, for an allowed folder only, exactly the fields the recipes need.
-The email's content lives only inside this activity; its result is an outcome and a count.
+"""The delta catch-up: what notifications missed (dropped, downtime, a removed subscription) is found by a
+delta query over the inbox, whose position is kept in the application database.
 """
 
 from __future__ import annotations
@@ -18,24 +15,14 @@ from temporalio import activity
 
 import activitylog
 from activities.errors import retry_semantics
+from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
-from boards.errors import BoardStoreError
-from boards.store import BoardStore
 from db.connections import Connection
 from db.engine import session_scope
 from db.sync_state import MailSyncState
-from graph.errors import NotFound, SyncStateExpired, Unauthorized
-from models.messages import CatchUpRequest, CatchUpResult, MessageInput, MessageResult, Outcome
-from recipes.email import EmailFacts
-from recipes.fields import graph_fields_for, needs_body_text
-from recipes.loops import is_automatic_reply, is_own_mail
-from recipes.match import matches
-from recipes.model import Recipe
-from recipes.render import render_item
-from recipes.store import recipes_for_connection
+from graph.errors import SyncStateExpired, Unauthorized
+from models.messages import CatchUpRequest, CatchUpResult
 
-# The folders a connection may read; junk, deleted items, sent items, drafts and outbox never.
-ALLOWED_FOLDERS = ("inbox",)
 DELTA_PAGE_SIZE = 100
 # Graph stamps receivedDateTime to the whole second by Exchange's clock, not ours: a first round that
 # started exactly at the connection's creation would miss mail received in that same second (or a
@@ -51,100 +38,11 @@ class SavedPosition:
     started_from: str | None
 
 
-class MessageActivities:
-    def __init__(self, access: MailboxAccess, engine: Engine, boards: BoardStore) -> None:
+class CatchUpActivities:
+    def __init__(self, access: MailboxAccess, engine: Engine, folders: AllowedFolders) -> None:
         self._access = access
         self._engine = engine
-        self._boards = boards
-        # Well-known folder ids never change: resolve a connection's once per worker process.
-        self._allowed: dict[str, frozenset[str]] = {}
-
-    # ----- one message ----------------------------------------------------------------------------
-
-    @activity.defn(name="process_message")
-    async def process_message(self, input: MessageInput) -> MessageResult:
-        with retry_semantics("process message"):
-            result = await self._process(input.connection_id, input.message_id)
-        await asyncio.to_thread(self._record, input, result)
-        return result
-
-    async def _process(self, connection_id: str, message_id: str) -> MessageResult:
-        try:
-            folder_id = await self._access.call(connection_id, lambda m: m.message_folder_id(message_id))
-        except NotFound:
-            return MessageResult(outcome=Outcome.SKIPPED, reason="message no longer exists")
-        if folder_id not in await self._allowed_folders(connection_id):
-            return MessageResult(outcome=Outcome.SKIPPED, reason="folder")
-
-        recipes = await asyncio.to_thread(self._recipes, connection_id)
-        if not recipes:
-            return MessageResult(outcome=Outcome.SKIPPED, reason="no recipe for this connection")
-        fields = graph_fields_for(recipes)
-        try:
-            message = await self._access.call(
-                connection_id,
-                lambda m: m.get_message(message_id, fields, body_text=needs_body_text(recipes)),
-            )
-        except NotFound:
-            return MessageResult(outcome=Outcome.SKIPPED, reason="message no longer exists")
-        email = EmailFacts.from_graph(message)
-        if is_own_mail(email):
-            return MessageResult(outcome=Outcome.SKIPPED, reason="sent by this service")
-        if is_automatic_reply(email):
-            return MessageResult(outcome=Outcome.SKIPPED, reason="automatic reply")
-        matching = [r for r in recipes if matches(r, email)]
-        if not matching:
-            return MessageResult(outcome=Outcome.SKIPPED, reason="no recipe matched")
-        created = 0
-        for recipe in matching:
-            try:
-                _item_id, new = await asyncio.to_thread(
-                    self._boards.create_item_once,
-                    recipe_id=recipe.id,
-                    message_id=message_id,
-                    connection_id=connection_id,
-                    draft=render_item(recipe, email),
-                    board_id=recipe.action.board_id,
-                )
-            except BoardStoreError as err:
-                # The board changed under the recipe (deleted group or column): retrying cannot help.
-                return MessageResult(
-                    outcome=Outcome.FAILED,
-                    reason=f"recipe {recipe.name!r}: {err}"[:200],
-                    items_created=created,
-                )
-            created += int(new)
-        return MessageResult(
-            outcome=Outcome.PROCESSED, reason=f"{len(matching)} recipe(s) matched", items_created=created
-        )
-
-    async def _allowed_folders(self, connection_id: str) -> frozenset[str]:
-        if connection_id not in self._allowed:
-            ids = await self._access.call(
-                connection_id, lambda m: m.resolve_well_known_folders(ALLOWED_FOLDERS)
-            )
-            self._allowed[connection_id] = frozenset(ids.values())
-        return self._allowed[connection_id]
-
-    def _recipes(self, connection_id: str) -> list[Recipe]:
-        with session_scope(self._engine) as session:
-            return recipes_for_connection(session, connection_id)
-
-    def _record(self, input: MessageInput, result: MessageResult) -> None:
-        activitylog.record_outcome(
-            self._engine,
-            input.connection_id,
-            input.message_id,
-            result.outcome.value,
-            result.reason,
-            result.items_created,
-        )
-
-    @activity.defn(name="record_failure")
-    async def record_failure(self, input: MessageInput, result: MessageResult) -> None:
-        await asyncio.to_thread(self._record, input, result)
-
-    # ----- catch-up -------------------------------------------------------------------------------
+        self._folders = folders
 
     @activity.defn(name="catch_up_messages")
     async def catch_up_messages(self, request: CatchUpRequest) -> CatchUpResult:
@@ -163,7 +61,7 @@ class MessageActivities:
 
     async def _catch_up(self, connection_id: str, limit: int, call: int | None) -> CatchUpResult:
         start, since = await asyncio.to_thread(self._start_of_call, connection_id, call)
-        inbox = next(iter(await self._allowed_folders(connection_id)))
+        inbox = await self._folders.inbox(connection_id)
         link = start
         found: list[str] = []
         complete = True
@@ -238,4 +136,4 @@ class MessageActivities:
                 state.last_call = None
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
-        return [self.process_message, self.record_failure, self.catch_up_messages]
+        return [self.catch_up_messages]
