@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.codec_cors import CodecCORSMiddleware
 from api.errors import RequestIdAndErrorsMiddleware
 from api.routes import (
     activity,
     auth,
     boards,
+    codec,
     connection_pages,
     connections,
     health,
@@ -27,9 +29,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="outlook-integration", lifespan=lifespan)
     app.state.settings = settings
+    # Added first, so it sits inside the error middleware (the last added is the outermost).
+    app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
-    for module in (*routers, boards, recipes, activity):
+    for module in (*routers, boards, recipes, activity, codec):
         app.include_router(module.router)
     return app
 

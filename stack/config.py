@@ -22,7 +22,7 @@ class StackSettings(BaseSettings):
 
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
-    # Empty: the Temporal UI gets no remote codec endpoint (set it once the API serves /codec).
+    # Empty: the Temporal UI decodes payloads through the API's /codec (PUBLIC_BASE_URL + /codec).
     temporal_ui_codec_endpoint: str = ""
     openbao_port: int = 8200
     openbao_cluster_port: int = 8201

@@ -73,6 +73,13 @@ class Stack:
         return f"http://{self.service.api_host}:{self.service.api_port}"
 
 
+def codec_endpoint(service: Settings) -> str:
+    """The API's codec server as the UI's page calls it. The browser makes that call with the API's
+    session cookie, so it is the URL where the operator signed in (PUBLIC_BASE_URL), not the bind address.
+    """
+    return f"{service.public_base_url.rstrip('/')}/codec"
+
+
 def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -> Stack:
     openbao = OpenBaoLayout(
         data_dir=paths.openbao, port=settings.openbao_port, cluster_port=settings.openbao_cluster_port
@@ -82,7 +89,7 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
         port=settings.temporal_port,
         ui_port=settings.temporal_ui_port,
         namespace=service.temporal_namespace,
-        ui_codec_endpoint=settings.temporal_ui_codec_endpoint,
+        ui_codec_endpoint=settings.temporal_ui_codec_endpoint or codec_endpoint(service),
     )
     stack = Stack(settings=settings, paths=paths, service=service, openbao=openbao, temporal=temporal)
     openbao.write_config()

@@ -31,7 +31,7 @@ class TemporalDevServer:
     ui_port: int = 8233
     host: str = "127.0.0.1"
     namespace: str = "default"
-    # Empty: no remote codec for the UI (payloads show encoded until the API serves /codec).
+    # Empty: no remote codec for the UI (payloads show encoded); `make run` passes the API's /codec.
     ui_codec_endpoint: str = ""
 
     @property
