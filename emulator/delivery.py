@@ -81,6 +81,11 @@ def send(
     record: dict[str, Any],
 ) -> None:
     sent_copy: Message | None = None
+    # Computed once in the sender's mailbox and carried with every copy, as Exchange's Thread-Index
+    # travels with the mail: a recipient without the parent still sees the reply's full index.
+    fields["conversation_index"] = store.conversation_index(
+        sender, fields["conversation_id"], fields["headers"], fields["sent"], fields["internet_message_id"]
+    )
     if save_to_sent_items:
         own = dict(fields)
         own["is_read"] = True

@@ -71,6 +71,9 @@ class Message(BaseModel):
     reply_to: list[tuple[str, str]] = Field(default_factory=list)
     importance: str = "normal"
     conversation_id: str = ""
+    # base64 of Outlook's binary conversation index (emulator.conversation); "" in snapshots from before
+    # it was kept, filled in when the store loads them
+    conversation_index: str = ""
     internet_message_id: str = ""
     headers: list[tuple[str, str]] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)

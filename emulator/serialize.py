@@ -123,7 +123,7 @@ def message_json(
         "importance": msg.importance,
         "parentFolderId": msg.folder_id,
         "conversationId": msg.conversation_id,
-        "conversationIndex": "AQHZ" + msg.conversation_id[-20:],
+        "conversationIndex": msg.conversation_index,  # Edm.Binary: base64 of the binary index
         "isDeliveryReceiptRequested": False,
         "isReadReceiptRequested": False,
         "isRead": msg.is_read,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator import ids
+from emulator import conversation, ids
 from emulator.models import (
     SYNC_ISSUES_CHILDREN,
     VISIBLE_TOP_LEVEL,
@@ -48,6 +48,8 @@ class Store:
         self.dirty_listeners: list[Callable[[], None]] = []
         self._by_email: dict[str, str] = {}
         self._msg_index: dict[tuple[str, str], str] = {}  # (user id, any id) -> immutable id
+        # (user id, conversation id) -> the conversation's 22-byte index header in that mailbox
+        self._conversation_headers: dict[tuple[str, str], bytes] = {}
         self._reindex()
         for app in settings.apps:
             self.state.apps[app.client_id] = app
@@ -58,10 +60,17 @@ class Store:
     def _reindex(self) -> None:
         self._by_email = {u.email.lower(): u.id for u in self.state.users.values()}
         self._msg_index = {}
+        self._conversation_headers = {}
         for user in self.state.users.values():
-            for msg in user.messages.values():
+            # In arrival order, so a snapshot from before messages kept an index gets parents' first.
+            for msg in sorted(user.messages.values(), key=lambda m: m.arrival):
                 self._msg_index[(user.id, msg.immutable_id)] = msg.immutable_id
                 self._msg_index[(user.id, msg.rest_id)] = msg.immutable_id
+                if conversation.decode(msg.conversation_index) is None:
+                    msg.conversation_index = self.conversation_index(
+                        user, msg.conversation_id, msg.headers, msg.sent, msg.internet_message_id
+                    )
+                self._note_conversation(user, msg)
 
     def changed(self) -> None:
         for cb in self.dirty_listeners:
@@ -162,6 +171,34 @@ class Store:
         key = self._msg_index.get((user.id, any_id))
         return user.messages.get(key) if key else None
 
+    def conversation_index(
+        self,
+        user: User,
+        conversation_id: str,
+        headers: list[tuple[str, str]],
+        sent: float,
+        internet_message_id: str,
+        carried: str = "",
+    ) -> str:
+        """The base64 conversation index a message would get in this mailbox (see emulator.conversation);
+        its parent is the message its In-Reply-To names."""
+        irt = next((v for k, v in headers if k.lower() == "in-reply-to"), None)
+        parent = self.find_by_internet_id(user, irt) if irt else None
+        raw = conversation.index_for(
+            conversation_id,
+            sent,
+            internet_message_id,
+            parent=conversation.decode(parent.conversation_index) if parent else None,
+            carried=conversation.decode(carried) if carried else None,
+            known_header=self._conversation_headers.get((user.id, conversation_id)),
+        )
+        return conversation.encode(raw)
+
+    def _note_conversation(self, user: User, msg: Message) -> None:
+        raw = conversation.decode(msg.conversation_index)
+        if raw is not None:
+            self._conversation_headers.setdefault((user.id, msg.conversation_id), raw[: conversation.HEADER])
+
     def _touch(self, user: User, msg: Message) -> None:
         user.seq += 1
         msg.seq = user.seq
@@ -172,6 +209,7 @@ class Store:
         now = float(int(time.time()))  # Exchange keeps whole seconds; $filter compares what GET shows
         with self.lock:
             attachments = [Attachment.model_validate(a) for a in fields.pop("attachments", [])]
+            carried = fields.pop("conversation_index", "")  # the index the sender's copy got, if sent
             msg = Message(
                 immutable_id=ids.immutable_id(),
                 rest_id=ids.rest_id(),
@@ -187,6 +225,10 @@ class Store:
             if not msg.internet_message_id:
                 domain = user.email.split("@")[-1] or "emulator.local"
                 msg.internet_message_id = f"<{ids.guid()}@{domain}>"
+            msg.conversation_index = self.conversation_index(
+                user, msg.conversation_id, msg.headers, msg.sent, msg.internet_message_id, carried
+            )
+            self._note_conversation(user, msg)
             self._touch(user, msg)
             msg.arrival = msg.seq
             user.messages[msg.immutable_id] = msg
