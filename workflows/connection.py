@@ -23,7 +23,12 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -273,7 +278,8 @@ class ConnectionWorkflow:
                 ),
                 summary=f"start {len(batch)} message workflow(s)",
             )
-        except ActivityError:
+        # A local activity's failure arrives as its own error, not wrapped in an ActivityError.
+        except FailureError:
             return False
         return True
 

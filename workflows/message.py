@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.message_steps import MessageSteps
@@ -58,11 +58,14 @@ def message_workflow_id(connection_id: str, message_id: str) -> str:
     return f"message/{connection_id}/{message_id}"
 
 
-def failure_reason(err: ActivityError) -> str:
-    """The failed step's own message (the activities' messages never hold a secret or email content)."""
-    cause = err.cause
-    text = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
-    return text[:200]
+def step_failure(err: FailureError) -> tuple[str, str]:
+    """(error type, message) of a failed step. A local activity's failure reaches the workflow as the
+    activity's own ApplicationError (measured on temporalio 1.35), a regular one's wrapped in an
+    ActivityError: both are read here. Activities' messages never hold a secret or email content."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, ApplicationError):
+        return cause.type or "", cause.message[:200]
+    return type(cause).__name__, str(cause or err)[:200]
 
 
 @workflow.defn(name="MessageWorkflow", sandboxed=False)
@@ -76,8 +79,8 @@ class MessageWorkflow:
             return await self._single_step(input)
         try:
             result = await self._steps(input)
-        except ActivityError as err:
-            reason = failure_reason(err)
+        except FailureError as err:
+            _kind, reason = step_failure(err)
             workflow.logger.warning("message failed: %s", reason)
             result = MessageResult(outcome=Outcome.FAILED, reason=reason)
         await self._step(
@@ -116,11 +119,11 @@ class MessageWorkflow:
             )
             try:
                 item = await self._step(MessageSteps.create_item, item_request, "create the item")
-            except ActivityError as err:
-                cause = err.cause
-                if not (isinstance(cause, ApplicationError) and cause.type == RECIPE_BROKEN):
+            except FailureError as err:
+                kind, reason = step_failure(err)
+                if kind != RECIPE_BROKEN:
                     raise
-                broken.append(cause.message)
+                broken.append(reason)
                 continue
             created += int(item.created)
         if broken:
@@ -163,8 +166,8 @@ class MessageWorkflow:
                 retry_policy=_RETRY,
                 summary="check folder, fetch, match, write items",
             )
-        except ActivityError as err:
-            reason = str(err.cause or err)[:200]
+        except FailureError as err:
+            _kind, reason = step_failure(err)
             workflow.logger.warning("message failed: %s", reason)
             failed = MessageResult(outcome=Outcome.FAILED, reason=reason)
             await workflow.execute_local_activity(
