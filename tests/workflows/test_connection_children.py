@@ -1,0 +1,119 @@
+"""The connection workflow's message fan-out: children started in batches, duplicates counted and dropped,
+and a continue-as-new while children are still running neither cancels nor repeats any of them.
+
+Microsoft is the simulated one of test_connection_time_skipping.py; the message steps are stand-ins
+that hold every message in its first step until the test lets them go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from models.connection import ConnectionInput, ConnectionStatus, ConnectionTiming
+from models.messages import FolderCheck, MessageInput, NotifiedMessages
+from tests.replay.record import RECORD, write_run
+from tests.workflows.test_connection_time_skipping import SimulatedMicrosoft, skip, status
+from tests.workflows.test_connection_timing import current_details
+from tests.workflows.test_message_workflow import Steps
+from workflows.connection import ConnectionWorkflow
+from workflows.message import MessageWorkflow, message_workflow_id
+
+TIMING = ConnectionTiming(child_batch=5, children_per_run=10, recent_messages_kept=3)
+
+
+@dataclass
+class HeldSteps(Steps):
+    """Message steps whose first step waits for `release`: the children stay in flight meanwhile."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    folder_checks: Counter[str] = field(default_factory=Counter)
+
+    @activity.defn(name="check_folder")
+    async def check_folder(self, message: MessageInput) -> FolderCheck:
+        self.folder_checks[message.message_id] += 1
+        await self.release.wait()
+        return FolderCheck(allowed=True)
+
+
+async def wait_for(predicate_description: str, predicate: object, env: WorkflowEnvironment) -> None:
+    assert callable(predicate)
+    for _ in range(300):
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {predicate_description}")
+
+
+async def test_continue_as_new_with_children_in_flight_runs_each_message_once(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    env = time_skipping_env
+    ms = SimulatedMicrosoft()
+    steps = HeldSteps()
+    queue = f"q-{uuid.uuid4()}"
+    connection_id = str(uuid.uuid4())
+    worker = Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[ConnectionWorkflow, MessageWorkflow],
+        activities=[*ms.activities(), *steps.all()],
+    )
+    async with worker:
+        handle = await env.client.start_workflow(
+            ConnectionWorkflow.run,
+            ConnectionInput(
+                connection_id=connection_id, owner_id="u1", mailbox="ada@example.test", timing=TIMING
+            ),
+            id=f"connection/{connection_id}",
+            task_queue=queue,
+        )
+        await skip(env, timedelta(minutes=2))
+        assert (await status(handle)).status is ConnectionStatus.ACTIVE
+        first_run = handle.first_execution_run_id
+        ids = [f"AAMk-{n:02d}" for n in range(25)]
+        # Graph's created+updated pairs: every id twice.
+        await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=ids + ids))
+
+        async def all_held() -> bool:
+            return len(steps.folder_checks) == len(ids)
+
+        # 25 children over three runs (10 per run): each run hands over with its children still held.
+        await wait_for("every message's child to be running", all_held, env)
+        assert (await handle.describe()).run_id != first_run
+        child = await env.client.get_workflow_handle(message_workflow_id(connection_id, ids[0])).describe()
+        assert child.raw_description.workflow_execution_info.parent_execution.run_id == first_run
+
+        steps.release.set()
+
+        async def all_recorded() -> bool:
+            return len(steps.recorded) == len(ids)
+
+        await wait_for("every message's outcome", all_recorded, env)
+        assert set(steps.folder_checks.values()) == {1}, steps.folder_checks
+        assert steps.calls["record_outcome"] == len(ids)
+
+        # Repeats of messages long done (beyond the recent-ids window) are refused by their child ids.
+        await handle.signal(ConnectionWorkflow.notified, NotifiedMessages(message_ids=ids[:5]))
+
+        async def duplicates_counted() -> bool:
+            return "5 duplicates dropped" in await current_details(env, handle.id)
+
+        await wait_for("the repeats to be counted as duplicates", duplicates_counted, env)
+        assert set(steps.folder_checks.values()) == {1}
+        if RECORD:
+            await write_run(env.client, handle.id, first_run, "timeskip-children-continued-run1")
+            await write_run(
+                env.client, message_workflow_id(connection_id, ids[0]), None, "timeskip-message-steps"
+            )
+        await handle.signal(ConnectionWorkflow.disconnect)
+        await handle.result()
+        if RECORD:
+            await write_run(env.client, handle.id, None, "timeskip-children-continued-run-last")
