@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import PayloadCodec
 
 from api.webhook_forwarder import WebhookForwarder
+from codec.converter import data_converter
+from codec.vault_keys import vault_codec
 from config.logging import configure_logging
 from config.settings import Settings
 from db.engine import engine_from_settings
@@ -35,12 +37,15 @@ def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(10.0), follow_redirects=False)
 
 
-async def temporal_client(settings: Settings) -> Client:
+async def temporal_client(settings: Settings, codec: PayloadCodec | None = None) -> Client:
+    """The client with the payload codec: the given one, else one whose keyring is read from Vault."""
+    if codec is None:
+        codec = vault_codec(VaultClient.from_settings(settings), settings.vault_kv_mount)
     # lazy: the API starts (and /readyz can say what is missing) while Temporal is still coming up.
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(codec),
         lazy=True,
     )
 
@@ -60,8 +65,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with microsoft_http_client(settings) as ms_http:
             app.state.engine = engine
             app.state.ms_http = ms_http
-            app.state.temporal_client = await temporal_client(settings)
             vault = VaultClient.from_settings(settings)
+            # The keyring is read from Vault on first use, like Temporal's lazy connection: the API
+            # starts while Vault is still coming up. The codec endpoints use the same codec.
+            app.state.payload_codec = vault_codec(vault, settings.vault_kv_mount)
+            app.state.temporal_client = await temporal_client(settings, app.state.payload_codec)
             app.state.token_store = TokenStore(vault)
             app.state.identity = Identity.from_settings(settings)
             app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))

@@ -20,6 +20,8 @@ import hvac
 from hvac.exceptions import InvalidPath, VaultError
 from pydantic import BaseModel
 
+from codec.admin import ensure_keyring
+from codec.vault_keys import keyring_data_path
 from vault.token_store import CONNECTION_SECRETS
 
 KV_MOUNT = "outlook-kv"
@@ -40,6 +42,7 @@ def service_policy() -> str:
     - data/connections/<id>/<secret>: read, and check-and-set writes (create: first write; update: later).
     - metadata/connections/<id>/<secret>: delete, i.e. destroy every version and the metadata (disconnect).
     - Transit encrypt/decrypt with the one derived key.
+    - data/temporal-codec/keys: read only (the payload codec's keyring; operators rotate it).
     - Its own token: renew (vault/client.py), look up and revoke (the readiness check).
     No list, no metadata read/write, no soft delete/undelete/destroy, no key management, nothing under sys/.
     """
@@ -50,6 +53,7 @@ def service_policy() -> str:
     for name in CONNECTION_SECRETS:
         blocks.append((f"{KV_MOUNT}/metadata/connections/+/{name}", ["delete"]))
     blocks += [
+        (keyring_data_path(KV_MOUNT), ["read"]),
         (f"{TRANSIT_MOUNT}/encrypt/{TRANSIT_KEY}", ["update"]),
         (f"{TRANSIT_MOUNT}/decrypt/{TRANSIT_KEY}", ["update"]),
         # The role sets token_no_default_policy, so these come from here rather than from `default`.
@@ -155,7 +159,7 @@ def _wait_active(client: hvac.Client, timeout: float) -> None:
 
 
 def configure(addr: str, root_token: str, state_dir: Path) -> AppRoleCredentials:
-    """Mounts, key, policy and AppRole role; idempotent. Returns (and stores) the service's credentials."""
+    """Mounts, keys, policy and AppRole role; idempotent. Returns (and stores) the service's credentials."""
     client = hvac.Client(url=addr, token=root_token, timeout=30)
     mounts = client.sys.list_mounted_secrets_engines()["data"]
     if f"{KV_MOUNT}/" not in mounts:
@@ -168,6 +172,8 @@ def configure(addr: str, root_token: str, state_dir: Path) -> AppRoleCredentials
         client.secrets.transit.create_key(TRANSIT_KEY, derived=True, mount_point=TRANSIT_MOUNT)
 
     limit_kv_versions(client)
+    # The payload codec's keys: random on a new install, kept (never replaced) on every later start.
+    ensure_keyring(client, KV_MOUNT)
 
     if f"{APPROLE_MOUNT}/" not in client.sys.list_auth_methods()["data"]:
         client.sys.enable_auth_method("approle", path=APPROLE_MOUNT)

@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -24,6 +24,10 @@ from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
 from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
 from boards.store import BoardStore
+from codec.aes_gcm import EncryptionCodec
+from codec.converter import data_converter
+from codec.keyring import Keyring
+from codec.vault_keys import load_keyring
 from config.settings import Settings
 from db.engine import engine_from_settings
 from stack.openbao import OpenBaoServer
@@ -33,6 +37,7 @@ from tests.e2e.helpers import running_api
 from tests.support.appdb import migrated_engine
 from tests.support.emulator_server import RunningEmulator, start_emulator
 from tests.support.servers import free_port
+from vault.client import VaultClient
 
 NAIVE_QUEUE = "bench-naive"
 
@@ -61,17 +66,31 @@ async def _api(settings: Settings, port: int, data_dir: Path, in_process: bool) 
         yield url
 
 
+async def _keyring(openbao: OpenBaoServer) -> Keyring:
+    """The random keyring the bench's OpenBao setup made, read as the API and worker read it."""
+    vault = VaultClient(openbao.addr, openbao.role_id, SecretStr(openbao.secret_id))
+    try:
+        return await load_keyring(vault)
+    finally:
+        vault.close()
+
+
 @contextlib.asynccontextmanager
 async def running_stack(*, api_in_process: bool = False) -> AsyncIterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
-        data_converter=pydantic_data_converter,
-        ui=False,
-        dev_server_log_level="error",
-    )
+    # OpenBao first: the benchmark's own client encrypts payloads with the keys the service uses.
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
+    try:
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_binary(),
+            search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+            data_converter=data_converter(EncryptionCodec(await _keyring(openbao))),
+            ui=False,
+            dev_server_log_level="error",
+        )
+    except BaseException:
+        openbao.stop()
+        raise
     emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
     try:
         async with _service(data_dir, env, openbao, emulator, api_in_process) as stack:

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.webhook_forwarder import ForwarderTiming, WebhookForwarder
 from db.engine import create_db_engine, session_scope
@@ -28,6 +27,7 @@ from models.connection import ConnectionInput, LifecycleEvent
 from models.messages import NotifiedMessages
 from tests.recipes.support import add_connection
 from tests.support.appdb import add_user, make_settings
+from tests.support.codec_keys import TEST_DATA_CONVERTER
 from tests.support.servers import free_port
 from webhooks.outbox import Outbox, OutboxEntry
 
@@ -73,7 +73,7 @@ async def signals(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, Any]]:
             continue
         attrs = event.workflow_execution_signaled_event_attributes
         hint = NotifiedMessages if attrs.signal_name == "notified" else LifecycleEvent
-        [value] = await pydantic_data_converter.decode(attrs.input.payloads, [hint])
+        [value] = await TEST_DATA_CONVERTER.decode(attrs.input.payloads, [hint])
         found.append((attrs.signal_name, value))
     return found
 
@@ -138,7 +138,7 @@ async def test_unreachable_temporal_keeps_rows_and_they_go_once_it_is_back(
     workflow = await parked(cid)
     outbox = Outbox(engine)
     await outbox.put(changes(cid, ["m1"], ["m2"]))
-    down = await Client.connect(f"127.0.0.1:{free_port()}", data_converter=pydantic_data_converter, lazy=True)
+    down = await Client.connect(f"127.0.0.1:{free_port()}", data_converter=TEST_DATA_CONVERTER, lazy=True)
 
     timing = ForwarderTiming(retry_first=timedelta(seconds=2))
 
@@ -167,7 +167,7 @@ async def test_a_wrong_namespace_keeps_rows_rather_than_dropping_them(
     wrong = await Client.connect(
         temporal_env.client.service_client.config.target_host,
         namespace=f"nope-{uuid.uuid4().hex[:6]}",
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_DATA_CONVERTER,
     )
     result = await WebhookForwarder(outbox, wrong, QUICK).forward_once()
     assert (result.kept, result.dropped) == (1, 0)

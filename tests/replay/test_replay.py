@@ -1,4 +1,5 @@
-"""Replays every recorded workflow history with today's workflow code and the production converter.
+"""Replays every recorded workflow history with today's workflow code and the production converter
+(with the tests' codec keyring).
 
 A change to a workflow that would break the histories of running workflows (non-determinism) fails
 here. Histories are recorded by the end-to-end tests with RECORD_HISTORIES=1 (see tests/e2e); change
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.support.codec_keys import TEST_DATA_CONVERTER
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
 
@@ -35,7 +36,7 @@ def test_histories_are_recorded() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.name.split(".")[0] for p in HISTORIES])
 async def test_replays_without_non_determinism(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[ConnectionWorkflow, MessageWorkflow], data_converter=pydantic_data_converter
-    )
+    # The tests' keyring: histories recorded since the codec carry payloads encrypted with it; older
+    # ones carry plain payloads, which the codec passes through.
+    replayer = Replayer(workflows=[ConnectionWorkflow, MessageWorkflow], data_converter=TEST_DATA_CONVERTER)
     await replayer.replay_workflow(read_history(path))

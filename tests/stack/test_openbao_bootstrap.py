@@ -13,6 +13,8 @@ import hvac
 import pytest
 from hvac.exceptions import Forbidden, InvalidPath, InvalidRequest
 
+from codec.keyring import Keyring
+from codec.vault_keys import KEYRING_PATH
 from stack.openbao import OpenBaoServer
 from stack.openbao_setup import (
     APPROLE_MOUNT,
@@ -165,6 +167,10 @@ def test_policy_allows_each_operation_the_service_performs(openbao: OpenBaoServe
     )["data"]["plaintext"]
     assert base64.b64decode(decrypted).decode() == "token"
 
+    # The payload codec's keyring: read only (operators rotate it with a privileged token).
+    keyring = kv.read_secret_version(KEYRING_PATH, mount_point=KV_MOUNT, raise_on_deleted_version=True)
+    assert Keyring.from_dict(keyring["data"]["data"]).current
+
     # Its own token: renew (vault/client.py), look up and revoke (the readiness check).
     assert client.auth.token.renew_self()["auth"]["policies"] == [POLICY_NAME]
     assert client.auth.token.lookup_self()["data"]["policies"] == [POLICY_NAME]
@@ -213,9 +219,23 @@ DENIED = [
     ("DELETE", f"{KV_MOUNT}/metadata/connections/c1/other", None),
     ("GET", f"{KV_MOUNT}/config", None),
     ("POST", f"{KV_MOUNT}/config", {"max_versions": 10}),
+    # KV: the payload codec's keyring is read only; nothing next to or under it
+    ("POST", f"{KV_MOUNT}/data/{KEYRING_PATH}", {"data": {"v": "1"}}),
+    ("PUT", f"{KV_MOUNT}/data/{KEYRING_PATH}", {"data": {"v": "1"}}),
+    ("DELETE", f"{KV_MOUNT}/data/{KEYRING_PATH}", None),
+    ("GET", f"{KV_MOUNT}/metadata/{KEYRING_PATH}", None),
+    ("POST", f"{KV_MOUNT}/metadata/{KEYRING_PATH}", {"max_versions": 10}),
+    ("DELETE", f"{KV_MOUNT}/metadata/{KEYRING_PATH}", None),
+    ("POST", f"{KV_MOUNT}/delete/{KEYRING_PATH}", {"versions": [1]}),
+    ("POST", f"{KV_MOUNT}/undelete/{KEYRING_PATH}", {"versions": [1]}),
+    ("POST", f"{KV_MOUNT}/destroy/{KEYRING_PATH}", {"versions": [1]}),
+    ("LIST", f"{KV_MOUNT}/metadata/temporal-codec", None),
+    ("GET", f"{KV_MOUNT}/data/temporal-codec/other", None),
+    ("GET", f"{KV_MOUNT}/data/{KEYRING_PATH}/x", None),
     # another mount
     ("GET", f"{OTHER_KV}/data/connections/c1/tokens", None),
     ("POST", f"{OTHER_KV}/data/connections/c1/tokens", {"data": {"v": "1"}}),
+    ("GET", f"{OTHER_KV}/data/{KEYRING_PATH}", None),
     # Transit: key management, other keys, other operations with the key
     ("GET", f"{TRANSIT_MOUNT}/keys/{TRANSIT_KEY}", None),
     ("LIST", f"{TRANSIT_MOUNT}/keys", None),

@@ -8,6 +8,11 @@ inside those bytes again, a few levels deep (base64 inside a JSON string inside 
 is searched in its plain, base64 (every alignment, both alphabets), URL-quoted and JSON-escaped forms,
 so an encoded copy is found even where decoding is not tried.
 
+Payloads encrypted by the payload codec are decoded with the tests' keyring (tests/support/codec_keys.py)
+unless a scan asks for the history as stored: `scan_email_content` checks that an email's content is in
+a history only encrypted, i.e. absent from what `temporal workflow show --output json` prints and present
+once the history is decoded.
+
 Findings name a secret by its label, never by its value, so a failing test does not print the secret.
 """
 
@@ -32,6 +37,8 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowHistory
 from temporalio.converter import PayloadCodec
+
+from tests.support.codec_keys import TEST_CODEC
 
 # A secret shorter than this would be found by chance in unrelated bytes.
 MIN_SECRET_LENGTH = 12
@@ -210,10 +217,10 @@ def _walk(message: Message, path: str, blobs: list[Blob], payloads: list[tuple[s
 async def history_blobs(
     history: WorkflowHistory | History | str | dict[str, Any],
     name: str,
-    codec: PayloadCodec | None = None,
+    codec: PayloadCodec | None = TEST_CODEC,
 ) -> list[Blob]:
     """Everything a history holds, decoded: its JSON, every field, every payload (also through the
-    codec, when one encrypts or compresses them) and every base64 run inside those, recursively."""
+    codec, by default the tests' one; None: as stored) and every base64 run inside those, recursively."""
     proto = _history(history)
     blobs = [Blob(f"{name} (JSON)", google.protobuf.json_format.MessageToJson(proto).encode("utf-8"))]
     payloads: list[tuple[str, Payload]] = []
@@ -223,6 +230,58 @@ async def history_blobs(
         for (path, _), payload in zip(payloads, decoded, strict=True):
             _walk(payload, f"{path} (codec-decoded)", blobs, [])
     return expand(blobs)
+
+
+async def stored_history_blobs(
+    history: WorkflowHistory | History | str | dict[str, Any], name: str
+) -> list[Blob]:
+    """A history as the server keeps it and `temporal workflow show --output json` prints it: every
+    field and payload and the base64 inside them, but nothing decrypted. Given as text (the CLI's
+    output, say), the text itself is searched as well."""
+    blobs = await history_blobs(history, name, codec=None)
+    if isinstance(history, str):
+        blobs += expand([Blob(f"{name} (text)", history.encode("utf-8"))])
+    return blobs
+
+
+def email_content(subject: str, body: str, **more: str) -> Secrets:
+    """An email's subject, body and any other field (sender, preview...) to search histories for; each
+    must be long enough to search for without false matches (MIN_SECRET_LENGTH)."""
+    content = Secrets()
+    content.add("the email's subject", subject)
+    content.add("the email's body", body)
+    for label, value in more.items():
+        content.add(f"the email's {label}", value)
+    return content
+
+
+@dataclass(frozen=True)
+class ContentScan:
+    """Where an email's content is in a history: `stored` must be empty (nothing readable in the
+    history as stored); `decoded` shows the scan did see the content that went through the codec."""
+
+    stored: list[Finding]
+    decoded: list[Finding]
+
+    def only_encrypted(self) -> bool:
+        return not self.stored and bool(self.decoded)
+
+
+async def scan_email_content(
+    history: WorkflowHistory | History | str | dict[str, Any],
+    name: str,
+    content: Secrets,
+    codec: PayloadCodec = TEST_CODEC,
+) -> ContentScan:
+    """Searches the history for the content as stored, and decoded through `codec`.
+
+    scan = await scan_email_content(history, handle.id, email_content(subject, body))
+    assert not scan.stored, "\n".join(map(str, scan.stored))
+    assert scan.decoded  # when the workflow carries the content at all
+    """
+    stored = content.find(await stored_history_blobs(history, name))
+    decoded = content.find(await history_blobs(history, name, codec))
+    return ContentScan(stored=stored, decoded=decoded)
 
 
 def secret_named_fields(blobs: Iterable[Blob]) -> list[Finding]:

