@@ -1,16 +1,19 @@
-"""`python -m bench mail`: incoming mail through the real service, and a naive design in the same run.
+"""`python -m bench mail`: incoming mail through the real service, against two baselines in the same run:
+today's design (the previous release, run from a git worktree: bench/mail/today.py) and a naive design.
 
-Starts Temporal, OpenBao, the emulator, the API and the worker itself (bench/mail/stack.py), connects
-mailboxes through real OAuth, then measures: webhook ack latency under an open-loop notification load,
-end-to-end emails/s (burst) and latency at a paced rate, Temporal history events and Graph calls per
-email; then the same emails through the naive design (bench/naive/). Prints a table and writes
-bench/results/<timestamp>.json. See bench/README.md for what each figure means.
+Starts Temporal, OpenBao, the emulator, the API and the worker itself (bench/mail/stack.py), and the
+previous release's API and worker beside them; connects mailboxes through real OAuth (each design's
+through its own API), then measures: end-to-end emails/s (burst) and latency at a paced rate, Temporal
+history events, Graph calls and CPU per email, for the product and today's design; webhook ack latency
+under an open-loop notification load; then the same emails through the naive design (bench/naive/).
+Prints a table and writes bench/results/<timestamp>.json. See bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -21,8 +24,10 @@ from typing import Any
 from bench.mail.drivers import post_notifications_elsewhere, subscriptions
 from bench.mail.naive_drive import detach_product, naive_notifier, start_naive
 from bench.mail.phases import Design, connect_mailboxes, measure, settle
-from bench.mail.stack import running_stack
+from bench.mail.stack import NAIVE_QUEUE, running_stack
 from bench.mail.stats import fmt, percentile, ratio
+from bench.mail.today import TODAY_COMMIT, today_service
+from tests.e2e.conftest import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -40,6 +45,8 @@ def _options(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--paced-rate", type=float, default=10.0)
     p.add_argument("--paced-seconds", type=float, default=20.0)
     p.add_argument("--skip-naive", action="store_true")
+    p.add_argument("--skip-today", action="store_true", help="no baseline of the previous release")
+    p.add_argument("--today-first", action="store_true", help="measure today's design before the product")
     p.add_argument("--skip-ack", action="store_true")
     p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
     return p.parse_args(argv)
@@ -49,24 +56,47 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _today(stack: Stack, skip: bool) -> contextlib.AbstractAsyncContextManager[Stack | None]:
+    return contextlib.nullcontext(None) if skip else today_service(stack)
+
+
 async def run(opts: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "options": vars(opts)}
     report["load_at_start"] = _load()
-    async with running_stack(api_in_process=opts.api_in_process) as stack:
+    report["today_commit"] = None if opts.skip_today else TODAY_COMMIT
+    async with (
+        running_stack(api_in_process=opts.api_in_process) as stack,
+        _today(stack, opts.skip_today) as today,
+    ):
         t = time.monotonic()
         boxes = await connect_mailboxes(stack, opts.connections)
         report["connect_seconds"] = time.monotonic() - t
         print(f"connected {len(boxes)} mailboxes in {report['connect_seconds']:.1f} s", flush=True)
-
-        product = Design("product", "MessageWorkflow", "ConnectionWorkflow")
-        report["product_burst"] = await measure(stack, boxes, product, burst=opts.burst)
-        report["product_burst"]["load"] = _load()
-        print(f"product burst: {report['product_burst']}", flush=True)
-        report["product_paced"] = await measure(
-            stack, boxes, product, rate=opts.paced_rate, seconds=opts.paced_seconds
+        product = Design(
+            "product", "MessageWorkflow", "ConnectionWorkflow", stack.settings.temporal_task_queue
         )
-        report["product_paced"]["load"] = _load()
-        print(f"product paced: {report['product_paced']}", flush=True)
+        # (name, its stack, its mailboxes, its design): the product, and today's design beside it.
+        designs = [("product", stack, boxes, product)]
+        if today is not None:
+            t = time.monotonic()
+            today_boxes = await connect_mailboxes(today, opts.connections)
+            report["today_connect_seconds"] = time.monotonic() - t
+            print(f"connected {len(today_boxes)} mailboxes to today's design", flush=True)
+            old = Design("today", "MessageWorkflow", "ConnectionWorkflow", today.settings.temporal_task_queue)
+            designs.append(("today", today, today_boxes, old))
+            if opts.today_first:
+                designs.reverse()
+
+        for name, on, its_boxes, design in designs:
+            report[f"{name}_burst"] = await measure(on, its_boxes, design, burst=opts.burst)
+            report[f"{name}_burst"]["load"] = _load()
+            print(f"{name} burst: {report[f'{name}_burst']}", flush=True)
+        for name, on, its_boxes, design in designs:
+            report[f"{name}_paced"] = await measure(
+                on, its_boxes, design, rate=opts.paced_rate, seconds=opts.paced_seconds
+            )
+            report[f"{name}_paced"]["load"] = _load()
+            print(f"{name} paced: {report[f'{name}_paced']}", flush=True)
 
         if not opts.skip_ack:
             t = time.monotonic()
@@ -100,7 +130,7 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
                 "load": _load(),
             }
             print(f"ack: {report['ack']}", flush=True)
-            await settle(stack.env.client, "MessageWorkflow")
+            await settle(stack.env.client, product.messages)
             api_log = stack.settings.data_dir / "api.log"
             if api_log.exists():
                 report["api_log_tail"] = api_log.read_text(errors="replace")[-4000:]
@@ -109,7 +139,11 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
             detach_product(stack)
             handles = await start_naive(stack.env.client, boxes)
             naive = Design(
-                "naive", "NaiveMessageWorkflow", "NaiveConnectionWorkflow", on_sent=naive_notifier(handles)
+                "naive",
+                "NaiveMessageWorkflow",
+                "NaiveConnectionWorkflow",
+                NAIVE_QUEUE,
+                on_sent=naive_notifier(handles),
             )
             report["naive_burst"] = await measure(stack, boxes, naive, burst=opts.burst, timeout=300)
             report["naive_burst"]["load"] = _load()
@@ -126,14 +160,17 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 FIGURES = [
-    ("emails/s (burst)", "burst", "emails_per_second", ">= 40/s, >= 2.5x naive"),
+    ("emails/s (burst)", "burst", "emails_per_second", ">= 40/s; >= 1.0x today; >= 2.5x naive"),
     ("latency p50 (burst)", "burst", "latency_p50_s", ""),
     ("latency p99 (burst)", "burst", "latency_p99_s", ""),
     ("latency p50 (paced)", "paced", "latency_p50_s", ""),
     ("latency p99 (paced)", "paced", "latency_p99_s", "<= 1 s"),
     ("history events/email (burst)", "burst", "events_per_email", ""),
+    ("  message workflows (children)", "burst", "message_events_per_email", ""),
+    ("  connection workflows (parent)", "burst", "connection_events_per_email", ""),
     ("Graph calls/email (burst)", "burst", "graph_calls_per_email", ""),
 ]
+DESIGNS = ("product", "today", "naive")
 
 
 def render(report: dict[str, Any]) -> str:
@@ -148,18 +185,26 @@ def render(report: dict[str, Any]) -> str:
             "",
         ]
     lines += [
-        "| figure | product | naive | product/naive | target |",
-        "|---|---|---|---|---|",
+        "| figure | product | today | naive | product/today | product/naive | target |",
+        "|---|---|---|---|---|---|---|",
     ]
     for label, mode, key, target in FIGURES:
-        p = report.get(f"product_{mode}", {}).get(key)
-        n = report.get(f"naive_{mode}", {}).get(key)
+        p, t, n = (report.get(f"{d}_{mode}", {}).get(key) for d in DESIGNS)
         lines.append(
-            f"| {label} | {fmt(p, digits=3)} | {fmt(n, digits=3)} | {fmt(ratio(p, n), 'x', 2)} | {target} |"
+            f"| {label} | {fmt(p, digits=3)} | {fmt(t, digits=3)} | {fmt(n, digits=3)} "
+            f"| {fmt(ratio(p, t), 'x', 2)} | {fmt(ratio(p, n), 'x', 2)} | {target} |"
         )
-    for phase in ("product_burst", "product_paced", "naive_burst"):
-        if report.get(phase, {}).get("cpu_ms_per_email"):
-            lines.append(f"CPU ms per email, {phase}: {report[phase]['cpu_ms_per_email']}")
+    p, t = (report.get(f"{d}_burst", {}).get("emails_per_second") for d in ("product", "today"))
+    verdict = ratio(p, t)
+    if verdict is not None:
+        lines.append(f"burst product/today {verdict:.2f}x: {'PASS' if verdict >= 1.0 else 'FAIL'} (>= 1.0)")
+    for d in DESIGNS:
+        for mode in ("burst", "paced"):
+            phase = report.get(f"{d}_{mode}", {})
+            if phase.get("cpu_ms_per_email"):
+                lines.append(
+                    f"CPU ms per email, {d} {mode} (load {phase.get('load')}): {phase['cpu_ms_per_email']}"
+                )
     return "\n".join(lines)
 
 

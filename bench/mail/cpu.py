@@ -1,5 +1,7 @@
 """CPU time used by each part of the stack the benchmark started (Linux /proc), so a phase can say
-where the machine's cores went per email: worker, Temporal, API, emulator, OpenBao, the benchmark."""
+where the machine's cores went per email: worker, Temporal, API, emulator, OpenBao, the benchmark.
+Processes running from a labelled directory (the previous release's worktree) are named with its label
+first: "today worker", "today api"."""
 
 from __future__ import annotations
 
@@ -16,6 +18,19 @@ PARTS = (  # first match wins, on the process's command line
     ("openbao", "bao server"),
     ("temporal", "temporal"),
 )
+# directory -> label, for the processes whose working directory is in it
+_LABELS: dict[Path, str] = {}
+
+
+def label_directory(path: Path, label: str) -> None:
+    _LABELS[path.resolve()] = label
+
+
+def _label(pid: int) -> str | None:
+    if not _LABELS:
+        return None
+    cwd = Path(os.readlink(PROC / str(pid) / "cwd"))
+    return next((label for d, label in _LABELS.items() if cwd == d or d in cwd.parents), None)
 
 
 def _children() -> dict[int, list[int]]:
@@ -40,7 +55,11 @@ def _part(pid: int, parent: str) -> str:
     """By command line; a process that matches none belongs to its parent's part (uvicorn's worker
     processes are `python -c from multiprocessing.spawn ...`)."""
     cmdline = (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    return next((name for name, marker in PARTS if marker in cmdline), parent)
+    name = next((name for name, marker in PARTS if marker in cmdline), None)
+    if name is None:
+        return parent
+    label = _label(pid)
+    return f"{label} {name}" if label else name
 
 
 def snapshot() -> dict[str, float]:

@@ -43,10 +43,17 @@ async def wait_committed(
         await asyncio.sleep(0.5)
 
 
-async def history_events(client: Client, workflow_type: str) -> tuple[int, int]:
-    """(runs, history events) of every run of that workflow type; running ones described for a fresh count."""
+def of_type(workflow_type: str, task_queue: str | None = None) -> str:
+    """A visibility query for one design's workflows: both releases name theirs alike, so the task queue
+    (which children inherit) tells them apart."""
+    query = f"WorkflowType = '{workflow_type}'"
+    return f"{query} AND TaskQueue = '{task_queue}'" if task_queue else query
+
+
+async def history_events(client: Client, query: str) -> tuple[int, int]:
+    """(runs, history events) of every run the query finds; running ones described for a fresh count."""
     runs = events = 0
-    async for execution in client.list_workflows(f"WorkflowType = '{workflow_type}'"):
+    async for execution in client.list_workflows(query):
         runs += 1
         if execution.status == WorkflowExecutionStatus.RUNNING:
             described = await client.get_workflow_handle(execution.id, run_id=execution.run_id).describe()
@@ -56,10 +63,10 @@ async def history_events(client: Client, workflow_type: str) -> tuple[int, int]:
     return runs, events
 
 
-async def started_at(client: Client, workflow_type: str, message_ids: set[str]) -> dict[str, float]:
+async def started_at(client: Client, query: str, message_ids: set[str]) -> dict[str, float]:
     """message id -> epoch seconds its message workflow started (ids end in the message id)."""
     found: dict[str, float] = {}
-    async for execution in client.list_workflows(f"WorkflowType = '{workflow_type}'"):
+    async for execution in client.list_workflows(query):
         mid = execution.id.rsplit("/", 1)[-1]
         if mid in message_ids and execution.start_time is not None:
             found[mid] = min(found.get(mid, float("inf")), execution.start_time.timestamp())

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import update
 from temporalio.client import Client, WorkflowHandle
 
+from bench.mail.api_process import restart_api
 from bench.mail.drivers import Mailbox
 from bench.mail.stack import NAIVE_QUEUE
 from bench.naive.workflows import NaiveConnectionWorkflow
@@ -20,9 +21,13 @@ from tests.e2e.conftest import Stack
 
 def detach_product(stack: Stack) -> None:
     """Unknown subscriptions are dropped by the product's webhook (and counted): the emulator keeps
-    notifying, the product ignores these mailboxes from now on."""
+    notifying, the product ignores these mailboxes from now on. The webhook keeps subscription owners in
+    memory once looked up, so its processes are restarted after the change (without that the product
+    processed the naive phase's emails too: runs before 2026-12-06 counted whichever item came first)."""
     with session_scope(stack.engine) as session:
         session.execute(update(Connection).values(subscription_id=None))
+    if not restart_api(stack.api_url):
+        print("warning: the API runs in this process and keeps routing these mailboxes", flush=True)
 
 
 async def start_naive(

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from bench.mail import cpu
 from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
-from bench.mail.measure import graph_calls, history_events, started_at, wait_committed
+from bench.mail.measure import graph_calls, history_events, of_type, started_at, wait_committed
 from bench.mail.stats import percentile
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, new_mailbox, wait_status
@@ -48,19 +48,17 @@ async def connect_mailboxes(
     return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-async def running(client: Client, workflow_type: str) -> int:
-    counted = await client.count_workflows(
-        f"WorkflowType = '{workflow_type}' AND ExecutionStatus = 'Running'"
-    )
+async def running(client: Client, query: str) -> int:
+    counted = await client.count_workflows(f"{query} AND ExecutionStatus = 'Running'")
     return counted.count
 
 
-async def settle(client: Client, workflow_type: str, timeout: float = 120.0) -> None:
-    """Waits until no workflow of that type is running (visibility lags a little: ask twice)."""
+async def settle(client: Client, query: str, timeout: float = 120.0) -> None:
+    """Waits until no workflow the query finds is running (visibility lags a little: ask twice)."""
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline and quiet < 2:
-        quiet = quiet + 1 if await running(client, workflow_type) == 0 else 0
+        quiet = quiet + 1 if await running(client, query) == 0 else 0
         await asyncio.sleep(0.5)
 
 
@@ -69,7 +67,17 @@ class Design:
     name: str
     message_type: str
     connection_type: str
+    # The design's task queue: the current release and the previous one name their workflows alike.
+    task_queue: str | None = None
     on_sent: OnSent = None
+
+    @property
+    def messages(self) -> str:
+        return of_type(self.message_type, self.task_queue)
+
+    @property
+    def connections(self) -> str:
+        return of_type(self.connection_type, self.task_queue)
 
 
 async def measure(
@@ -83,9 +91,9 @@ async def measure(
     timeout: float = 300.0,
 ) -> dict[str, Any]:
     client = stack.env.client
-    await settle(client, design.message_type)
-    before_msg = await history_events(client, design.message_type)
-    before_conn = await history_events(client, design.connection_type)
+    await settle(client, design.messages)
+    before_msg = await history_events(client, design.messages)
+    before_conn = await history_events(client, design.connections)
     since = time.time()
     cpu_before = cpu.snapshot()
     if burst is not None:
@@ -95,18 +103,20 @@ async def measure(
     ids = list(sent.at)
     committed, complete = await wait_committed(stack, ids, timeout)
     cpu_after = cpu.snapshot()
-    await settle(client, design.message_type)
-    after_msg = await history_events(client, design.message_type)
-    after_conn = await history_events(client, design.connection_type)
+    await settle(client, design.messages)
+    after_msg = await history_events(client, design.messages)
+    after_conn = await history_events(client, design.connections)
     async with stack.emulator_control() as control:
         calls = await graph_calls(control, since)
     latencies = [committed[m] - sent.at[m] for m in ids if m in committed]
     # Where the time goes: until the message workflow started (notification, webhook, connection
     # workflow), and from then to the item's commit (the message workflow and its activity).
-    started = await started_at(client, design.message_type, set(ids))
+    started = await started_at(client, design.messages, set(ids))
     to_start = [started[m] - sent.at[m] for m in ids if m in started]
     to_commit = [committed[m] - started[m] for m in ids if m in started and m in committed]
     emails = len(ids)
+    message_events = after_msg[1] - before_msg[1]
+    connection_events = after_conn[1] - before_conn[1]
     span = (max(committed.values()) - sent.first) if committed else None
     return {
         "design": design.name,
@@ -125,9 +135,12 @@ async def measure(
         "workflow_start_to_commit_p50_s": percentile(to_commit, 50),
         "workflow_start_to_commit_p99_s": percentile(to_commit, 99),
         "message_runs": after_msg[0] - before_msg[0],
-        "message_events": after_msg[1] - before_msg[1],
-        "connection_events": after_conn[1] - before_conn[1],
-        "events_per_email": (after_msg[1] - before_msg[1] + after_conn[1] - before_conn[1]) / emails,
+        "message_events": message_events,
+        "connection_events": connection_events,
+        "events_per_email": (message_events + connection_events) / emails,
+        # The message workflows' histories (children) and the connection workflows' growth (parent).
+        "message_events_per_email": message_events / emails,
+        "connection_events_per_email": connection_events / emails,
         "graph_calls": calls,
         "graph_calls_per_email": calls / emails,
         # From the first delivery to the last item: CPU milliseconds per email, per part of the stack.
