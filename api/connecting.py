@@ -28,6 +28,7 @@ from vault.models import StoredTokens
 from vault.token_store import TokenStore
 from workflows import search_attributes as sa
 from workflows.connection import ConnectionWorkflow
+from workflows.ids import connection_workflow_id
 
 log = logging.getLogger("api.connecting")
 
@@ -43,10 +44,6 @@ class ConnectError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-def workflow_id(connection_id: uuid.UUID | str) -> str:
-    return f"connection/{connection_id}"
 
 
 def graph_scopes(choices: list[str]) -> list[str]:
@@ -229,7 +226,7 @@ async def _start_workflow(
             state=state or ConnectionState(),
         ),
         start_signal=start_signal,
-        id=workflow_id(connection.id),
+        id=connection_workflow_id(connection.id),
         task_queue=task_queue,
         search_attributes=attributes,
         static_summary=f"Outlook connection for {connection.mailbox}",
@@ -242,7 +239,9 @@ async def _start_workflow(
 
 async def _signal_reconnected(temporal: Client, task_queue: str, conn: Connection) -> None:
     try:
-        await temporal.get_workflow_handle(workflow_id(conn.id)).signal(ConnectionWorkflow.reconnected)
+        await temporal.get_workflow_handle(connection_workflow_id(conn.id)).signal(
+            ConnectionWorkflow.reconnected
+        )
     except RPCError:
         # The workflow has ended (it should not have, short of an operator terminating it): start
         # a fresh one for the same connection so reconnect always brings it back.

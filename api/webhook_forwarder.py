@@ -28,11 +28,11 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import connecting
 from models.messages import NotifiedMessages
 from webhooks.coalesce import ConnectionPlan, Send, plan
 from webhooks.outbox import ClaimedEntry, Outbox
 from workflows.connection import ConnectionWorkflow
+from workflows.ids import connection_workflow_id
 
 log = logging.getLogger("api.webhook_forwarder")
 
@@ -186,7 +186,7 @@ class WebhookForwarder:
     async def _deliver(self, progress: _Progress, limit: asyncio.Semaphore) -> None:
         """Sends a connection's signals in order and records how far it got; never raises."""
         async with limit:
-            handle = self._temporal.get_workflow_handle(connecting.workflow_id(progress.plan.connection_id))
+            handle = self._temporal.get_workflow_handle(connection_workflow_id(progress.plan.connection_id))
             for send in progress.plan.sends:
                 try:
                     await self._signal(handle, send)

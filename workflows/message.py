@@ -22,7 +22,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
+from workflows.ids import message_workflow_id
+
 with workflow.unsafe.imports_passed_through():
+    from activities.message_legacy import LegacyMessageActivities
     from activities.message_steps import MessageSteps
     from models.connection import GRANT_REVOKED
     from models.messages import (
@@ -34,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         OutcomeRecord,
     )
+
+__all__ = ["MessageWorkflow", "message_workflow_id"]
 
 # Workflows started before the steps were separate run one `process_message` activity (their histories
 # replay that way); new ones run the steps.
@@ -52,10 +57,6 @@ _STEP_TIMEOUT = timedelta(seconds=60)
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
-
-
-def message_workflow_id(connection_id: str, message_id: str) -> str:
-    return f"message/{connection_id}/{message_id}"
 
 
 def step_failure(err: FailureError) -> tuple[str, str]:
@@ -157,10 +158,9 @@ class MessageWorkflow:
     async def _single_step(self, input: MessageInput) -> MessageResult:
         """The release before the steps: one activity for all of them (kept for replays)."""
         try:
-            result: MessageResult = await workflow.execute_local_activity(
-                "process_message",
+            result = await workflow.execute_local_activity_method(
+                LegacyMessageActivities.process_message,
                 input,
-                result_type=MessageResult,
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=MESSAGE_DEADLINE,
                 retry_policy=_RETRY,
@@ -170,8 +170,10 @@ class MessageWorkflow:
             _kind, reason = step_failure(err)
             workflow.logger.warning("message failed: %s", reason)
             failed = MessageResult(outcome=Outcome.FAILED, reason=reason)
-            await workflow.execute_local_activity(
-                "record_failure", args=[input, failed], start_to_close_timeout=timedelta(seconds=30)
+            await workflow.execute_local_activity_method(
+                LegacyMessageActivities.record_failure,
+                args=[input, failed],
+                start_to_close_timeout=timedelta(seconds=30),
             )
             return failed
         workflow.set_current_details(f"**Outcome:** {result.outcome.value} {result.reason}".strip())

@@ -17,6 +17,7 @@ from api.templating import templates
 from db.connections import Connection
 from graph.identity_errors import IdentityError
 from models.connection import ConnectionStatus
+from workflows.ids import connection_workflow_id
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -52,7 +53,7 @@ def connection_page(
         {
             "user": user,
             "c": ConnectionPublic.of(row),
-            "workflow_id": connecting.workflow_id(row.id),
+            "workflow_id": connection_workflow_id(row.id),
             "temporal_ui_url": settings.temporal_ui_url,
             "namespace": settings.temporal_namespace,
         },

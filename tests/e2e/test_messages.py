@@ -61,7 +61,9 @@ async def check_designed_shape(stack: Stack, connection_id: str, message_id: str
         marker = event.marker_recorded_event_attributes
         if event.HasField("marker_recorded_event_attributes") and marker.marker_name == "core_local_activity":
             steps.append(local_activity_type(event))
-    assert steps == ["check_folder", "fetch_message", "filter_message", "create_item", "record_outcome"], steps
+    assert steps == ["check_folder", "fetch_message", "filter_message", "create_item", "record_outcome"], (
+        steps
+    )
 
 
 def local_activity_type(event: HistoryEvent) -> str:

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.mailbox_access import MailboxAccess
 from activities.catch_up import CatchUpActivities
 from activities.folders import AllowedFolders
+from activities.mailbox_access import MailboxAccess
 from db.engine import session_scope
 from db.sync_state import MailSyncState
 from models.messages import CatchUpRequest

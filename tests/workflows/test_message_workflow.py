@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from temporalio import activity
@@ -83,7 +84,7 @@ class Steps:
         self.calls["record_outcome"] += 1
         self.recorded.append(record.result)
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [
             self.check_folder,
             self.fetch_message,

@@ -1,0 +1,171 @@
+"""The connection's mail: notified ids (and those catch-up finds) become one MessageWorkflow each.
+
+Ids wait in the state until started; the latest started ones are remembered for a while, so Graph's
+created+updated pairs and repeats are dropped here instead of costing a start each (the child's id would
+refuse them anyway: REJECT_DUPLICATE). A run hands over to the next (continue-as-new) after
+`children_per_run` messages, which keeps its history and its carried state small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.catch_up import CatchUpActivities
+    from activities.message_starts import start_message_workflows
+    from models.connection import ConnectionStatus
+    from models.messages import CatchUpRequest, MessageInput, MessageStarts
+    from workflows.message import MessageWorkflow, message_workflow_id
+    from workflows.search_attributes import CONNECTION_ID
+
+from workflows.connection_parts.calls import STEP_DEADLINE, Attempts, call
+from workflows.connection_parts.run_state import RunState
+from workflows.connection_parts.status import Status
+
+
+class Messages:
+    def __init__(self, run: RunState, status: Status, attempts: Attempts) -> None:
+        self._run = run
+        self._status = status
+        self._attempts = attempts
+        state = run.state
+        self._recent = set(state.recent_messages)
+        self._pending = set(state.pending_messages)
+        # Message workflows started by this run (continue-as-new after `children_per_run`).
+        self.started_this_run = 0
+
+    def enqueue(self, message_ids: list[str]) -> None:
+        for message_id in message_ids:
+            if message_id not in self._recent and message_id not in self._pending:
+                self._pending.add(message_id)
+                self._run.state.pending_messages.append(message_id)
+
+    def has_work(self) -> bool:
+        state = self._run.state
+        return bool(state.pending_messages or state.catch_up_requested)
+
+    def run_is_full(self) -> bool:
+        return self.started_this_run >= self._run.input.timing.children_per_run
+
+    async def process(self) -> None:
+        """Catch-up when due, then starts for what waits while the connection stays active."""
+        run = self._run
+        state = run.state
+        if state.next_reconcile_at is None:
+            state.next_reconcile_at = workflow.now() + run.input.timing.reconcile_interval
+        if self._still_active() and (state.catch_up_requested or state.next_reconcile_at <= workflow.now()):
+            await self._catch_up()
+        while state.pending_messages and self._still_active():
+            if self.run_is_full():
+                return  # the loop continues as new first; the rest is carried in the state
+            batch = state.pending_messages[: run.input.timing.child_batch]
+            if run.patches.children:
+                started = await asyncio.gather(*(self._start_child(m) for m in batch))
+                self.started_this_run += len(batch)
+                state.messages_started += sum(started)
+                state.duplicates_dropped += len(batch) - sum(started)
+                self._status.show()
+            elif run.patches.starts_by_activity:
+                if not await self._start_by_activity(batch):
+                    return  # Temporal did not take them: kept pending, tried again on the next wake-up
+                self.started_this_run += len(batch)
+            else:
+                # Started concurrently: one workflow task for the whole batch instead of one per child.
+                await asyncio.gather(*(self._start_first_release_child(m) for m in batch))
+            del state.pending_messages[: len(batch)]
+            self._pending.difference_update(batch)
+            self._remember(batch)
+
+    def _still_active(self) -> bool:
+        return self._run.state.status is ConnectionStatus.ACTIVE
+
+    async def _start_child(self, message_id: str) -> bool:
+        """Starts the message's workflow as a child; False when that message already had one."""
+        connection_id = self._run.connection_id
+        try:
+            await workflow.start_child_workflow(
+                MessageWorkflow.run,
+                MessageInput(connection_id=connection_id, message_id=message_id),
+                id=message_workflow_id(connection_id, message_id),
+                # Children outlive this run: continue-as-new, a disconnect or a deploy never cancels them.
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                # A message already handled (within the namespace's retention) is never run again.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([SearchAttributePair(CONNECTION_ID, connection_id)]),
+            )
+        except WorkflowAlreadyStartedError:
+            return False  # Graph's repeats, created+updated pairs, catch-up overlap: the dedup working
+        return True
+
+    async def _start_by_activity(self, batch: list[str]) -> bool:
+        """The release before the children: independent workflows started by a local activity."""
+        try:
+            await workflow.execute_local_activity(
+                start_message_workflows,
+                MessageStarts(connection_id=self._run.connection_id, message_ids=batch),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=STEP_DEADLINE,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+                ),
+                summary=f"start {len(batch)} message workflow(s)",
+            )
+        # A local activity's failure arrives as its own error, not wrapped in an ActivityError.
+        except FailureError:
+            return False
+        return True
+
+    async def _start_first_release_child(self, message_id: str) -> None:
+        """The first release's children (no search attribute, nothing counted): kept for replays."""
+        connection_id = self._run.connection_id
+        try:
+            await workflow.start_child_workflow(
+                MessageWorkflow.run,
+                MessageInput(connection_id=connection_id, message_id=message_id),
+                id=message_workflow_id(connection_id, message_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            self.started_this_run += 1
+        except WorkflowAlreadyStartedError:
+            pass
+
+    def _remember(self, message_ids: list[str]) -> None:
+        state = self._run.state
+        state.recent_messages.extend(message_ids)
+        self._recent.update(message_ids)
+        excess = len(state.recent_messages) - self._run.input.timing.recent_messages_kept
+        if excess > 0:
+            for old in state.recent_messages[:excess]:
+                self._recent.discard(old)
+            del state.recent_messages[:excess]
+
+    async def _catch_up(self) -> None:
+        """Delta over the inbox: every message since the last round that has no outcome yet."""
+        self._run.state.catch_up_requested = False
+        await self._attempts.attempt(self._catch_up_rounds(), self._catch_up_later)
+
+    async def _catch_up_rounds(self) -> None:
+        run = self._run
+        state = run.state
+        while True:
+            request = CatchUpRequest(connection_id=run.connection_id, call=state.catch_up_calls + 1)
+            found = await call(CatchUpActivities.catch_up_messages, request, "delta catch-up")
+            state.catch_up_calls += 1  # have it: the next call may start from the saved position
+            self.enqueue(found.message_ids)
+            if found.complete:
+                break
+        state.next_reconcile_at = workflow.now() + run.input.timing.reconcile_interval
+
+    def _catch_up_later(self) -> None:
+        self._run.state.next_reconcile_at = workflow.now() + self._run.input.timing.retry_later

@@ -1,0 +1,39 @@
+"""What every part of a connection workflow's run shares: its input, its state, and the patches it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from models.connection import ConnectionInput, ConnectionRef, ConnectionState
+
+
+@dataclass
+class Patches:
+    """Decided once, first thing in every run (workflows/connection.py)."""
+
+    # Message processing at all (histories recorded before it replay without it).
+    messages: bool = False
+    # Message workflows as children, with the ConnectionId search attribute and duplicates counted.
+    children: bool = False
+    # Message workflows started by a local activity per batch (the release before the children).
+    starts_by_activity: bool = False
+
+
+@dataclass
+class RunState:
+    input: ConnectionInput
+    patches: Patches
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.input.state
+
+    @property
+    def connection_id(self) -> str:
+        return self.input.connection_id
+
+    def ref(self) -> ConnectionRef:
+        return ConnectionRef(connection_id=self.input.connection_id, mailbox=self.input.mailbox)

@@ -1,0 +1,14 @@
+"""The workflows' ids: derived from what they are about, so that a repeat never starts a second one and
+anyone (the API, the forwarder, an operator with the CLI) finds a workflow from the connection's id."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def connection_workflow_id(connection_id: uuid.UUID | str) -> str:
+    return f"connection/{connection_id}"
+
+
+def message_workflow_id(connection_id: str, message_id: str) -> str:
+    return f"message/{connection_id}/{message_id}"
