@@ -13,6 +13,8 @@ from tests.e2e.helpers import api_call, connected_mailbox, eventually
 from tests.recipes.support import SUPPORT_BOARD as BOARD
 from tests.recipes.support import recipe_body
 from tests.replay.record import RECORD, write_histories
+from tests.support.leak_scan import email_content, scan_email_content
+from tests.support.temporal_cli import temporal_cli
 from workflows.message import message_workflow_id
 
 
@@ -66,6 +68,23 @@ async def check_designed_shape(stack: Stack, connection_id: str, message_id: str
     )
 
 
+async def check_content_only_encrypted(stack: Stack, workflow_id: str) -> None:
+    """What `temporal workflow show` prints of a processed message holds none of its subject or body;
+    decoded through the codec, the same history does (the steps passed them, encrypted)."""
+    shown = await temporal_cli(stack.env, "workflow", "show", "-w", workflow_id, "--output", "json")
+    assert shown.count('"core_local_activity"') == 5  # the CLI printed the history and its five steps
+    # Which of the three matching emails this message is does not matter: none may be readable.
+    others = {f"subject {n}": f"Need help #{n}" for n in (1, 2)} | {f"body {n}": body_of(n) for n in (1, 2)}
+    content = email_content("Need help #0", body_of(0), **others)
+    scan = await scan_email_content(shown, f"{workflow_id} (temporal workflow show)", content)
+    assert not scan.stored, "\n".join(map(str, scan.stored))
+    assert scan.decoded, "the scan did not see the content through the codec"
+
+
+def body_of(n: int) -> str:
+    return f"Body {n}: the order 4711 arrived broken, please send a new one"
+
+
 def local_activity_type(event: HistoryEvent) -> str:
     """The activity type a local activity's marker names (its `data` detail, which core writes as JSON)."""
     data = event.marker_recorded_event_attributes.details["data"].payloads[0].data
@@ -77,7 +96,7 @@ async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     email, token, connection_id, board_id = await connected_with_recipe(stack)
     customer = {"name": "Grace", "address": "grace@customer.example"}
     for n in range(3):
-        await deliver(stack, email, **{"from": customer, "subject": f"Need help #{n}", "body": f"Body {n}"})
+        await deliver(stack, email, **{"from": customer, "subject": f"Need help #{n}", "body": body_of(n)})
     await deliver(stack, email, **{"from": "spam@elsewhere.example", "subject": "help me win", "body": "x"})
     await deliver(
         stack,
@@ -106,9 +125,10 @@ async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     assert not any("help" in str(o).lower() for o in logged)
     processed = next(o["message_id"] for o in logged if o["outcome"] == "processed")
     await check_designed_shape(stack, connection_id, processed)
+    await check_content_only_encrypted(stack, message_workflow_id(connection_id, processed))
     if RECORD:
-        await write_histories(stack.env.client, f"connection/{connection_id}", "connection-messages")
+        await write_histories(stack.env.client, f"connection/{connection_id}", "connection-message-children")
         first = next(o["message_id"] for o in logged if o["outcome"] == "processed")
         await write_histories(
-            stack.env.client, message_workflow_id(connection_id, first), "message-processed"
+            stack.env.client, message_workflow_id(connection_id, first), "message-steps-processed"
         )

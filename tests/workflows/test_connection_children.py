@@ -128,11 +128,9 @@ async def fan_out_across_runs(
     await wait_for("the repeats to be counted as duplicates", duplicates_counted, env)
     assert set(steps.folder_checks.values()) == {1}
     if RECORD:
-        await write_run(env.client, handle.id, first_run, "children-continued-run1")
-        await write_run(
-            env.client, message_workflow_id(connection_id, ids[0]), None, "timeskip-message-steps"
-        )
+        await write_run(env.client, handle.id, first_run, "messages-children-continued-run1")
+        await write_run(env.client, message_workflow_id(connection_id, ids[0]), None, "messages-child-steps")
     await handle.signal(ConnectionWorkflow.disconnect)
     await handle.result()
     if RECORD:
-        await write_run(env.client, handle.id, None, "children-continued-run-last")
+        await write_run(env.client, handle.id, None, "messages-children-continued-last")
