@@ -23,6 +23,7 @@ from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
 from graph.identity_errors import ReconnectRequired
 from graph.models import Subscription
+from graph.scopes import reads_mail
 from models.connection import (
     SUBSCRIPTION_GONE,
     ConnectionRef,
@@ -68,10 +69,9 @@ class ConnectionActivities:
         """Proves the grant works: the latest inbox message's id (or the profile, for send-only
         connections) is fetched and dropped; nothing about the message is kept or logged."""
         stored_scopes = await self._scopes(ref.connection_id)
-        reads_mail = any(s.lower() == "mail.read" for s in stored_scopes)
         with retry_semantics("validity check"):
             try:
-                if reads_mail:
+                if reads_mail(stored_scopes):
                     await self._with_mailbox(ref.connection_id, lambda m: m.latest_inbox_message_id())
                 else:
                     await self._with_mailbox(ref.connection_id, lambda m: m.get_me())

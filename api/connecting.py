@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from db.connections import Connection, OAuthFlow
 from db.models import User
 from graph.identity import Identity, TokenSet
+from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope, reads_mail
 from models.connection import ConnectionInput, ConnectionState, ConnectionStatus
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
@@ -33,8 +34,8 @@ from workflows.ids import connection_workflow_id
 log = logging.getLogger("api.connecting")
 
 FLOW_LIFETIME = timedelta(minutes=10)
-SCOPE_CHOICES = {"incoming": "Mail.Read", "outgoing": "Mail.Send"}
-ALWAYS = "User.Read"
+SCOPE_CHOICES = {"incoming": MAIL_READ, "outgoing": MAIL_SEND}
+ALWAYS = USER_READ
 
 
 class ConnectError(Exception):
@@ -59,8 +60,7 @@ def graph_scopes(choices: list[str]) -> list[str]:
 
 def requestable(granted: list[str]) -> list[str]:
     """The Graph scopes to ask again on reconnect (MSAL adds openid/profile/offline_access itself)."""
-    wanted = {s.lower() for s in granted}
-    return [ALWAYS, *sorted(v for v in SCOPE_CHOICES.values() if v.lower() in wanted)]
+    return [ALWAYS, *sorted(v for v in SCOPE_CHOICES.values() if has_scope(granted, v))]
 
 
 def _state_hash(state: str) -> str:
@@ -222,7 +222,7 @@ async def _start_workflow(
             connection_id=str(connection.id),
             owner_id=str(connection.owner_id),
             mailbox=connection.mailbox,
-            incoming="Mail.Read" in connection.scope_list,
+            incoming=reads_mail(connection.scope_list),
             state=state or ConnectionState(),
         ),
         start_signal=start_signal,

@@ -26,6 +26,7 @@ from graph.identity_errors import (
     StateMismatch,
     error_from_token_response,
 )
+from graph.scopes import OIDC_SCOPES, short_scope
 
 # MSAL adds these itself and refuses them as input.
 _RESERVED_SCOPES = {"openid", "profile", "offline_access"}
@@ -54,10 +55,6 @@ class _NoTokenCache(msal.TokenCache):  # type: ignore[misc]
         return None
 
 
-_GRAPH_RESOURCE = "https://graph.microsoft.com/"
-_OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
-
-
 def _scopes(response: Mapping[str, Any], asked: Sequence[str]) -> list[str]:
     """The granted Graph permissions in short form (`Mail.Read`), without OIDC scopes, so they can be
     shown to people and passed back to `refresh` as they are."""
@@ -70,8 +67,8 @@ def _scopes(response: Mapping[str, Any], asked: Sequence[str]) -> list[str]:
         granted = list(asked)
     result: list[str] = []
     for scope in granted:
-        short = scope[len(_GRAPH_RESOURCE) :] if scope.lower().startswith(_GRAPH_RESOURCE) else scope
-        if short.lower() not in _OIDC_SCOPES and short not in result:
+        short = short_scope(scope)
+        if short.lower() not in OIDC_SCOPES and short not in result:
             result.append(short)
     return result
 
