@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,21 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _git_state() -> dict[str, Any]:
+    """The product measured is this checkout's working tree: its commit and any uncommitted product files."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": [p for p in dirty if not p.startswith(("bench/", "tests/"))],
+    }
+
+
 def _today(stack: Stack, skip: bool) -> contextlib.AbstractAsyncContextManager[Stack | None]:
     return contextlib.nullcontext(None) if skip else today_service(stack)
 
@@ -64,6 +80,7 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "options": vars(opts)}
     report["load_at_start"] = _load()
     report["today_commit"] = None if opts.skip_today else TODAY_COMMIT
+    report["product_git"] = _git_state()
     async with (
         running_stack(api_in_process=opts.api_in_process) as stack,
         _today(stack, opts.skip_today) as today,
@@ -198,6 +215,9 @@ def render(report: dict[str, Any]) -> str:
     verdict = ratio(p, t)
     if verdict is not None:
         lines.append(f"burst product/today {verdict:.2f}x: {'PASS' if verdict >= 1.0 else 'FAIL'} (>= 1.0)")
+    for d in DESIGNS:
+        for kind, types in report.get(f"{d}_burst", {}).get("event_types_per_email", {}).items():
+            lines.append(f"history events per email, {d} burst, {kind} workflows: {types}")
     for d in DESIGNS:
         for mode in ("burst", "paced"):
             phase = report.get(f"{d}_{mode}", {})

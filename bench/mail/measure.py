@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from db.boards import LedgerEntry
@@ -61,6 +63,21 @@ async def history_events(client: Client, query: str) -> tuple[int, int]:
         else:
             events += execution.history_length
     return runs, events
+
+
+async def event_types(client: Client, query: str, since: float) -> Counter[str]:
+    """History events by type, over every run the query finds, of the events recorded since `since`
+    (epoch seconds): what a design's events per email are made of."""
+    counts: Counter[str] = Counter()
+    start = datetime.fromtimestamp(since, UTC)
+    async for execution in client.list_workflows(query):
+        if execution.close_time is not None and execution.close_time < start:
+            continue
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        async for event in handle.fetch_history_events():
+            if event.event_time.ToDatetime(tzinfo=UTC) >= start:
+                counts[EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()] += 1
+    return counts
 
 
 async def started_at(client: Client, query: str, message_ids: set[str]) -> dict[str, float]:

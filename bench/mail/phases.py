@@ -12,7 +12,14 @@ from temporalio.client import Client
 
 from bench.mail import cpu
 from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
-from bench.mail.measure import graph_calls, history_events, of_type, started_at, wait_committed
+from bench.mail.measure import (
+    event_types,
+    graph_calls,
+    history_events,
+    of_type,
+    started_at,
+    wait_committed,
+)
 from bench.mail.stats import percentile
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, new_mailbox, wait_status
@@ -115,6 +122,10 @@ async def measure(
     to_start = [started[m] - sent.at[m] for m in ids if m in started]
     to_commit = [committed[m] - started[m] for m in ids if m in started and m in committed]
     emails = len(ids)
+    by_type = {
+        "message": await event_types(client, design.messages, since),
+        "connection": await event_types(client, design.connections, since),
+    }
     message_events = after_msg[1] - before_msg[1]
     connection_events = after_conn[1] - before_conn[1]
     span = (max(committed.values()) - sent.first) if committed else None
@@ -141,6 +152,11 @@ async def measure(
         # The message workflows' histories (children) and the connection workflows' growth (parent).
         "message_events_per_email": message_events / emails,
         "connection_events_per_email": connection_events / emails,
+        # Of what: events recorded since the first delivery, by type, per email (the phase's own).
+        "event_types_per_email": {
+            kind: {t: round(n / emails, 2) for t, n in counts.most_common()}
+            for kind, counts in by_type.items()
+        },
         "graph_calls": calls,
         "graph_calls_per_email": calls / emails,
         # From the first delivery to the last item: CPU milliseconds per email, per part of the stack.
