@@ -91,7 +91,7 @@ async def test_every_notification_three_times_makes_one_item(stack: Stack) -> No
     per_message = Counter(o["message_id"] for o in logged)
     assert set(per_message) == ids and set(per_message.values()) == {1}
     by_id = {o["message_id"]: o for o in logged}
-    assert by_id.pop(other["id"])["reason"] == "no recipe matched"
+    assert by_id.pop(other["id"])["reason"] == "no recipe matched ('Support mail': from)"
     # A second run of a message would have replaced its outcome with items_created 0.
     assert all(o["outcome"] == "processed" and o["items_created"] == 1 for o in by_id.values()), logged
 
