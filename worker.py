@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.envconfig import ClientConnectConfig
 from temporalio.worker import Worker
 
 from activities.catch_up import CatchUpActivities
@@ -28,6 +29,7 @@ from codec.converter import data_converter
 from codec.vault_keys import load_keyring, vault_codec
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
+from config.temporal import temporal_connect_config
 from db.engine import engine_from_settings
 from vault.client import VaultClient
 from vault.errors import VaultUnavailable
@@ -57,16 +59,16 @@ def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     return [health.check_vault_login, *connection.all(), *steps.all(), *catch_up.all(), *legacy]
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, config: ClientConnectConfig | None = None) -> Client:
     """The client with the payload codec; its keyring is read from Vault first, so a worker that could
-    not decrypt payloads never takes a workflow task."""
+    not decrypt payloads never takes a workflow task. `config`: Client.connect's address, namespace, TLS
+    and API key (config/temporal.py), read from the environment when not given."""
+    config = temporal_connect_config(settings) if config is None else config
     vault = VaultClient.from_settings(settings)  # kept for the codec's reload after a rotation
     try:
         keyring = await load_keyring(vault, settings.vault_kv_mount)
         return await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=data_converter(vault_codec(vault, settings.vault_kv_mount, keyring)),
+            **config, data_converter=data_converter(vault_codec(vault, settings.vault_kv_mount, keyring))
         )
     except BaseException:
         vault.close()
@@ -84,12 +86,14 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 
 
 async def _connect_until_stopped(settings: Settings, stop: asyncio.Event) -> Client | None:
+    # Read once, before trying: a mistake in the Temporal client configuration stops the worker at once.
+    config = temporal_connect_config(settings)
     # Temporal or Vault may start after us (or restart): keep trying instead of dying into a restart loop.
     while not stop.is_set():
         try:
-            return await connect(settings)
+            return await connect(settings, config)
         except RuntimeError as exc:
-            log.warning("temporal at %s not reachable yet (%s); retrying", settings.temporal_address, exc)
+            log.warning("temporal at %s not reachable yet (%s); retrying", config.get("target_host"), exc)
         except VaultUnavailable as exc:  # its message names the operation only, never a secret
             log.warning("vault at %s not reachable yet (%s); retrying", settings.vault_addr, exc)
         try:
@@ -108,7 +112,12 @@ async def run(settings: Settings) -> None:
     if client is None:
         return
     async with build_worker(client, settings):
-        log.info("polling task queue %s on %s", settings.temporal_task_queue, settings.temporal_address)
+        log.info(
+            "polling task queue %s on %s, namespace %s",
+            settings.temporal_task_queue,
+            client.service_client.config.target_host,
+            client.namespace,
+        )
         await stop.wait()
         log.info("stopping: finishing running activities")
     log.info("worker stopped")

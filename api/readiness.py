@@ -70,15 +70,16 @@ class ReadinessChecks:
         return OK
 
     async def temporal(self) -> None:
+        # The client's own address and namespace: a Temporal profile may have set them (config/temporal.py).
+        namespace = self._temporal.namespace
         try:
             await self._temporal.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace=self._settings.temporal_namespace),
-                timeout=timedelta(seconds=self._timeout),
+                DescribeNamespaceRequest(namespace=namespace), timeout=timedelta(seconds=self._timeout)
             )
         except RPCError as exc:
-            raise NotReady(f"namespace {self._settings.temporal_namespace}: {exc.status.name}") from None
+            raise NotReady(f"namespace {namespace}: {exc.status.name}") from None
         except RuntimeError:  # the lazy client's connect failed
-            raise NotReady(f"unreachable at {self._settings.temporal_address}") from None
+            raise NotReady(f"unreachable at {self._temporal.service_client.config.target_host}") from None
 
     async def worker(self) -> None:
         # Until workflows are registered a worker polls only activity tasks, so either kind counts.
@@ -87,7 +88,7 @@ class ReadinessChecks:
             for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
                 response = await self._temporal.workflow_service.describe_task_queue(
                     DescribeTaskQueueRequest(
-                        namespace=self._settings.temporal_namespace,
+                        namespace=self._temporal.namespace,
                         task_queue=TaskQueue(name=queue),
                         task_queue_type=kind,
                     ),

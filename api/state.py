@@ -18,6 +18,7 @@ from codec.converter import data_converter
 from codec.vault_keys import vault_codec
 from config.logging import configure_logging
 from config.settings import Settings
+from config.temporal import temporal_connect_config
 from db.engine import engine_from_settings
 from graph.identity import Identity
 from vault.client import VaultClient
@@ -38,16 +39,13 @@ def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
 
 
 async def temporal_client(settings: Settings, codec: PayloadCodec | None = None) -> Client:
-    """The client with the payload codec: the given one, else one whose keyring is read from Vault."""
+    """The client with the payload codec: the given one, else one whose keyring is read from Vault.
+    Address, namespace, TLS and API key as Temporal's environment configuration says (config/temporal.py)."""
+    config = temporal_connect_config(settings)
     if codec is None:
         codec = vault_codec(VaultClient.from_settings(settings), settings.vault_kv_mount)
     # lazy: the API starts (and /readyz can say what is missing) while Temporal is still coming up.
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(codec),
-        lazy=True,
-    )
+    return await Client.connect(**config, data_converter=data_converter(codec), lazy=True)
 
 
 @asynccontextmanager

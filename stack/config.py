@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.settings import Settings
+from config.temporal import client_auth_variables, client_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,12 +96,22 @@ def service_settings(stack: StackSettings, data_dir: Path) -> Settings:
 
 
 def child_env(settings: Settings, vault_role_id: str, vault_secret_id: str) -> dict[str, str]:
-    """The environment every service child gets: the settings' env vars, nothing printed anywhere."""
+    """The environment every service child gets: the settings' env vars, nothing printed anywhere.
+
+    The children's Temporal client is the dev server this stack starts, without TLS or an API key,
+    whatever the operator's shell or ~/.config/temporalio/temporal.toml configure for their own clients
+    (Temporal's environment configuration, config/temporal.py): those variables are emptied (empty counts
+    as unset, and hides the same name in .env) and no TOML file is read (os.devnull).
+    """
     env = dict(os.environ)
+    for name in client_auth_variables(client_environment(env)):
+        env[name] = ""
     env.update(
         {
             "DATA_DIR": str(settings.data_dir),
             "TEMPORAL_ADDRESS": settings.temporal_address,
+            "TEMPORAL_NAMESPACE": settings.temporal_namespace,
+            "TEMPORAL_CONFIG_FILE": os.devnull,
             "TEMPORAL_UI_URL": settings.temporal_ui_url,
             "VAULT_ADDR": settings.vault_addr,
             "VAULT_ROLE_ID": vault_role_id,
