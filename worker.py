@@ -1,7 +1,8 @@
 """`python worker.py`: the Temporal worker. Builds the clients once, registers workflows and activities.
 
 What runs here is listed in one place, `workflows()` and `activities()` below: add new ones there.
-SIGTERM and SIGINT stop polling, let running activities finish (up to the graceful timeout), then exit.
+SIGTERM and SIGINT stop polling, let running activities finish (up to the graceful timeout), then close
+what the worker opened (database engine, Vault clients, HTTP clients) and exit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -46,11 +48,14 @@ def workflows() -> Sequence[type]:
     return [ConnectionWorkflow, MessageWorkflow]
 
 
-def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
-    """The activity classes, each built once with the process's shared clients."""
+def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callable[..., Any]]:
+    """The activity classes, each built once with the process's shared clients; `resources` closes those
+    clients (after the worker has stopped)."""
     health = HealthActivities(settings)
     access = MailboxAccess.from_settings(settings)
+    resources.push_async_callback(access.aclose)
     engine = engine_from_settings(settings)
+    resources.callback(engine.dispose)
     connection = ConnectionActivities(access, engine, settings.public_base_url)
     steps = MessageSteps(access, engine, BoardStore(engine))
     catch_up = CatchUpActivities(access, engine, steps.folders)
@@ -59,39 +64,47 @@ def activities(settings: Settings) -> Sequence[Callable[..., Any]]:
     return [health.check_vault_login, *connection.all(), *steps.all(), *catch_up.all(), *legacy]
 
 
-async def connect(settings: Settings, config: ClientConnectConfig | None = None) -> Client:
+async def connect(
+    settings: Settings, resources: AsyncExitStack, config: ClientConnectConfig | None = None
+) -> Client:
     """The client with the payload codec; its keyring is read from Vault first, so a worker that could
     not decrypt payloads never takes a workflow task. `config`: Client.connect's address, namespace, TLS
-    and API key (config/temporal.py), read from the environment when not given."""
+    and API key (config/temporal.py), read from the environment when not given. The Vault client the
+    codec keeps is closed by `resources`."""
     config = temporal_connect_config(settings) if config is None else config
     vault = VaultClient.from_settings(settings)  # kept for the codec's reload after a rotation
     try:
         keyring = await load_keyring(vault, settings.vault_kv_mount)
-        return await Client.connect(
+        client = await Client.connect(
             **config, data_converter=data_converter(vault_codec(vault, settings.vault_kv_mount, keyring))
         )
     except BaseException:
         vault.close()
         raise
+    resources.callback(vault.close)
+    return client
 
 
-def build_worker(client: Client, settings: Settings) -> Worker:
+def build_worker(client: Client, settings: Settings, resources: AsyncExitStack) -> Worker:
+    """The worker; `resources` closes the activities' clients: close it after the worker has stopped."""
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=workflows(),
-        activities=activities(settings),
+        activities=activities(settings, resources),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
-async def _connect_until_stopped(settings: Settings, stop: asyncio.Event) -> Client | None:
+async def _connect_until_stopped(
+    settings: Settings, stop: asyncio.Event, resources: AsyncExitStack
+) -> Client | None:
     # Read once, before trying: a mistake in the Temporal client configuration stops the worker at once.
     config = temporal_connect_config(settings)
     # Temporal or Vault may start after us (or restart): keep trying instead of dying into a restart loop.
     while not stop.is_set():
         try:
-            return await connect(settings, config)
+            return await connect(settings, resources, config)
         except RuntimeError as exc:
             log.warning("temporal at %s not reachable yet (%s); retrying", config.get("target_host"), exc)
         except VaultUnavailable as exc:  # its message names the operation only, never a secret
@@ -103,23 +116,27 @@ async def _connect_until_stopped(settings: Settings, stop: asyncio.Event) -> Cli
     return None
 
 
-async def run(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    client = await _connect_until_stopped(settings, stop)
-    if client is None:
-        return
-    async with build_worker(client, settings):
-        log.info(
-            "polling task queue %s on %s, namespace %s",
-            settings.temporal_task_queue,
-            client.service_client.config.target_host,
-            client.namespace,
-        )
-        await stop.wait()
-        log.info("stopping: finishing running activities")
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Runs until `stop` is set (without one: until SIGTERM or SIGINT), then closes what it opened."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+    # Closed in reverse order of opening, after the worker has stopped (its activities may use them).
+    async with AsyncExitStack() as resources:
+        client = await _connect_until_stopped(settings, stop, resources)
+        if client is None:
+            return
+        async with build_worker(client, settings, resources):
+            log.info(
+                "polling task queue %s on %s, namespace %s",
+                settings.temporal_task_queue,
+                client.service_client.config.target_host,
+                client.namespace,
+            )
+            await stop.wait()
+            log.info("stopping: finishing running activities")
     log.info("worker stopped")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+import httpx
 from pydantic import SecretStr
 
 from config.settings import Settings
@@ -40,15 +41,30 @@ class MailboxAccess:
         self._graph = graph
         self._refresh_locks: dict[str, asyncio.Lock] = {}
         self._access_tokens: dict[str, tuple[SecretStr, datetime]] = {}
+        self._owned: tuple[VaultClient, Identity, httpx.AsyncClient] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailboxAccess:
-        """Vault, the identity platform and Graph as the settings say (one set of clients per call)."""
-        return cls(
-            TokenStore(VaultClient.from_settings(settings)),
-            Identity.from_settings(settings),
-            GraphMail(build_http_client(settings.ms_ca_bundle), settings.ms_graph_base_url),
-        )
+        """Vault, the identity platform and Graph as the settings say (one set of clients per call).
+        The instance owns these clients: `aclose()` closes them."""
+        vault = VaultClient.from_settings(settings)
+        identity = Identity.from_settings(settings)
+        http = build_http_client(settings.ms_ca_bundle)
+        access = cls(TokenStore(vault), identity, GraphMail(http, settings.ms_graph_base_url))
+        access._owned = (vault, identity, http)
+        return access
+
+    async def aclose(self) -> None:
+        """Closes the clients `from_settings` built (clients passed to the constructor are the caller's)."""
+        if self._owned is None:
+            return
+        vault, identity, http = self._owned
+        self._owned = None
+        try:
+            await http.aclose()
+        finally:
+            identity.close()
+            vault.close()
 
     async def access_token(self, connection_id: str) -> SecretStr:
         cached = self._access_tokens.get(connection_id)

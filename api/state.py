@@ -6,7 +6,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
@@ -58,30 +58,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="api-io")
     )
-    engine = engine_from_settings(settings)
-    try:
-        async with microsoft_http_client(settings) as ms_http:
-            app.state.engine = engine
-            app.state.ms_http = ms_http
-            vault = VaultClient.from_settings(settings)
-            # The keyring is read from Vault on first use, like Temporal's lazy connection: the API
-            # starts while Vault is still coming up. The codec endpoints use the same codec.
-            app.state.payload_codec = vault_codec(vault, settings.vault_kv_mount)
-            app.state.temporal_client = await temporal_client(settings, app.state.payload_codec)
-            app.state.token_store = TokenStore(vault)
-            app.state.identity = Identity.from_settings(settings)
-            app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
-            app.state.subscription_directory = SubscriptionDirectory(engine)
-            app.state.webhook_outbox = Outbox(engine)
-            # Every API process forwards the outbox (its own rows at once, others' by polling).
-            forwarder = WebhookForwarder(app.state.webhook_outbox, app.state.temporal_client)
-            app.state.webhook_forwarder = forwarder
-            forwarder.start()
-            try:
-                yield
-            finally:
-                # Before the engine goes: a round in progress finishes or is cancelled here.
-                await forwarder.stop()
-                vault.close()
-    finally:
-        engine.dispose()
+    # Everything opened here is closed when the app stops, in reverse order: the forwarder first (a round
+    # in progress finishes or is cancelled before the engine goes), the engine last.
+    async with AsyncExitStack() as resources:
+        engine = engine_from_settings(settings)
+        resources.callback(engine.dispose)
+        app.state.engine = engine
+        app.state.ms_http = await resources.enter_async_context(microsoft_http_client(settings))
+        vault = VaultClient.from_settings(settings)
+        resources.callback(vault.close)
+        # The keyring is read from Vault on first use, like Temporal's lazy connection: the API
+        # starts while Vault is still coming up. The codec endpoints use the same codec.
+        app.state.payload_codec = vault_codec(vault, settings.vault_kv_mount)
+        app.state.temporal_client = await temporal_client(settings, app.state.payload_codec)
+        app.state.token_store = TokenStore(vault)
+        app.state.identity = Identity.from_settings(settings)
+        resources.callback(app.state.identity.close)
+        app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
+        app.state.subscription_directory = SubscriptionDirectory(engine)
+        app.state.webhook_outbox = Outbox(engine)
+        # Every API process forwards the outbox (its own rows at once, others' by polling).
+        forwarder = WebhookForwarder(app.state.webhook_outbox, app.state.temporal_client)
+        app.state.webhook_forwarder = forwarder
+        forwarder.start()
+        resources.push_async_callback(forwarder.stop)
+        yield

@@ -128,6 +128,7 @@ class Identity:
         self._ca_bundle = ca_bundle
         self._timeout = timeout
         self._app: msal.ConfidentialClientApplication | None = None
+        self._session: requests.Session | None = None  # MSAL's HTTP client, built with the app
         self._lock = threading.Lock()
 
     @classmethod
@@ -208,6 +209,13 @@ class Identity:
             raise error_from_token_response(result, refreshing=True)
         return _token_set(result, wanted, refresh_token.get_secret_value())
 
+    def close(self) -> None:
+        """Closes MSAL's HTTP session (its pooled connections). A later call builds the app again."""
+        with self._lock:
+            session, self._session, self._app = self._session, None, None
+        if session is not None:
+            session.close()
+
     # --- internals ---
 
     async def _in_thread(self, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -226,6 +234,7 @@ class Identity:
         with self._lock:
             if self._app is not None:
                 return
+            session = _PinnedVerifySession(str(self._ca_bundle) if self._ca_bundle else True, self._timeout)
             try:
                 # Kept only once it succeeds: a failed discovery is retried on the next call.
                 self._app = msal.ConfidentialClientApplication(
@@ -233,12 +242,12 @@ class Identity:
                     client_credential=self._client_secret.get_secret_value(),
                     authority=self._authority,
                     instance_discovery=False,
-                    http_client=_PinnedVerifySession(
-                        str(self._ca_bundle) if self._ca_bundle else True, self._timeout
-                    ),
+                    http_client=session,
                     token_cache=_NoTokenCache(),
                 )
+                self._session = session
             except (ValueError, RuntimeError, requests.exceptions.RequestException) as exc:
+                session.close()
                 # Discovery failed: wrong authority, the service down, or an untrusted certificate.
                 raise IdentityUnavailable(
                     "the sign-in service's discovery document could not be loaded", type(exc).__name__

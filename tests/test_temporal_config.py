@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,8 @@ async def worker_connect_arguments(settings: Settings, monkeypatch: pytest.Monke
     with monkeypatch.context() as patched:
         patched.setattr(worker, "Client", RecordingClient)
         patched.setattr(worker, "load_keyring", fake_load_keyring)
-        await worker.connect(settings)
+        async with AsyncExitStack() as resources:
+            await worker.connect(settings, resources)
     return seen
 
 
@@ -252,7 +254,9 @@ async def test_the_worker_stops_at_once_on_a_configuration_mistake(monkeypatch):
     """Not retried like an unreachable server: the configuration will not get better by waiting."""
     monkeypatch.setenv("TEMPORAL_CONFIG_FILE", "no-such-file.toml")
     with pytest.raises(TemporalConfigError):
-        await asyncio.wait_for(worker._connect_until_stopped(Settings(_env_file=None), asyncio.Event()), 5)
+        await asyncio.wait_for(
+            worker._connect_until_stopped(Settings(_env_file=None), asyncio.Event(), AsyncExitStack()), 5
+        )
 
 
 def test_make_run_children_use_the_local_dev_server_whatever_the_operator_configured(tmp_path, monkeypatch):

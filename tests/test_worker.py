@@ -1,5 +1,6 @@
 """`python worker.py` as a real process: it polls the task queue, serves check_vault_login against a real
 OpenBao, and stops cleanly on SIGTERM. The activity itself is also run directly for its failure path.
+`worker.run` in this process: once stopped, it has closed every client it opened.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import worker
 from activities.health import HealthActivities, VaultLoginCheck
 from tests.support.appdb import make_settings
+from tests.support.opened import Opened
 from vault import VaultLoginFailed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +123,32 @@ async def test_vault_check_refuses_bad_approle_without_the_secret(openbao, tmp_p
     with pytest.raises(VaultLoginFailed) as caught:
         await ActivityEnvironment().run(HealthActivities(settings).check_vault_login)
     assert "not-the-secret-id-42" not in str(caught.value)
+
+
+async def test_run_closes_what_it_opened_once_stopped(temporal_env, openbao, tmp_path, monkeypatch):
+    client = temporal_env.client
+    queue = f"worker-run-{uuid.uuid4().hex[:8]}"
+    settings = make_settings(
+        tmp_path,
+        temporal_address=client.service_client.config.target_host,
+        temporal_namespace=client.namespace,
+        temporal_task_queue=queue,
+        vault_addr=openbao.addr,
+        vault_role_id=openbao.role_id,
+        vault_secret_id=openbao.secret_id,
+    )
+    opened = Opened(monkeypatch)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(settings, stop))
+    deadline = time.monotonic() + 60
+    while not await _has_pollers(client, queue):
+        assert not running.done(), running.exception()
+        assert time.monotonic() < deadline, "the worker never polled"
+        await asyncio.sleep(0.3)
+    # The activities' engine, Vault (theirs and the codec's, hvac's requests sessions), Graph's httpx client.
+    assert len(opened.engines) == 1 and opened.http_clients and len(opened.sessions) >= 2
+    assert opened.still_open()
+
+    stop.set()
+    await asyncio.wait_for(running, 40)
+    assert opened.still_open() == []

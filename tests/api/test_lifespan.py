@@ -1,6 +1,6 @@
 """The real lifespan (no overrides): it builds the Temporal client, the Microsoft HTTP client (trusting
-MS_CA_BUNDLE) and the engine, runs the webhook outbox's forwarder, and /readyz answers 200 with them.
-And `uvicorn api.main:app` serves.
+MS_CA_BUNDLE) and the engine, runs the webhook outbox's forwarder, and /readyz answers 200 with them; on
+exit it closes every client it opened. And `uvicorn api.main:app` serves.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from api.main import create_app
 from db.engine import engine_from_settings
 from db.migrate import upgrade_to_head
 from tests.support.appdb import make_settings
+from tests.support.opened import Opened
 from tests.support.servers import free_port
 from worker import build_worker
 
@@ -41,7 +43,11 @@ async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, 
     upgrade_to_head(engine)
     engine.dispose()
     app = create_app(settings)
-    async with build_worker(temporal_env.client, settings), app.router.lifespan_context(app):
+    async with (
+        AsyncExitStack() as resources,
+        build_worker(temporal_env.client, settings, resources),
+        app.router.lifespan_context(app),
+    ):
         assert app.state.temporal_client.namespace == settings.temporal_namespace
         # The webhook outbox's forwarder runs with the app and stops with it.
         forwarder = app.state.webhook_forwarder
@@ -55,6 +61,31 @@ async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, 
                 await asyncio.sleep(0.5)
     assert response.status_code == 200, response.text
     assert not forwarder.running
+
+
+async def test_the_lifespan_closes_what_it_opened(tmp_path, emulator: Any, monkeypatch):
+    settings = make_settings(
+        tmp_path,
+        temporal_address=f"127.0.0.1:{free_port()}",
+        vault_addr=f"http://127.0.0.1:{free_port()}",
+        ms_authority=emulator.authority("common"),
+        ms_ca_bundle=emulator.ca_path,
+    )
+    engine = engine_from_settings(settings)
+    await asyncio.to_thread(upgrade_to_head, engine)
+    engine.dispose()
+    opened = Opened(monkeypatch)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        # Each client in use: a pooled database connection, the Microsoft HTTP client, Vault's session,
+        # MSAL's session (built by its first flow, from the emulator's discovery document).
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.get("/readyz")).json()["checks"]["database"] == "ok"
+        await app.state.identity.initiate_auth_code_flow(["Mail.Read"], settings.oauth_redirect_uri)
+        assert opened.engines == [app.state.engine] and app.state.ms_http in opened.http_clients
+        assert opened.still_open()
+    assert opened.still_open() == []
 
 
 async def test_uvicorn_serves_the_module_level_app(tmp_path):

@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -46,7 +46,7 @@ def ready_overrides(temporal_env: Any, openbao: Any, emulator: Any) -> dict[str,
 async def running_worker(temporal_env: Any, ready_overrides: dict[str, Any], tmp_path_factory):
     """The real worker (worker.build_worker) polling the module's task queue."""
     settings = make_settings(tmp_path_factory.mktemp("worker"), **ready_overrides)
-    async with build_worker(temporal_env.client, settings):
+    async with AsyncExitStack() as resources, build_worker(temporal_env.client, settings, resources):
         yield
 
 

@@ -59,12 +59,14 @@ async def test_the_worker_waits_for_vault_then_connects_with_the_codec(
     )
     stop = asyncio.Event()
     with caplog.at_level(logging.WARNING, logger="worker"):
-        connecting = asyncio.create_task(worker._connect_until_stopped(settings, stop))
+        resources = contextlib.AsyncExitStack()
+        connecting = asyncio.create_task(worker._connect_until_stopped(settings, stop, resources))
         await asyncio.sleep(0.5)
         assert not connecting.done(), "the worker gave up while Vault was down"
         assert any("vault at" in r.getMessage() and "retrying" in r.getMessage() for r in caplog.records)
         async with forwarder(port, urlsplit(openbao.addr).netloc):
             client = await asyncio.wait_for(connecting, 30)
+    await resources.aclose()  # the Vault client the codec keeps
     assert client is not None
     codec = client.data_converter.payload_codec
     assert isinstance(codec, EncryptionCodec)
@@ -82,7 +84,9 @@ async def test_a_stopped_worker_stops_waiting_for_vault(tmp_path: Path, openbao:
         vault_secret_id=openbao.secret_id,
     )
     stop = asyncio.Event()
-    connecting = asyncio.create_task(worker._connect_until_stopped(settings, stop))
+    connecting = asyncio.create_task(
+        worker._connect_until_stopped(settings, stop, contextlib.AsyncExitStack())
+    )
     await asyncio.sleep(0.3)
     stop.set()
     assert await asyncio.wait_for(connecting, 10) is None

@@ -135,7 +135,8 @@ async def stack(
         if serving.done():
             serving.result()
         await asyncio.sleep(0.05)
-    the_worker = worker.build_worker(temporal_env.client, settings)
+    resources = contextlib.AsyncExitStack()  # the worker's activities' clients, closed after it stopped
+    the_worker = worker.build_worker(temporal_env.client, settings, resources)
     running = asyncio.create_task(the_worker.run())
     try:
         yield Stack(settings, engine, temporal_env, emulator, openbao, api_url, log_path)
@@ -143,6 +144,7 @@ async def stack(
         await the_worker.shutdown()
         with contextlib.suppress(Exception):
             await running
+        await resources.aclose()
         server.should_exit = True
         await serving
         root.removeHandler(handler)
