@@ -56,7 +56,7 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     resources.push_async_callback(access.aclose)
     engine = engine_from_settings(settings)
     resources.callback(engine.dispose)
-    connection = ConnectionActivities(access, engine, settings.public_base_url)
+    connection = ConnectionActivities(access, engine, settings.public_base)
     steps = MessageSteps(access, engine, BoardStore(engine))
     catch_up = CatchUpActivities(access, engine, steps.folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.

@@ -38,7 +38,7 @@ def write_secret_file(path: Path, content: str) -> None:
 
 def ensure_admin(engine: Engine, settings: Settings) -> BootstrapResult:
     token_path = settings.data_dir / ADMIN_TOKEN_FILE
-    signin_url = f"{settings.public_base_url.rstrip('/')}/signin"
+    signin_url = f"{settings.public_base}/signin"
     with session_scope(engine) as session:
         if service.admin_exists(session):
             return BootstrapResult(created=False, token_path=token_path, signin_url=signin_url)

@@ -31,7 +31,7 @@ def cookie_params(settings: Settings) -> CookieParams:
         max_age=settings.session_max_age_seconds,
         httponly=True,
         samesite="lax",
-        secure=settings.public_base_url.lower().startswith("https://"),
+        secure=settings.public_base_url.scheme == "https",
     )
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that ship with the repository (here and in .env.example). They are fine on a developer's
@@ -25,7 +26,11 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
     )
 
-    environment: str = Field("development", description="development, staging or production")
+    # Typed so that a typo (ENVIRONMENT=prod, PUBLIC_BASE_URL=htps://...) stops the start with the
+    # field's name and what it accepts, instead of running as "not development" or with broken links.
+    environment: Literal["development", "staging", "production"] = Field(
+        "development", description="development, staging or production"
+    )
     data_dir: Path = Field(Path(".data"), description="Local state: databases, OpenBao storage, keys")
     log_level: str = "INFO"
 
@@ -38,8 +43,9 @@ class Settings(BaseSettings):
     # `make run` starts uvicorn with this many worker processes (one event loop each; each also runs
     # the webhook outbox forwarder). Other deployments choose their own process count.
     api_workers: int = Field(2, ge=1, le=64, description="API processes `make run` starts")
-    public_base_url: str = Field(
-        "http://127.0.0.1:8000", description="How browsers and Microsoft reach the API (redirect URI base)"
+    public_base_url: HttpUrl = Field(
+        HttpUrl("http://127.0.0.1:8000"),
+        description="How browsers and Microsoft reach the API (redirect URI base); see `public_base`",
     )
     session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
     session_max_age_seconds: int = 8 * 3600
@@ -77,8 +83,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'app.db'}"
 
     @property
+    def public_base(self) -> str:
+        """PUBLIC_BASE_URL as text without a trailing slash, to append paths to (`f"{public_base}/codec"`).
+        HttpUrl writes an empty path as "/" (http://127.0.0.1:8000/); this is the value as configured."""
+        return str(self.public_base_url).rstrip("/")
+
+    @property
     def oauth_redirect_uri(self) -> str:
-        return f"{self.public_base_url.rstrip('/')}/oauth/callback"
+        return f"{self.public_base}/oauth/callback"
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_development(self) -> Settings:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.settings import Settings
@@ -91,7 +92,7 @@ def service_settings(stack: StackSettings, data_dir: Path) -> Settings:
         "ms_ca_bundle": StackPaths(data_dir).emulator_ca,
     }
     if "PUBLIC_BASE_URL" not in os.environ:
-        overrides["public_base_url"] = f"http://{base.api_host}:{base.api_port}"
+        overrides["public_base_url"] = HttpUrl(f"http://{base.api_host}:{base.api_port}")
     return base.model_copy(update=overrides)
 
 
@@ -121,7 +122,7 @@ def child_env(settings: Settings, vault_role_id: str, vault_secret_id: str) -> d
             "MS_CA_BUNDLE": str(settings.ms_ca_bundle),
             "API_HOST": settings.api_host,
             "API_PORT": str(settings.api_port),
-            "PUBLIC_BASE_URL": settings.public_base_url,
+            "PUBLIC_BASE_URL": settings.public_base,
             "PYTHONUNBUFFERED": "1",
         }
     )

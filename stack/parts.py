@@ -77,7 +77,7 @@ def codec_endpoint(service: Settings) -> str:
     """The API's codec server as the UI's page calls it. The browser makes that call with the API's
     session cookie, so it is the URL where the operator signed in (PUBLIC_BASE_URL), not the bind address.
     """
-    return f"{service.public_base_url.rstrip('/')}/codec"
+    return f"{service.public_base}/codec"
 
 
 def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -> Stack:

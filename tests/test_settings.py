@@ -133,3 +133,39 @@ def test_refusal_of_environment_values_does_not_print_them(monkeypatch):
     assert "SESSION_SECRET" in message
     for value in ("tiny-secret", GOOD["MS_CLIENT_SECRET"], GOOD["VAULT_SECRET_ID"]):
         assert value not in message
+
+
+def test_a_mistyped_environment_is_refused_naming_the_field_and_the_choices():
+    message = refusal(ENVIRONMENT="prod")
+    assert "environment" in message
+    assert "'development', 'staging' or 'production'" in message
+
+
+@pytest.mark.parametrize("bad", ["htps://mail.example.com", "mail.example.com", "http//127.0.0.1:8000", ""])
+def test_a_mistyped_public_base_url_is_refused_naming_the_field(bad):
+    message = refusal(PUBLIC_BASE_URL=bad)
+    assert "public_base_url" in message
+    assert "URL" in message
+
+
+def test_environment_typo_from_the_environment_stops_the_start(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "Production")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    assert "environment" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("configured", "base"),
+    [
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000"),
+        ("https://mail.example.com", "https://mail.example.com"),
+        ("https://mail.example.com/outlook/", "https://mail.example.com/outlook"),
+        ("https://mail.example.com/outlook", "https://mail.example.com/outlook"),
+    ],
+)
+def test_public_base_url_is_joined_as_before_trailing_slash_or_not(configured, base):
+    settings = load(PUBLIC_BASE_URL=configured)
+    assert settings.public_base == base
+    assert settings.oauth_redirect_uri == f"{base}/oauth/callback"

@@ -14,7 +14,7 @@ import httpx
 import hvac
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
+from pydantic import HttpUrl, SecretStr
 from temporalio.api.enums.v1 import EventType
 
 from api.main import create_app
@@ -157,7 +157,7 @@ async def running_api(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
     """Another replica of the API (uvicorn in this process, on the port of settings.public_base_url),
     for tests that need its in-memory state or its own task queue; yields (app, base URL)."""
     app = create_app(settings)
-    port = int(settings.public_base_url.rsplit(":", 1)[1])
+    port = settings.public_base_url.port or 80
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -167,7 +167,7 @@ async def running_api(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
             serving.result()
         await asyncio.sleep(0.05)
     try:
-        yield app, settings.public_base_url
+        yield app, settings.public_base
     finally:
         server.should_exit = True
         await serving
@@ -175,7 +175,7 @@ async def running_api(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
 
 def replica_settings(stack: Stack, **overrides: Any) -> Settings:
     """The stack's settings for another API replica on a free port (same database, Vault, Temporal)."""
-    values = {"public_base_url": f"http://127.0.0.1:{free_port()}", **overrides}
+    values = {"public_base_url": HttpUrl(f"http://127.0.0.1:{free_port()}"), **overrides}
     return stack.settings.model_copy(update=values)
 
 

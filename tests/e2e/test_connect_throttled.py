@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("faults_cleared")
 async def test_graph_retry_after_becomes_the_activity_next_retry_delay(stack: Stack) -> None:
     email, _token, connection_id = await connected_mailbox(stack)
     activities = ConnectionActivities(
-        MailboxAccess.from_settings(stack.settings), stack.engine, stack.settings.public_base_url
+        MailboxAccess.from_settings(stack.settings), stack.engine, stack.settings.public_base
     )
     before = len(await emulator_requests(stack, email))
 
