@@ -63,11 +63,12 @@ def _git_state() -> dict[str, Any]:
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
-        return done.stdout.strip()
+        return done.stdout
 
+    # Porcelain lines are "XY path": the status letters' column may start with a space.
     dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
     return {
-        "commit": git("rev-parse", "--short", "HEAD"),
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
         "uncommitted": [p for p in dirty if not p.startswith(("bench/", "tests/"))],
     }
 
