@@ -24,6 +24,10 @@ from models.messages import (
 )
 
 
+def _ids(message: MessageInput) -> dict[str, str]:
+    return {"connection_id": message.connection_id, "message_id": message.message_id}
+
+
 class LegacyMessageActivities:
     def __init__(self, steps: MessageSteps) -> None:
         self._steps = steps
@@ -31,7 +35,7 @@ class LegacyMessageActivities:
     @activity.defn(name="process_message")
     async def process_message(self, input: MessageInput) -> MessageResult:
         result = await self._process(input)
-        await self._steps.record_outcome(OutcomeRecord(**input.model_dump(), result=result))
+        await self._steps.record_outcome(OutcomeRecord(**_ids(input), result=result))
         return result
 
     async def _process(self, input: MessageInput) -> MessageResult:
@@ -53,7 +57,7 @@ class LegacyMessageActivities:
         for recipe_id in match.matched:
             try:
                 item = await steps.create_item(
-                    ItemRequest(**input.model_dump(), recipe_id=recipe_id, email=fetched.email)
+                    ItemRequest(**_ids(input), recipe_id=recipe_id, email=fetched.email)
                 )
             except ApplicationError as err:
                 if err.type != RECIPE_BROKEN:
@@ -66,7 +70,7 @@ class LegacyMessageActivities:
 
     @activity.defn(name="record_failure")
     async def record_failure(self, input: MessageInput, result: MessageResult) -> None:
-        await self._steps.record_outcome(OutcomeRecord(**input.model_dump(), result=result))
+        await self._steps.record_outcome(OutcomeRecord(**_ids(input), result=result))
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.process_message, self.record_failure]

@@ -14,6 +14,7 @@ Database calls are blocking (SQLAlchemy on an Engine): they run in threads, neve
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine
@@ -49,6 +50,9 @@ from recipes.render import render_item
 from recipes.store import recipes_for_connection
 
 GONE = "message no longer exists"
+# The steps of one message read the connection's recipes within a second or so of each other: read once
+# per connection and worker for this long (a recipe changed meanwhile applies to the next message).
+RECIPES_FRESH_FOR = 2.0
 
 
 class MessageSteps:
@@ -57,6 +61,7 @@ class MessageSteps:
         self._engine = engine
         self._boards = boards
         self._folders = AllowedFolders(access)
+        self._recipes_read: dict[str, tuple[float, list[Recipe]]] = {}
 
     @activity.defn(name="check_folder")
     async def check_folder(self, message: MessageInput) -> FolderCheck:
@@ -73,7 +78,7 @@ class MessageSteps:
 
     @activity.defn(name="fetch_message")
     async def fetch_message(self, message: MessageInput) -> FetchedMessage:
-        recipes = await asyncio.to_thread(self._recipes, message.connection_id)
+        recipes = await self._recipes(message.connection_id)
         if not recipes:
             return FetchedMessage(reason="no recipe for this connection")
         fields = graph_fields_for(recipes)
@@ -97,7 +102,7 @@ class MessageSteps:
             return MatchResult(skip_reason="automatic reply")
         wanted = set(request.recipe_ids)
         # Still enabled, and among those the fetch was made for.
-        recipes = [r for r in await asyncio.to_thread(self._recipes, request.connection_id) if r.id in wanted]
+        recipes = [r for r in await self._recipes(request.connection_id) if r.id in wanted]
         result = MatchResult()
         for recipe in recipes:
             failed = first_failed_condition(recipe, email)
@@ -109,7 +114,7 @@ class MessageSteps:
 
     @activity.defn(name="create_item")
     async def create_item(self, request: ItemRequest) -> ItemResult:
-        recipe = await asyncio.to_thread(self._recipe, request.connection_id, request.recipe_id)
+        recipe = await self._recipe(request.connection_id, request.recipe_id)
         if recipe is None:
             raise ApplicationError(
                 "the recipe was deleted or disabled before its item was made",
@@ -147,12 +152,27 @@ class MessageSteps:
 
     # ----- helpers --------------------------------------------------------------------------------
 
-    def _recipes(self, connection_id: str) -> list[Recipe]:
-        with session_scope(self._engine) as session:
-            return recipes_for_connection(session, connection_id)
+    async def _recipes(self, connection_id: str) -> list[Recipe]:
+        """The connection's enabled recipes: from this worker's last read if it is fresh (no thread hop),
+        else from the database (in a thread)."""
+        read = self._recipes_read.get(connection_id)
+        if read is not None and time.monotonic() - read[0] < RECIPES_FRESH_FOR:
+            return read[1]
+        return await asyncio.to_thread(self._read_recipes, connection_id)
 
-    def _recipe(self, connection_id: str, recipe_id: str) -> Recipe | None:
-        return next((r for r in self._recipes(connection_id) if r.id == recipe_id), None)
+    def _read_recipes(self, connection_id: str) -> list[Recipe]:
+        now = time.monotonic()
+        with session_scope(self._engine) as session:
+            recipes = recipes_for_connection(session, connection_id)
+        if len(self._recipes_read) > 10_000:  # bounded: forget connections not seen lately
+            self._recipes_read = {
+                k: v for k, v in self._recipes_read.items() if now - v[0] < RECIPES_FRESH_FOR
+            }
+        self._recipes_read[connection_id] = (now, recipes)
+        return recipes
+
+    async def _recipe(self, connection_id: str, recipe_id: str) -> Recipe | None:
+        return next((r for r in await self._recipes(connection_id) if r.id == recipe_id), None)
 
     @property
     def folders(self) -> AllowedFolders:

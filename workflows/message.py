@@ -41,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
 __all__ = ["MessageWorkflow", "message_workflow_id"]
 
 # Workflows started before the steps were separate run one `process_message` activity (their histories
-# replay that way); new ones run the steps.
+# replay that way); new ones run the steps: those the connection workflow starts say so in their input
+# (MessageInput.run_steps), any other new one records this patch.
 STEPS_PATCH = "message-steps-v1"
 
 # Outages are waited out (Retry-After honoured through next_retry_delay); after a day the message is
@@ -76,7 +77,7 @@ class MessageWorkflow:
 
     @workflow.run
     async def run(self, input: MessageInput) -> MessageResult:
-        if not workflow.patched(STEPS_PATCH):
+        if not (input.run_steps or workflow.patched(STEPS_PATCH)):
             return await self._single_step(input)
         try:
             result = await self._steps(input)

@@ -95,7 +95,7 @@ class Messages:
         try:
             await workflow.start_child_workflow(
                 MessageWorkflow.run,
-                MessageInput(connection_id=connection_id, message_id=message_id),
+                MessageInput(connection_id=connection_id, message_id=message_id, run_steps=True),
                 id=message_workflow_id(connection_id, message_id),
                 # Children outlive this run: continue-as-new, a disconnect or a deploy never cancels them.
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
