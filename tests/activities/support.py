@@ -216,6 +216,12 @@ class World:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
+    async def move_message(self, mailbox: Mailbox, message_id: str, folder: str) -> None:
+        """Moves it as a user or an inbox rule would (its REST id changes, its immutable id does not)."""
+        async with self.control() as c:
+            r = await c.post(f"/users/{mailbox.email}/messages/{message_id}/move", json={"folder": folder})
+        assert r.status_code in (200, 201), r.text
+
     async def delete_message(self, mailbox: Mailbox, message_id: str) -> None:
         async with self.control() as c:
             r = await c.delete(f"/users/{mailbox.email}/messages/{message_id}")

@@ -135,6 +135,20 @@ async def test_messages_that_have_an_outcome_are_left_out(world: World) -> None:
     assert sorted(result.message_ids) == sorted(others)
 
 
+async def test_messages_that_left_the_inbox_are_left_out(world: World) -> None:
+    mailbox = await world.connect()
+    moved, deleted, stays = await deliver_many(world, mailbox, 3)
+    await catch_up(world, mailbox, call=1)
+    await world.move_message(mailbox, moved, "junkemail")
+    await world.delete_message(mailbox, deleted)
+    new = await world.deliver(mailbox, subject="Need help again")
+
+    result, _ = await catch_up(world, mailbox, call=2)
+
+    assert result.message_ids == [new]
+    assert stays not in result.message_ids
+
+
 async def test_the_first_round_skips_mail_older_than_the_connection(world: World) -> None:
     mailbox = await world.connect()
     old = await world.deliver(mailbox, received=(datetime.now(UTC) - timedelta(hours=2)).isoformat())
@@ -166,14 +180,24 @@ async def test_a_forgotten_position_starts_a_full_round_again(world: World) -> N
     ]
 
 
+@pytest.mark.parametrize("saved_at", ["round complete", "inside a round"])
 async def test_cancelled_while_paging_a_large_round_it_stops_and_keeps_the_last_saved_position(
-    world: World,
+    world: World, saved_at: str
 ) -> None:
+    """Five pages of the round are left either way; the cancellation comes after two."""
     mailbox = await world.connect()
-    await catch_up(world, mailbox, call=1)  # an empty inbox: the first round completes at once
+    if saved_at == "round complete":
+        found_before: list[str] = []
+        await catch_up(world, mailbox, call=1)  # an empty inbox: the first round completes at once
+        delivered = await deliver_many(world, mailbox, 5 * DELTA_PAGE_SIZE)
+    else:
+        delivered = await deliver_many(world, mailbox, 7 * DELTA_PAGE_SIZE)
+        first, _ = await catch_up(world, mailbox, call=1, limit=2 * DELTA_PAGE_SIZE)
+        assert first.complete is False
+        found_before = first.message_ids
     saved = position(world, mailbox)
-    assert saved is not None and saved[0] is not None
-    delivered = await deliver_many(world, mailbox, 5 * DELTA_PAGE_SIZE)
+    assert saved is not None
+    delta_before = len([r for r in await world.graph_requests(mailbox) if r["path"].endswith("/delta")])
 
     env = ActivityEnvironment()
     beats: list[int] = []
@@ -188,14 +212,14 @@ async def test_cancelled_while_paging_a_large_round_it_stops_and_keeps_the_last_
 
     assert beats == [1, 2]
     delta_pages = [r for r in await world.graph_requests(mailbox) if r["path"].endswith("/delta")]
-    assert len(delta_pages) == 1 + 2  # call 1's page, then two of call 2's five: it stopped there
+    assert len(delta_pages) == delta_before + 2  # two pages of the five left: it stopped there
     assert position(world, mailbox) == saved
 
-    # The workflow's next attempt of the same call finds every message of the round.
+    # The workflow's next attempt of the same call finds every message of the round not found before.
     result, again = await catch_up(world, mailbox, call=2, limit=10_000)
-    assert sorted(result.message_ids) == sorted(delivered)
+    assert sorted(found_before + result.message_ids) == sorted(delivered)
     assert result.complete is True
-    assert again == [(page,) for page in range(1, 6)]
+    assert again == [(page,) for page in range(1, 6)]  # the five pages left, none twice
 
 
 async def test_a_token_that_expires_in_the_middle_of_a_round_is_refreshed_and_the_round_goes_on(

@@ -2,7 +2,8 @@
 produced by the emulator's faults and revocations, not by raising the client's errors by hand:
 
 - Graph throttling (429 with Retry-After): retryable, the next attempt exactly after Retry-After;
-- Graph unavailable (503 without Retry-After): retryable with the policy's backoff;
+- Graph unavailable (503 without Retry-After), or Graph, the identity platform or Vault unreachable:
+  retryable with the policy's backoff;
 - a revoked grant, or no tokens at all: non-retryable GrantRevoked (only the user can fix it).
 """
 
@@ -16,10 +17,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from config.settings import Settings
 from graph.identity_errors import REASONS
 from models.connection import GRANT_REVOKED, ConnectionRef
 from models.messages import CatchUpRequest, FolderCheck, MessageInput
-from tests.activities.support import SHORT_TOKEN_SECONDS, Mailbox, World
+from tests.activities.support import SHORT_TOKEN_SECONDS, Mailbox, World, build_world
+from tests.support.servers import free_port
 
 Step = Callable[[World, Mailbox, str], Awaitable[object]]
 
@@ -176,3 +179,36 @@ async def test_a_connection_without_tokens_is_not_retried(world: World) -> None:
         assert raised.value.non_retryable is True
         assert "connect the mailbox again" in raised.value.message
     assert await world.message_requests(mailbox, message_id) == []
+
+
+@pytest.mark.parametrize(
+    ("down", "error_type"),
+    [("graph", "GraphUnavailable"), ("identity", "IdentityUnavailable"), ("vault", "VaultUnavailable")],
+)
+async def test_a_dependency_that_cannot_be_reached_is_retried(
+    world: World, activity_settings: Settings, down: str, error_type: str
+) -> None:
+    """Nothing listens where the worker expects Graph, the identity platform or Vault: retrying later
+    (with the policy's backoff) is all a worker can do."""
+    mailbox, message_id = await _mailbox_with_mail(world)
+    nowhere = f"127.0.0.1:{free_port()}"
+    moved = {
+        "graph": {"ms_graph_base_url": f"https://{nowhere}/v1.0"},
+        "identity": {"ms_authority": f"https://{nowhere}/common"},
+        "vault": {"vault_addr": f"http://{nowhere}"},
+    }[down]
+    async with build_world(
+        activity_settings.model_copy(update=moved), world.engine, world.emulator
+    ) as cut_off:
+        with pytest.raises(ApplicationError) as raised:
+            if down == "identity":
+                await ActivityEnvironment().run(
+                    cut_off.connection.refresh_tokens, ConnectionRef(connection_id=mailbox.connection_id)
+                )
+            else:
+                await _check_folder(cut_off, mailbox, message_id)
+
+    error = raised.value
+    assert error.non_retryable is False
+    assert error.next_retry_delay is None
+    assert error.type == error_type
