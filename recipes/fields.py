@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from recipes.model import Recipe
 from recipes.templates import PLACEHOLDERS, placeholders
 
-# Always: the headers, for the loop and automatic-reply checks (recipes.loops).
-ALWAYS = ("internetMessageHeaders",)
+# Always: the headers and the subject, for the loop and automatic-reply checks (recipes.loops): Exchange's
+# weaker automatic-reply markers count only together with an automatic-reply subject, so without the
+# subject an out-of-office reply would become an item whenever no recipe reads the subject itself.
+ALWAYS = ("internetMessageHeaders", "subject")
 
 
 def _templates(recipe: Recipe) -> list[str]:

@@ -264,15 +264,6 @@ async def test_filter_skips_own_mail_and_automatic_replies_even_when_a_recipe_ma
     assert match.reason() == reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: recipes/fields.py ALWAYS asks for internetMessageHeaders only, but "
-        "recipes/loops.is_automatic_reply needs the subject for Exchange's weak markers "
-        "(X-Auto-Response-Suppress, X-MS-Exchange-Inbox-Rules-Loop); when no recipe uses the subject, an "
-        "out-of-office reply is matched and becomes an item"
-    ),
-)
 async def test_filter_skips_an_out_of_office_reply_when_no_recipe_needs_the_subject(world: World) -> None:
     mailbox = await world.connect()
     board_id = world.add_board(mailbox)

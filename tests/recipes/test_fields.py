@@ -11,10 +11,11 @@ from tests.recipes.factories import recipe
 @pytest.mark.parametrize(
     ("recipes", "expected"),
     [
-        ([], ["internetMessageHeaders"]),
-        ([recipe(item_name="fixed")], ["internetMessageHeaders"]),
+        # Always the headers and the subject: the loop and automatic-reply checks read both.
+        ([], ["internetMessageHeaders", "subject"]),
+        ([recipe(item_name="fixed")], ["internetMessageHeaders", "subject"]),
         ([recipe()], ["internetMessageHeaders", "subject"]),
-        ([recipe(item_name="x", senders=["*@a.example"])], ["from", "internetMessageHeaders"]),
+        ([recipe(item_name="x", senders=["*@a.example"])], ["from", "internetMessageHeaders", "subject"]),
         ([recipe(item_name="x", words=["help"])], ["internetMessageHeaders", "subject"]),
         (
             # The recipe.
@@ -34,8 +35,8 @@ from tests.recipes.factories import recipe
             ],
             ["conversationId", "from", "internetMessageHeaders", "subject", "toRecipients"],
         ),
-        ([recipe(item_name="x", columns={"Body": "{body}"})], ["body", "internetMessageHeaders"]),
-        ([recipe(item_name="{{subject}}")], ["internetMessageHeaders"]),
+        ([recipe(item_name="x", columns={"Body": "{body}"})], ["body", "internetMessageHeaders", "subject"]),
+        ([recipe(item_name="{{subject}}")], ["internetMessageHeaders", "subject"]),
     ],
 )
 def test_graph_fields_for(recipes, expected):
