@@ -1,10 +1,12 @@
 """The connection workflow's activities: thin adapters over Vault, the identity platform, Graph and the
 application database. Secrets are read from Vault here and never leave this module's calls: inputs and
-results carry ids, instants and statuses only.
+results carry ids, instants and statuses only. The database is written in a worker thread: the worker's
+event loop runs every other activity and workflow task meanwhile, and a write may wait on SQLite's lock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -108,7 +110,7 @@ class ConnectionActivities:
                         "create subscription: Graph still reports a conflicting subscription", type="Conflict"
                     ) from None
         expires_at = subscription.expiration_date_time or expiration
-        self._record(connection_id, subscription_id=subscription.id, subscription_expires_at=expires_at)
+        await self._record(connection_id, subscription_id=subscription.id, subscription_expires_at=expires_at)
         return SubscriptionInfo(subscription_id=subscription.id, expires_at=expires_at)
 
     async def _subscribe(
@@ -130,7 +132,7 @@ class ConnectionActivities:
         """Deletes the subscription a 409 points at when nothing else needs it (see
         activities/subscription_conflict.py); raises a non-retryable error when something does."""
         existing = await self._with_mailbox(connection_id, lambda m: m.list_subscriptions())
-        stale = stale_conflicts(
+        stale = await stale_conflicts(
             existing,
             change_type=CHANGE_TYPE,
             notification_url=self._notification_url,
@@ -153,7 +155,7 @@ class ConnectionActivities:
                     "renew subscription: Graph no longer has it", type=SUBSCRIPTION_GONE, non_retryable=True
                 ) from None
         expires_at = subscription.expiration_date_time or expiration
-        self._record(
+        await self._record(
             ref.connection_id, subscription_id=ref.subscription_id, subscription_expires_at=expires_at
         )
         return SubscriptionInfo(subscription_id=ref.subscription_id, expires_at=expires_at)
@@ -161,7 +163,7 @@ class ConnectionActivities:
     @activity.defn(name="delete_subscription")
     async def delete_subscription(self, ref: SubscriptionRef) -> None:
         await self._delete_quietly(ref.connection_id, ref.subscription_id)
-        self._record(ref.connection_id, subscription_id=None, subscription_expires_at=None)
+        await self._record(ref.connection_id, subscription_id=None, subscription_expires_at=None)
 
     async def _delete_quietly(self, connection_id: str, subscription_id: str) -> None:
         with retry_semantics("delete subscription"):
@@ -183,14 +185,18 @@ class ConnectionActivities:
 
     @activity.defn(name="record_connection_status")
     async def record_connection_status(self, record: StatusRecord) -> None:
-        self._record(
+        await self._record(
             record.connection_id,
             status=record.status.value,
             status_reason=record.status_reason,
             subscription_expires_at=record.subscription_expires_at,
         )
 
-    def _record(self, connection_id: str, **values: object) -> None:
+    async def _record(self, connection_id: str, **values: object) -> None:
+        """Updates the connection's row (one transaction, committed before this returns)."""
+        await asyncio.to_thread(self._update_row, connection_id, values)
+
+    def _update_row(self, connection_id: str, values: dict[str, object]) -> None:
         with session_scope(self._engine) as session:
             session.execute(
                 update(Connection)

@@ -11,6 +11,7 @@ user can act on (a non-retryable MAILBOX_INVALID error: the workflow shows it as
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from sqlalchemy import Engine, select
@@ -41,7 +42,7 @@ def is_inbox_subscription(subscription: Subscription, change_type: str) -> bool:
     return resource.endswith("mailfolders('inbox')/messages") and change_types == {change_type}
 
 
-def stale_conflicts(
+async def stale_conflicts(
     subscriptions: list[Subscription],
     *,
     change_type: str,
@@ -49,7 +50,20 @@ def stale_conflicts(
     connection_id: str,
     engine: Engine,
 ) -> list[str]:
-    """The ids of the conflicting subscriptions, all safe to delete; raises if one is still needed."""
+    """The ids of the conflicting subscriptions, all safe to delete; raises if one is still needed.
+    Reads the database in a worker thread, off the event loop the worker's activities share."""
+    return await asyncio.to_thread(
+        _stale_conflicts, subscriptions, change_type, notification_url, connection_id, engine
+    )
+
+
+def _stale_conflicts(
+    subscriptions: list[Subscription],
+    change_type: str,
+    notification_url: str,
+    connection_id: str,
+    engine: Engine,
+) -> list[str]:
     clashing = [s for s in subscriptions if is_inbox_subscription(s, change_type)]
     for subscription in clashing:
         if subscription.notification_url != notification_url:
