@@ -2,10 +2,15 @@
 
 A failure at any step undoes the steps before it, so a connection either exists whole (row, tokens in
 Vault, workflow running) or not at all.
+
+The database steps are synchronous (SQLAlchemy on an Engine) and a write can wait seconds for SQLite's
+lock, so each runs in a worker thread (`asyncio.to_thread`) on the request's session, one at a time and
+committed before the next await; the event loop keeps serving other requests meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -79,6 +84,11 @@ async def begin(
     flow = await identity.initiate_auth_code_flow(
         scopes, redirect_uri, login_hint=connection.mailbox if connection else None
     )
+    await asyncio.to_thread(_keep_flow, session, user, flow, connection)
+    return str(flow["auth_uri"])
+
+
+def _keep_flow(session: Session, user: User, flow: dict[str, Any], connection: Connection | None) -> None:
     now = datetime.now(UTC)
     session.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < now))
     session.add(
@@ -91,13 +101,18 @@ async def begin(
         )
     )
     session.commit()
-    return str(flow["auth_uri"])
 
 
-def take_flow(session: Session, user: User, state: str | None) -> tuple[dict[str, Any], uuid.UUID | None]:
+async def take_flow(
+    session: Session, user: User, state: str | None
+) -> tuple[dict[str, Any], uuid.UUID | None]:
     """The flow this callback belongs to, removed at once so the same callback can never be replayed."""
     if not state:
         raise ConnectError("the sign-in response has no state: start connecting again")
+    return await asyncio.to_thread(_take_flow, session, user, state)
+
+
+def _take_flow(session: Session, user: User, state: str) -> tuple[dict[str, Any], uuid.UUID | None]:
     row = session.get(OAuthFlow, _state_hash(state))
     if row is None:
         raise ConnectError("this sign-in response was already used or never started here: connect again")
@@ -142,12 +157,10 @@ async def complete(
         scopes=tokens.scopes,
         obtained_at=tokens.obtained_at,
     )
-    existing = _reconnect_target(session, user, mailbox, reconnect_id)
+    existing = await asyncio.to_thread(_reconnect_target, session, user, mailbox, reconnect_id)
     if existing is not None:
         await tokens_store.save(str(existing.id), stored)
-        existing.scopes = " ".join(tokens.scopes)
-        existing.display_name = stored.display_name
-        session.commit()
+        await asyncio.to_thread(_regranted, session, existing, tokens.scopes, stored.display_name)
         await _signal_reconnected(temporal, task_queue, existing)
         return Connected(existing, reconnected=True)
     connection = Connection(
@@ -158,8 +171,7 @@ async def complete(
         scopes=" ".join(tokens.scopes),
         status=ConnectionStatus.CONNECTING.value,
     )
-    session.add(connection)
-    session.commit()
+    await asyncio.to_thread(_insert, session, connection)
     try:
         await tokens_store.save(str(connection.id), stored)
         await _start_workflow(temporal, task_queue, connection)
@@ -190,6 +202,17 @@ def _reconnect_target(
             Connection.status != ConnectionStatus.DISCONNECTED.value,
         )
     ).first()
+
+
+def _regranted(session: Session, connection: Connection, scopes: list[str], display_name: str) -> None:
+    connection.scopes = " ".join(scopes)
+    connection.display_name = display_name
+    session.commit()
+
+
+def _insert(session: Session, connection: Connection) -> None:
+    session.add(connection)
+    session.commit()
 
 
 async def request_disconnect(temporal: Client, task_queue: str, connection: Connection) -> None:
@@ -254,5 +277,9 @@ async def _undo(session: Session, tokens_store: TokenStore, connection: Connecti
     try:
         await tokens_store.destroy(str(connection.id))
     finally:
-        session.delete(connection)
-        session.commit()
+        await asyncio.to_thread(_remove, session, connection)
+
+
+def _remove(session: Session, connection: Connection) -> None:
+    session.delete(connection)
+    session.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from api import connecting
 from api.connection_deps import IdentityDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
-from api.routes.connections import owned_connection, request_disconnect
+from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
 from api.schemas_connections import ConnectionPublic
 from api.templating import templates
 from db.connections import Connection
@@ -71,7 +71,7 @@ async def reconnect_page(
     """Sends the browser to Microsoft's consent page for the same connection."""
     if user is None:
         return RedirectResponse("/signin", status_code=303)
-    row = owned_connection(session, user, connection_id)
+    row = await load_owned_connection(session, user, connection_id)
     if row.status == ConnectionStatus.DISCONNECTED.value:
         raise HTTPException(409, detail="a disconnected connection cannot be reconnected")
     try:
@@ -94,7 +94,7 @@ async def disconnect_page(
     """Disconnects and returns to the connection's page, which shows the progress."""
     if user is None:
         return RedirectResponse("/signin", status_code=303)
-    row = owned_connection(session, user, connection_id)
+    row = await load_owned_connection(session, user, connection_id)
     if row.status != ConnectionStatus.DISCONNECTED.value:
         await request_disconnect(temporal, settings.temporal_task_queue, row)
     return RedirectResponse(f"/connections/{connection_id}", status_code=303)

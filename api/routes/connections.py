@@ -1,7 +1,13 @@
-"""A user's mailbox connections: list, show, disconnect, reconnect."""
+"""A user's mailbox connections: list, show, disconnect, reconnect.
+
+The routes that call Temporal or Microsoft are async; their database reads and writes run in a worker
+thread (a query can wait on SQLite's lock), the others are plain `def` routes, which FastAPI runs in
+its thread pool.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from fastapi import APIRouter, HTTPException, status
@@ -29,6 +35,11 @@ def owned_connection(session: Session, user: User, connection_id: uuid.UUID) -> 
     return row
 
 
+async def load_owned_connection(session: Session, user: User, connection_id: uuid.UUID) -> Connection:
+    """`owned_connection` for async routes: the query runs in a worker thread, off the event loop."""
+    return await asyncio.to_thread(owned_connection, session, user, connection_id)
+
+
 @router.get("")
 def list_connections(session: SessionDep, user: CurrentUser) -> ConnectionsPublic:
     """The caller's connections, newest first."""
@@ -53,7 +64,7 @@ async def disconnect(
     temporal: TemporalClientDep,
 ) -> ConnectionPublic:
     """Disconnects: the workflow deletes the subscription and every stored token, then ends."""
-    row = owned_connection(session, user, connection_id)
+    row = await load_owned_connection(session, user, connection_id)
     if row.status != ConnectionStatus.DISCONNECTED.value:
         await request_disconnect(temporal, settings.temporal_task_queue, row)
     return ConnectionPublic.of(row)
@@ -77,7 +88,7 @@ async def reconnect(
     user: CurrentUser,
 ) -> ReconnectPublic:
     """Starts a new consent for the same connection; open the returned URL in a browser."""
-    row = owned_connection(session, user, connection_id)
+    row = await load_owned_connection(session, user, connection_id)
     if row.status == ConnectionStatus.DISCONNECTED.value:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="a disconnected connection cannot be reconnected"

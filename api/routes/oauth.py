@@ -63,7 +63,7 @@ async def oauth_callback(
         return _problem(request, "sign in first, then connect the mailbox again", 401)
     params = dict(request.query_params)
     try:
-        flow, reconnect_id = connecting.take_flow(session, user, params.get("state"))
+        flow, reconnect_id = await connecting.take_flow(session, user, params.get("state"))
         if "error" in params:
             if params["error"] == "access_denied":
                 raise ConsentDeclined()
