@@ -65,8 +65,10 @@ def get_optional_user(
     if bearer is not None:
         # An explicit token decides on its own: a bad one is never rescued by a cookie.
         user = authenticate_token(session, bearer.credentials)
-        if session.dirty:  # last_used_at moved on
-            session.commit()
+        # Always: looking the user up flushes a moved-on last_used_at, leaving `session.dirty` empty, and
+        # an uncommitted write would hold SQLite's write lock for the rest of the request (across the
+        # awaits of an async route) and then be rolled back.
+        session.commit()
         return user
     if cookie:
         return resolve_session(session, settings, cookie)

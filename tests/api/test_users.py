@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from sqlalchemy import select
 
+from db.engine import session_scope
+from db.models import ApiToken
 from tests.api.conftest import bearer
 
 
@@ -118,6 +121,16 @@ async def test_token_is_shown_once_and_never_as_a_hash(client, admin, member):
     listed = responses[0].json()["data"]
     assert {t["name"] for t in listed} == {"test", "laptop"}
     assert all(set(t) == {"id", "name", "created_at", "last_used_at"} for t in listed)
+
+
+async def test_a_read_only_request_records_the_tokens_last_use(client, member, engine):
+    assert (await client.get("/api/me", headers=bearer(member[1]))).status_code == 200
+
+    # Committed by the authentication itself, not rolled back with the read-only route's session (nor
+    # kept uncommitted, holding SQLite's write lock, for the rest of the request).
+    with session_scope(engine) as session:
+        used = session.scalars(select(ApiToken.last_used_at).where(ApiToken.user_id == member[0])).all()
+    assert used and all(used)
 
 
 async def test_member_manages_only_own_tokens(client, admin, member):
