@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from api.main import create_app
+from config.settings import Settings
 from db.engine import engine_from_settings
 from db.migrate import upgrade_to_head
 from tests.support.appdb import make_settings
@@ -26,6 +27,12 @@ from tests.support.servers import free_port
 from worker import build_worker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def migrate(settings: Settings) -> None:
+    engine = engine_from_settings(settings)
+    upgrade_to_head(engine)
+    engine.dispose()
 
 
 async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, openbao: Any, emulator: Any):
@@ -39,9 +46,7 @@ async def test_lifespan_clients_make_the_app_ready(tmp_path, temporal_env: Any, 
         ms_authority=emulator.authority("common"),
         ms_ca_bundle=emulator.ca_path,
     )
-    engine = engine_from_settings(settings)
-    upgrade_to_head(engine)
-    engine.dispose()
+    await asyncio.to_thread(migrate, settings)
     app = create_app(settings)
     async with (
         AsyncExitStack() as resources,
@@ -127,4 +132,4 @@ async def test_uvicorn_serves_the_module_level_app(tmp_path):
             assert all(checks[part] != "ok" for part in ("temporal", "worker", "vault", "microsoft"))
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        await asyncio.to_thread(process.wait, 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from typing import Any
 
@@ -38,14 +39,15 @@ async def test_uninitialised_then_sealed_then_ready(tmp_path):
             layout.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_for_listener(layout.addr, 60)
+        # The test's own blocking steps (starting, bootstrapping, sealing OpenBao) run off the loop.
+        await asyncio.to_thread(wait_for_listener, layout.addr, 60)
         await expect_not_ready(vault_checks(tmp_path, layout.addr), "not initialised")
 
-        keys, creds = layout.bootstrap()
+        keys, creds = await asyncio.to_thread(layout.bootstrap)
         ready = vault_checks(tmp_path, layout.addr, creds.role_id, creds.secret_id)
         await ready.vault()
 
-        hvac.Client(url=layout.addr, token=keys.root_token).sys.seal()
+        await asyncio.to_thread(hvac.Client(url=layout.addr, token=keys.root_token).sys.seal)
         await expect_not_ready(ready, "sealed")
     finally:
-        stop_popen(process, 10)
+        await asyncio.to_thread(stop_popen, process, 10)

@@ -282,9 +282,9 @@ async def test_a_database_without_the_table_is_waited_for(tmp_path, temporal_env
     try:
         await asyncio.sleep(1.5)
         assert forwarder.running
-        upgrade_to_head(engine)
-        user_id, _token = add_user(engine)
-        cid = add_connection(engine, user_id)
+        await asyncio.to_thread(upgrade_to_head, engine)
+        user_id, _token = await asyncio.to_thread(add_user, engine)
+        cid = await asyncio.to_thread(add_connection, engine, user_id)
         workflow = await parked(cid)
         await Outbox(engine).put(changes(cid, ["after-migration"]))
         await until_empty(engine)

@@ -18,6 +18,7 @@ Findings name a secret by its label, never by its value, so a failing test does 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import gzip
@@ -221,15 +222,25 @@ async def history_blobs(
 ) -> list[Blob]:
     """Everything a history holds, decoded: its JSON, every field, every payload (also through the
     codec, by default the tests' one; None: as stored) and every base64 run inside those, recursively."""
-    proto = _history(history)
-    blobs = [Blob(f"{name} (JSON)", google.protobuf.json_format.MessageToJson(proto).encode("utf-8"))]
-    payloads: list[tuple[str, Payload]] = []
-    _walk(proto, name, blobs, payloads)
+    # Parsing, walking and expanding take seconds for big histories: in a thread, off the event loop
+    # (the e2e tests' API and worker share it with the test).
+    blobs, payloads = await asyncio.to_thread(_fields, history, name)
     if codec is not None and payloads:
         decoded = await codec.decode([payload for _, payload in payloads])
         for (path, _), payload in zip(payloads, decoded, strict=True):
             _walk(payload, f"{path} (codec-decoded)", blobs, [])
-    return expand(blobs)
+    return await asyncio.to_thread(expand, blobs)
+
+
+def _fields(
+    history: WorkflowHistory | History | str | dict[str, Any], name: str
+) -> tuple[list[Blob], list[tuple[str, Payload]]]:
+    """The history's JSON and every field (as blobs), and its payloads."""
+    proto = _history(history)
+    blobs = [Blob(f"{name} (JSON)", google.protobuf.json_format.MessageToJson(proto).encode("utf-8"))]
+    payloads: list[tuple[str, Payload]] = []
+    _walk(proto, name, blobs, payloads)
+    return blobs, payloads
 
 
 async def stored_history_blobs(
