@@ -8,6 +8,11 @@ from api.main import create_app
 from tests.support.appdb import add_user, make_settings, migrated_engine
 
 
+@pytest.fixture(autouse=True)
+def _event_loop_never_blocked(no_loop_stalls: None) -> None:
+    """Every test here fails if one callback held the event loop for 100 ms (tests/support/loop_stalls.py)."""
+
+
 @pytest.fixture
 def settings(tmp_path):
     return make_settings(tmp_path)

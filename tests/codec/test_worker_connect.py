@@ -21,6 +21,9 @@ from tests.support.appdb import make_settings
 from tests.support.codec_keys import TEST_KEYRING
 from tests.support.servers import free_port
 
+# The worker's own startup code runs in the test's loop: it must not block it (tests/support/loop_stalls.py).
+pytestmark = pytest.mark.usefixtures("no_loop_stalls")
+
 
 @contextlib.asynccontextmanager
 async def forwarder(port: int, target: str) -> AsyncIterator[None]:

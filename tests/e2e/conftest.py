@@ -33,6 +33,12 @@ CLIENT_ID = "11111111-2222-4333-8444-555555555555"
 CLIENT_SECRET = "e2e-client-secret-" + uuid.uuid4().hex
 
 
+@pytest.fixture(autouse=True)
+def _event_loop_never_blocked(no_loop_stalls: None) -> None:
+    """Every test here fails if one callback held the event loop for 100 ms (tests/support/loop_stalls.py):
+    the API and the worker share the test's loop, so any of them blocking it is caught."""
+
+
 def service_settings(
     data_dir: Path,
     api_url: str,

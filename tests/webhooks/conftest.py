@@ -9,6 +9,11 @@ from tests.recipes.support import add_connection
 from tests.support.appdb import add_user, make_settings, migrated_engine
 
 
+@pytest.fixture(autouse=True)
+def _event_loop_never_blocked(no_loop_stalls: None) -> None:
+    """Every test here fails if one callback held the event loop for 100 ms (tests/support/loop_stalls.py)."""
+
+
 @pytest.fixture
 def engine(tmp_path) -> Iterator[Engine]:
     """A migrated SQLite file, as `make run` has it."""
