@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from accounts.credentials import hash_api_token, new_api_token
 from accounts.errors import ConflictError, NotFoundError
 from accounts.schemas import RoleName
-from db.models import Account, ApiToken, Role, User
+from db.accounts import Account, ApiToken, Role, User
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from accounts.credentials import hash_session_id, new_session_id
 from config.settings import Settings
-from db.models import BrowserSession, User
+from db.accounts import BrowserSession, User
 
 SESSION_COOKIE = "oi_session"
 

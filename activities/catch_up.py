@@ -21,7 +21,7 @@ from db.connections import Connection
 from db.engine import session_scope
 from db.sync_state import MailSyncState
 from graph.errors import SyncStateExpired, Unauthorized
-from models.messages import CatchUpRequest, CatchUpResult
+from payloads.messages import CatchUpRequest, CatchUpResult
 
 DELTA_PAGE_SIZE = 100
 # Graph stamps receivedDateTime to the whole second by Exchange's clock, not ours: a first round that

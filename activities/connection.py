@@ -24,9 +24,9 @@ from db.connections import Connection
 from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
 from graph.identity_errors import ReconnectRequired
-from graph.models import Subscription
 from graph.scopes import reads_mail
-from models.connection import (
+from graph.wire import Subscription
+from payloads.connection import (
     SUBSCRIPTION_GONE,
     ConnectionRef,
     RefreshResult,

@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from graph.errors import GraphError, Throttled
 from graph.identity_errors import IdentityError, ReconnectRequired
-from models.connection import GRANT_REVOKED
+from payloads.connection import GRANT_REVOKED
 from vault.errors import TokenNotFound, VaultStoreError
 
 

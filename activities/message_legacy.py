@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.message_steps import MessageSteps
-from models.messages import (
+from payloads.messages import (
     RECIPE_BROKEN,
     ItemRequest,
     MatchRequest,

@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from models.messages import MessageInput, MessageStarts, MessageStartsResult
+from payloads.messages import MessageInput, MessageStarts, MessageStartsResult
 from workflows import search_attributes as sa
 from workflows.message import MessageWorkflow, message_workflow_id
 

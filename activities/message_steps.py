@@ -29,7 +29,7 @@ from boards.errors import BoardStoreError
 from boards.store import BoardStore
 from db.engine import session_scope
 from graph.errors import NotFound
-from models.messages import (
+from payloads.messages import (
     RECIPE_BROKEN,
     FetchedMessage,
     FolderCheck,

@@ -19,8 +19,8 @@ from temporalio.exceptions import ApplicationError
 
 from db.connections import Connection
 from db.engine import session_scope
-from graph.models import Subscription
-from models.connection import MAILBOX_INVALID, ConnectionStatus
+from graph.wire import Subscription
+from payloads.connection import MAILBOX_INVALID, ConnectionStatus
 
 INBOX_RESOURCE = "me/mailFolders('inbox')/messages"
 _LIVE = (ConnectionStatus.ACTIVE.value, ConnectionStatus.CONNECTING.value)

@@ -25,11 +25,11 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
+from db.accounts import User
 from db.connections import Connection, OAuthFlow
-from db.models import User
 from graph.identity import Identity, TokenSet
 from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope, reads_mail
-from models.connection import ConnectionInput, ConnectionState, ConnectionStatus
+from payloads.connection import ConnectionInput, ConnectionState, ConnectionStatus
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
 from workflows import search_attributes as sa

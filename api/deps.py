@@ -15,8 +15,8 @@ from temporalio.client import Client
 from accounts.service import authenticate_token
 from accounts.sessions import SESSION_COOKIE, resolve_session
 from config.settings import Settings
+from db.accounts import Role, User
 from db.engine import session_factory
-from db.models import Role, User
 
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.messages import NotifiedMessages
+from payloads.messages import NotifiedMessages
 from webhooks.coalesce import ConnectionPlan, Send, plan
 from webhooks.outbox import ClaimedEntry, Outbox
 from workflows.connection import ConnectionWorkflow

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from db.accounts import utcnow
 from db.base import Base
-from db.models import utcnow
 from db.types import UTCDateTime
 
 OUTCOMES = ("processed", "skipped", "failed")

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from db.accounts import utcnow
 from db.base import Base
-from db.models import utcnow
 from db.types import UTCDateTime
 
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from db.accounts import utcnow
 from db.base import Base
-from db.models import utcnow
 from db.types import UTCDateTime
 
 KINDS = ("change", "lifecycle")
@@ -44,7 +44,7 @@ class OutboxRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     # change: JSON list of Graph message ids (one request's ids for this connection, deduplicated).
     message_ids: Mapped[str | None] = mapped_column(Text, default=None)
-    # lifecycle: a models.connection.LifecycleEvent value.
+    # lifecycle: a payloads.connection.LifecycleEvent value.
     lifecycle_event: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The lease: which forwarder holds the row and until when. Free when claimed_until is NULL or past,

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from graph.errors import GraphError, GraphUnavailable, Throttled, error_from_response
 from graph.limits import MailboxLimiter
-from graph.models import (
+from graph.wire import (
     DeltaPage,
     MailFolder,
     Message,

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from config.settings import get_settings
-from db import activity_log, boards, connections, models, outbox, recipes, sync_state  # noqa: F401  (registers the tables)
+from db import accounts, activity_log, boards, connections, outbox, recipes, sync_state  # noqa: F401  (registers the tables)
 from db.base import Base
 from db.engine import engine_from_settings
 

@@ -1,9 +1,9 @@
-"""A Graph message as the plain facts recipes match and render (models.email.EmailFacts)."""
+"""A Graph message as the plain facts recipes match and render (payloads.email.EmailFacts)."""
 
 from __future__ import annotations
 
-from graph.models import Message
-from models.email import EmailFacts
+from graph.wire import Message
+from payloads.email import EmailFacts
 from recipes.html_text import html_to_text
 
 __all__ = ["BODY_TEXT_MAX", "EmailFacts", "facts_from_graph"]

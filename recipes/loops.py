@@ -10,7 +10,7 @@ so a forwarded customer email is not lost.
 
 from __future__ import annotations
 
-from models.email import EmailFacts
+from payloads.email import EmailFacts
 
 OWN_MARKER_HEADER = "x-outlook-integration"
 

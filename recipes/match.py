@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from models.email import EmailFacts
+from payloads.email import EmailFacts
 from recipes.model import Recipe
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC
 
 from boards.draft import ItemDraft
-from models.email import EmailFacts
+from payloads.email import EmailFacts
 from recipes.model import Recipe
 from recipes.templates import render
 

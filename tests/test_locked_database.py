@@ -26,7 +26,7 @@ from api.deps import get_engine
 from api.main import create_app
 from db.connections import Connection, OAuthFlow
 from db.engine import session_scope
-from models.connection import ConnectionStatus, StatusRecord
+from payloads.connection import ConnectionStatus, StatusRecord
 from tests.recipes.support import add_connection
 from tests.support.appdb import add_user, make_settings, migrated_engine
 

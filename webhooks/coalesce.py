@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from models.connection import LifecycleEvent
+from payloads.connection import LifecycleEvent
 from webhooks.outbox import ClaimedEntry
 
 # NotifiedMessages.message_ids holds at most this many: a larger backlog for one connection becomes

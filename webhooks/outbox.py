@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from db.engine import session_scope
 from db.outbox import OutboxRow
-from models.connection import LifecycleEvent
+from payloads.connection import LifecycleEvent
 from webhooks.group_commit import GroupCommit
 
 

@@ -21,14 +21,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.connection import ConnectionActivities
-    from models.connection import (
+    from payloads.connection import (
         GRANT_REVOKED,
         ConnectionInput,
         ConnectionStatus,
         ConnectionView,
         LifecycleEvent,
     )
-    from models.messages import NotifiedMessages
+    from payloads.messages import NotifiedMessages
 
 from workflows.connection_parts.calls import Attempts, ConnectionFailure, call, call_until_done
 from workflows.connection_parts.messages import Messages

@@ -27,8 +27,8 @@ from workflows.ids import message_workflow_id
 with workflow.unsafe.imports_passed_through():
     from activities.message_legacy import LegacyMessageActivities
     from activities.message_steps import MessageSteps
-    from models.connection import GRANT_REVOKED
-    from models.messages import (
+    from payloads.connection import GRANT_REVOKED
+    from payloads.messages import (
         RECIPE_BROKEN,
         ItemRequest,
         MatchRequest,

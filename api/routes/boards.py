@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.deps import CurrentUser, SessionDep
 from boards import service
 from boards.schemas import BoardCreate, BoardPublic, BoardsPublic, ItemsPublic
-from db.models import User
+from db.accounts import User
 
 router = APIRouter(prefix="/api/boards", tags=["boards"])
 

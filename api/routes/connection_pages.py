@@ -16,7 +16,7 @@ from api.schemas_connections import ConnectionPublic
 from api.templating import templates
 from db.connections import Connection
 from graph.identity_errors import IdentityError
-from models.connection import ConnectionStatus
+from payloads.connection import ConnectionStatus
 from workflows.ids import connection_workflow_id
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

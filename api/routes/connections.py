@@ -19,10 +19,10 @@ from api import connecting
 from api.connection_deps import IdentityDep
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep
 from api.schemas_connections import ConnectionPublic, ConnectionsPublic, ReconnectPublic
+from db.accounts import User
 from db.connections import Connection
-from db.models import User
 from graph.identity_errors import IdentityError
-from models.connection import ConnectionStatus
+from payloads.connection import ConnectionStatus
 
 router = APIRouter(prefix="/api/connections", tags=["connections"])
 

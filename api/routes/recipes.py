@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.deps import CurrentUser, SessionDep
 from api.routes.connections import owned_connection
 from boards import service as boards
-from db.models import User
+from db.accounts import User
 from db.recipes import RecipeRow
 from recipes import store
 from recipes.board_check import board_problems

@@ -18,7 +18,7 @@ from accounts.schemas import (
     UsersPublic,
 )
 from api.deps import CurrentAdmin, CurrentUser, SessionDep
-from db.models import Role, User
+from db.accounts import Role, User
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.webhook_deps import DirectoryDep, ForwarderDep, OutboxDep, VerifierDep
-from models.connection import LifecycleEvent
+from payloads.connection import LifecycleEvent
 from vault.errors import VaultStoreError
 from webhooks.models import NotificationBatch
 from webhooks.outbox import OutboxEntry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from boards.draft import ItemDraft
-from graph.models import Message
+from graph.wire import Message
 
 
 class NaiveStep(BaseModel):

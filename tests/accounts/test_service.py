@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from accounts import service
 from accounts.errors import ConflictError, NotFoundError
-from db.models import Account, ApiToken, User
+from db.accounts import Account, ApiToken, User
 
 
 def _account_with_admin(session: Session, name: str = "acme") -> tuple[Account, User]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from accounts import service
 from accounts.credentials import hash_session_id
 from accounts.sessions import cookie_params, create_session, resolve_session, revoke_session
-from db.models import BrowserSession, User
+from db.accounts import BrowserSession, User
 from tests.support.appdb import make_settings
 
 

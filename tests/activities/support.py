@@ -24,14 +24,14 @@ from boards.schemas import BoardCreate, ColumnCreate
 from boards.service import create_board
 from boards.store import BoardStore
 from config.settings import Settings
+from db.accounts import User
 from db.connections import Connection
 from db.engine import session_scope
-from db.models import User
 from graph.errors import parse_retry_after
 from graph.http_client import build_http_client
 from graph.identity import Identity, TokenSet
 from graph.mail import GraphMail
-from models.connection import ConnectionStatus
+from payloads.connection import ConnectionStatus
 from recipes.model import RecipeSpec
 from recipes.store import add_recipe
 from tests.graph.support import control, pre_consent, run_consent

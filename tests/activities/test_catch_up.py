@@ -17,8 +17,15 @@ from temporalio.testing import ActivityEnvironment
 from activities.catch_up import DELTA_PAGE_SIZE
 from db.engine import session_scope
 from db.sync_state import MailSyncState
-from models.connection import ConnectionRef
-from models.messages import CatchUpRequest, CatchUpResult, MessageInput, MessageResult, Outcome, OutcomeRecord
+from payloads.connection import ConnectionRef
+from payloads.messages import (
+    CatchUpRequest,
+    CatchUpResult,
+    MessageInput,
+    MessageResult,
+    Outcome,
+    OutcomeRecord,
+)
 from tests.activities.support import SHORT_TOKEN_SECONDS, Mailbox, World
 
 Position = tuple[str | None, str | None, int | None, str | None]

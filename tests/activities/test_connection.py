@@ -17,7 +17,7 @@ from activities.connection import ConnectionActivities
 from activities.subscription_conflict import ANOTHER_CONNECTION, ANOTHER_INSTALLATION
 from db.connections import Connection
 from db.engine import session_scope
-from models.connection import (
+from payloads.connection import (
     MAILBOX_INVALID,
     SUBSCRIPTION_GONE,
     ConnectionRef,

@@ -19,8 +19,8 @@ from temporalio.testing import ActivityEnvironment
 
 from config.settings import Settings
 from graph.identity_errors import REASONS
-from models.connection import GRANT_REVOKED, ConnectionRef
-from models.messages import CatchUpRequest, FolderCheck, MessageInput
+from payloads.connection import GRANT_REVOKED, ConnectionRef
+from payloads.messages import CatchUpRequest, FolderCheck, MessageInput
 from tests.activities.support import SHORT_TOKEN_SECONDS, Mailbox, World, build_world
 from tests.support.servers import free_port
 

@@ -12,7 +12,7 @@ from activities.message_legacy import LegacyMessageActivities
 from activitylog import recent_outcomes
 from db.boards import BoardGroup
 from db.engine import session_scope
-from models.messages import MessageInput, MessageResult, Outcome
+from payloads.messages import MessageInput, MessageResult, Outcome
 from tests.activities.support import Mailbox, World
 
 

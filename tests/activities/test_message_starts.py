@@ -13,7 +13,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.message_starts import start_message_workflows
-from models.messages import MessageInput, MessageStarts, MessageStartsResult
+from payloads.messages import MessageInput, MessageStarts, MessageStartsResult
 from workflows import search_attributes as sa
 from workflows.ids import message_workflow_id
 

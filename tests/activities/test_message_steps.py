@@ -19,8 +19,8 @@ from boards.service import get_board, list_items
 from db.boards import BoardColumn, BoardGroup, BoardItem
 from db.engine import session_scope
 from db.recipes import RecipeRow
-from models.email import EmailFacts
-from models.messages import (
+from payloads.email import EmailFacts
+from payloads.messages import (
     RECIPE_BROKEN,
     FolderCheck,
     ItemRequest,

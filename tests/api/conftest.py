@@ -51,8 +51,8 @@ def admin(engine):
 def member(engine, admin):
     """(user id, plain token) of a member of the same account as `admin`."""
     from accounts import service
+    from db.accounts import User
     from db.engine import session_scope
-    from db.models import User
 
     with session_scope(engine) as session:
         account = session.get_one(User, admin[0]).account

@@ -7,8 +7,8 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
+from db.accounts import ApiToken
 from db.engine import session_scope
-from db.models import ApiToken
 from tests.api.conftest import bearer
 
 

@@ -23,8 +23,8 @@ from api.webhook_forwarder import ForwarderTiming, WebhookForwarder
 from db.engine import create_db_engine, session_scope
 from db.migrate import upgrade_to_head
 from db.outbox import OutboxRow
-from models.connection import ConnectionInput, LifecycleEvent
-from models.messages import NotifiedMessages
+from payloads.connection import ConnectionInput, LifecycleEvent
+from payloads.messages import NotifiedMessages
 from tests.recipes.support import add_connection
 from tests.support.appdb import add_user, make_settings
 from tests.support.codec_keys import TEST_DATA_CONVERTER

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from temporalio.client import WorkflowHistory
 
 from db.connections import Connection, OAuthFlow
-from models.connection import ConnectionStatus
+from payloads.connection import ConnectionStatus
 from tests.e2e.conftest import CLIENT_SECRET, Stack
 from tests.e2e.helpers import (
     CLIENT_STATES,

@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.connection import ConnectionActivities
 from activities.mailbox_access import MailboxAccess
-from models.connection import ConnectionRef
+from payloads.connection import ConnectionRef
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import connected_mailbox, emulator_requests, set_faults
 

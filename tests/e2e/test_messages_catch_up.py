@@ -15,7 +15,7 @@ from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
 from db.engine import session_scope
 from db.sync_state import MailSyncState
-from models.messages import CatchUpRequest
+from payloads.messages import CatchUpRequest
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import CUSTOMER, api_call, emulator_requests, eventually, set_faults
 from tests.e2e.test_messages import connected_with_recipe, deliver, items

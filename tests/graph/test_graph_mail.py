@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from graph.errors import Conflict, Forbidden, GraphError, NotFound, SyncStateExpired, Unauthorized
 from graph.identity import Identity, TokenSet
 from graph.mail import WELL_KNOWN_FOLDERS, GraphMail, MailboxClient
-from graph.models import Message, OutgoingMessage
 from graph.tokens import with_token_refresh
+from graph.wire import Message, OutgoingMessage
 from tests.graph.support import (
     SCOPES,
     RegisteredApp,

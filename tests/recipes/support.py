@@ -9,9 +9,9 @@ from sqlalchemy import Engine
 
 from boards import service as boards
 from boards.schemas import BoardCreate, BoardPublic
+from db.accounts import User
 from db.connections import Connection
 from db.engine import session_scope
-from db.models import User
 
 SUPPORT_BOARD = {
     "name": "Support",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from graph.models import Message
+from graph.wire import Message
 from recipes.email import EmailFacts, facts_from_graph
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from models.connection import LifecycleEvent
-from models.messages import NotifiedMessages
+from payloads.connection import LifecycleEvent
+from payloads.messages import NotifiedMessages
 from webhooks.coalesce import MAX_IDS_PER_SIGNAL, plan
 from webhooks.outbox import ClaimedEntry
 

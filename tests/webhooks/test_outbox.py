@@ -18,7 +18,7 @@ from db.connections import Connection
 from db.engine import create_db_engine, session_scope
 from db.migrate import upgrade_to_head
 from db.outbox import OutboxRow
-from models.connection import LifecycleEvent
+from payloads.connection import LifecycleEvent
 from tests.db.postgres_server import available, running_postgres
 from tests.recipes.support import add_connection
 from tests.support.appdb import add_user

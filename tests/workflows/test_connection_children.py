@@ -18,8 +18,8 @@ from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.connection import ConnectionInput, ConnectionStatus, ConnectionTiming
-from models.messages import FolderCheck, MessageInput, NotifiedMessages
+from payloads.connection import ConnectionInput, ConnectionStatus, ConnectionTiming
+from payloads.messages import FolderCheck, MessageInput, NotifiedMessages
 from tests.replay.record import RECORD, write_run
 from tests.workflows.test_connection_time_skipping import SimulatedMicrosoft, status
 from tests.workflows.test_connection_timing import current_details

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.connection import (
+from payloads.connection import (
     GRANT_REVOKED,
     SUBSCRIPTION_GONE,
     ConnectionInput,
@@ -36,7 +36,7 @@ from models.connection import (
     SubscriptionRequest,
     ValidationResult,
 )
-from models.messages import CatchUpRequest, CatchUpResult, NotifiedMessages
+from payloads.messages import CatchUpRequest, CatchUpResult, NotifiedMessages
 from tests.replay.record import RECORD, write_single_run
 from workflows.connection import ConnectionWorkflow
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
-from models.connection import ConnectionStatus, ConnectionTiming, ValidationResult
+from payloads.connection import ConnectionStatus, ConnectionTiming, ValidationResult
 from tests.replay.record import RECORD, write_run
 from tests.workflows.test_connection_time_skipping import (
     SimulatedMicrosoft,

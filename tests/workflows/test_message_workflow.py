@@ -18,9 +18,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.connection import GRANT_REVOKED
-from models.email import EmailFacts
-from models.messages import (
+from payloads.connection import GRANT_REVOKED
+from payloads.email import EmailFacts
+from payloads.messages import (
     RECIPE_BROKEN,
     FetchedMessage,
     FolderCheck,

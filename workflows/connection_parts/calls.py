@@ -18,7 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.connection import ConnectionActivities
-    from models.connection import GRANT_REVOKED, MAILBOX_INVALID, SUBSCRIPTION_GONE
+    from payloads.connection import GRANT_REVOKED, MAILBOX_INVALID, SUBSCRIPTION_GONE
 
 NON_RETRYABLE = [GRANT_REVOKED, SUBSCRIPTION_GONE, MAILBOX_INVALID]
 RETRY = RetryPolicy(

@@ -23,8 +23,8 @@ from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 with workflow.unsafe.imports_passed_through():
     from activities.catch_up import CatchUpActivities
     from activities.message_starts import start_message_workflows
-    from models.connection import ConnectionStatus
-    from models.messages import CatchUpRequest, MessageInput, MessageStarts
+    from payloads.connection import ConnectionStatus
+    from payloads.messages import CatchUpRequest, MessageInput, MessageStarts
     from workflows.message import MessageWorkflow, message_workflow_id
     from workflows.search_attributes import CONNECTION_ID
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from models.connection import ConnectionInput, ConnectionRef, ConnectionState
+    from payloads.connection import ConnectionInput, ConnectionRef, ConnectionState
 
 
 @dataclass

@@ -7,7 +7,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.connection import ConnectionActivities
-    from models.connection import ConnectionStatus, StatusRecord
+    from payloads.connection import ConnectionStatus, StatusRecord
     from workflows.search_attributes import CONNECTION_STATUS
 
 from workflows.connection_parts.calls import call_until_done

@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.connection import ConnectionActivities
-    from models.connection import SUBSCRIPTION_GONE, SubscriptionInfo, SubscriptionRef, SubscriptionRequest
+    from payloads.connection import SUBSCRIPTION_GONE, SubscriptionInfo, SubscriptionRef, SubscriptionRequest
 
 from workflows.connection_parts.calls import (
     ACTIVITY_TIMEOUT,

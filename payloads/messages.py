@@ -1,6 +1,6 @@
 """What the message workflow and its activities exchange.
 
-Ids, outcomes and reasons, except `EmailFacts` (models.email): the fetch step's result and the match and
+Ids, outcomes and reasons, except `EmailFacts` (payloads.email): the fetch step's result and the match and
 item steps' input carry the email's fields, which only ever reach Temporal encrypted by the payload
 codec (codec/). Reasons are fixed phrases and names from the user's recipes, never email content.
 """
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from models.email import EmailFacts
+from payloads.email import EmailFacts
 
 
 class Outcome(StrEnum):
