@@ -8,12 +8,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from api import connecting
 from api.connection_deps import IdentityDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
 from api.schemas_connections import ConnectionPublic
 from api.templating import templates
+from connections import consent
 from db.connections import Connection
 from graph.identity_errors import IdentityError
 from payloads.connection import ConnectionStatus
@@ -75,8 +75,8 @@ async def reconnect_page(
     if row.status == ConnectionStatus.DISCONNECTED.value:
         raise HTTPException(409, detail="a disconnected connection cannot be reconnected")
     try:
-        url = await connecting.begin(
-            session, identity, user, connecting.requestable(row.scope_list), settings.oauth_redirect_uri, row
+        url = await consent.begin(
+            session, identity, user, consent.requestable(row.scope_list), settings.oauth_redirect_uri, row
         )
     except IdentityError:
         raise HTTPException(502, detail="Microsoft's sign-in service did not answer") from None

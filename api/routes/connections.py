@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.service import RPCError
 
-from api import connecting
 from api.connection_deps import IdentityDep
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep
 from api.schemas_connections import ConnectionPublic, ConnectionsPublic, ReconnectPublic
+from connections import consent, lifecycle
 from db.accounts import User
 from db.connections import Connection
 from graph.identity_errors import IdentityError
@@ -72,7 +72,7 @@ async def disconnect(
 
 async def request_disconnect(temporal: TemporalClientDep, task_queue: str, row: Connection) -> None:
     try:
-        await connecting.request_disconnect(temporal, task_queue, row)
+        await lifecycle.request_disconnect(temporal, task_queue, row)
     except RPCError:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
@@ -93,9 +93,9 @@ async def reconnect(
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="a disconnected connection cannot be reconnected"
         )
-    scopes = connecting.requestable(row.scope_list)
+    scopes = consent.requestable(row.scope_list)
     try:
-        url = await connecting.begin(session, identity, user, scopes, settings.oauth_redirect_uri, row)
+        url = await consent.begin(session, identity, user, scopes, settings.oauth_redirect_uri, row)
     except IdentityError:
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY, detail="Microsoft's sign-in service did not answer"

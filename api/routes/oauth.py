@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.service import RPCError
 
-from api import connecting
-from api.connecting import ConnectError
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.templating import templates
+from connections import consent
+from connections.consent import ConnectError
 from graph.identity_errors import ConsentDeclined, IdentityError, IdentityUnavailable, StateMismatch
 from vault.errors import VaultStoreError
 
@@ -39,8 +39,8 @@ async def connect_outlook(
     if user is None:
         return RedirectResponse("/signin", status_code=303)
     try:
-        wanted = connecting.graph_scopes([s.strip() for s in scopes.split(",") if s.strip()])
-        url = await connecting.begin(session, identity, user, wanted, settings.oauth_redirect_uri)
+        wanted = consent.graph_scopes([s.strip() for s in scopes.split(",") if s.strip()])
+        url = await consent.begin(session, identity, user, wanted, settings.oauth_redirect_uri)
     except ConnectError as err:
         return _problem(request, err.message, err.status)
     except IdentityError:
@@ -63,13 +63,13 @@ async def oauth_callback(
         return _problem(request, "sign in first, then connect the mailbox again", 401)
     params = dict(request.query_params)
     try:
-        flow, reconnect_id = await connecting.take_flow(session, user, params.get("state"))
+        flow, reconnect_id = await consent.take_flow(session, user, params.get("state"))
         if "error" in params:
             if params["error"] == "access_denied":
                 raise ConsentDeclined()
             raise ConnectError(f"Microsoft refused the sign-in ({params['error'][:64]})")
         token_set = await identity.redeem(flow, params)
-        connected = await connecting.complete(
+        connected = await consent.complete(
             session, tokens, temporal, settings.temporal_task_queue, user, token_set, reconnect_id
         )
     except ConnectError as err:

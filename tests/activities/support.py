@@ -19,11 +19,11 @@ from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
 from activities.mailbox_access import MailboxAccess
 from activities.message_steps import MessageSteps
-from api.connecting import graph_scopes
 from boards.schemas import BoardCreate, ColumnCreate
 from boards.service import create_board
 from boards.store import BoardStore
 from config.settings import Settings
+from connections.consent import graph_scopes
 from db.accounts import User
 from db.connections import Connection
 from db.engine import session_scope
@@ -188,7 +188,7 @@ class World:
         """The user's consent in the emulator, as the browser would give it, and the code redeemed."""
         redirect_uri = self.settings.oauth_redirect_uri
         with warnings.catch_warnings():
-            # MSAL recommends form_post; the API uses the query (api/connecting.py), and so do we.
+            # MSAL recommends form_post; the API uses the query (connections/consent.py), and so do we.
             warnings.filterwarnings("ignore", "response_mode", UserWarning)
             flow = await identity.initiate_auth_code_flow(asked, redirect_uri, login_hint=email)
         await pre_consent(self.emulator, email, granted if granted is not None else asked)

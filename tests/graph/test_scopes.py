@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.connecting import requestable
+from connections.consent import requestable
 from graph.scopes import has_scope, reads_mail, sends_mail, short_scope
 
 MAIL_READ_FORMS = ["mail.read", "Mail.Read", "MAIL.READ", "https://graph.microsoft.com/Mail.Read"]

@@ -22,21 +22,17 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.service import RPCError
 
+from connections.lifecycle import signal_reconnected, start_workflow
 from db.accounts import User
 from db.connections import Connection, OAuthFlow
 from graph.identity import Identity, TokenSet
-from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope, reads_mail
-from payloads.connection import ConnectionInput, ConnectionState, ConnectionStatus
+from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope
+from payloads.connection import ConnectionStatus
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
-from workflows import search_attributes as sa
-from workflows.connection import ConnectionWorkflow
-from workflows.ids import connection_workflow_id
 
-log = logging.getLogger("api.connecting")
+log = logging.getLogger("connections.consent")
 
 FLOW_LIFETIME = timedelta(minutes=10)
 SCOPE_CHOICES = {"incoming": MAIL_READ, "outgoing": MAIL_SEND}
@@ -161,7 +157,7 @@ async def complete(
     if existing is not None:
         await tokens_store.save(str(existing.id), stored)
         await asyncio.to_thread(_regranted, session, existing, tokens.scopes, stored.display_name)
-        await _signal_reconnected(temporal, task_queue, existing)
+        await signal_reconnected(temporal, task_queue, existing)
         return Connected(existing, reconnected=True)
     connection = Connection(
         account_id=user.account_id,
@@ -174,7 +170,7 @@ async def complete(
     await asyncio.to_thread(_insert, session, connection)
     try:
         await tokens_store.save(str(connection.id), stored)
-        await _start_workflow(temporal, task_queue, connection)
+        await start_workflow(temporal, task_queue, connection)
     except Exception:
         await _undo(session, tokens_store, connection)
         raise
@@ -213,63 +209,6 @@ def _regranted(session: Session, connection: Connection, scopes: list[str], disp
 def _insert(session: Session, connection: Connection) -> None:
     session.add(connection)
     session.commit()
-
-
-async def request_disconnect(temporal: Client, task_queue: str, connection: Connection) -> None:
-    """Signal-with-start: a running workflow gets the signal; one that has ended (terminated by an
-    operator, failed) is started again to clean up - delete the subscription Graph may still hold,
-    destroy the connection's Vault secrets, record `disconnected` - so nothing outlives a disconnect."""
-    leftover = ConnectionState(subscription_id=connection.subscription_id, disconnect_requested=True)
-    await _start_workflow(temporal, task_queue, connection, state=leftover, start_signal="disconnect")
-
-
-async def _start_workflow(
-    temporal: Client,
-    task_queue: str,
-    connection: Connection,
-    *,
-    state: ConnectionState | None = None,
-    start_signal: str | None = None,
-) -> None:
-    attributes = TypedSearchAttributes(
-        [
-            SearchAttributePair(sa.CONNECTION_ID, str(connection.id)),
-            SearchAttributePair(sa.MAILBOX, connection.mailbox),
-            SearchAttributePair(sa.CONNECTION_STATUS, ConnectionStatus.CONNECTING.value),
-            SearchAttributePair(sa.OWNER_ID, str(connection.owner_id)),
-        ]
-    )
-    await temporal.start_workflow(
-        ConnectionWorkflow.run,
-        ConnectionInput(
-            connection_id=str(connection.id),
-            owner_id=str(connection.owner_id),
-            mailbox=connection.mailbox,
-            incoming=reads_mail(connection.scope_list),
-            state=state or ConnectionState(),
-        ),
-        start_signal=start_signal,
-        id=connection_workflow_id(connection.id),
-        task_queue=task_queue,
-        search_attributes=attributes,
-        static_summary=f"Outlook connection for {connection.mailbox}",
-        static_details=(
-            f"**Connection:** {connection.id}\n\n**Mailbox:** {connection.mailbox}\n\n"
-            f"**Scopes:** {connection.scopes}"
-        ),
-    )
-
-
-async def _signal_reconnected(temporal: Client, task_queue: str, conn: Connection) -> None:
-    try:
-        await temporal.get_workflow_handle(connection_workflow_id(conn.id)).signal(
-            ConnectionWorkflow.reconnected
-        )
-    except RPCError:
-        # The workflow has ended (it should not have, short of an operator terminating it): start
-        # a fresh one for the same connection so reconnect always brings it back.
-        log.warning("connection %s had no running workflow; starting a new one", conn.id)
-        await _start_workflow(temporal, task_queue, conn)
 
 
 async def _undo(session: Session, tokens_store: TokenStore, connection: Connection) -> None:
