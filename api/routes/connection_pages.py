@@ -42,6 +42,7 @@ def connection_page(
     session: SessionDep,
     settings: SettingsDep,
     user: OptionalUserDep,
+    temporal: TemporalClientDep,
 ) -> Response:
     """One connection's status, with reconnect and disconnect."""
     if user is None:
@@ -55,7 +56,8 @@ def connection_page(
             "c": ConnectionPublic.of(row),
             "workflow_id": connection_workflow_id(row.id),
             "temporal_ui_url": settings.temporal_ui_url,
-            "namespace": settings.temporal_namespace,
+            # The client's, which Temporal's environment configuration (a profile) may have set.
+            "namespace": temporal.namespace,
         },
     )
 
