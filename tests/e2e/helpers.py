@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import hvac
-import uvicorn
 from fastapi import FastAPI
 from pydantic import HttpUrl, SecretStr
 from temporalio.api.enums.v1 import EventType
@@ -21,6 +20,7 @@ from api.main import create_app
 from config.settings import Settings
 from tests.e2e.conftest import Stack
 from tests.support.servers import free_port
+from tests.support.serving import serving
 
 # The sender of the mail the e2e recipes match (the issue's recipe: *@customer.example, "help").
 CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
@@ -157,20 +157,8 @@ async def running_api(settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
     """Another replica of the API (uvicorn in this process, on the port of settings.public_base_url),
     for tests that need its in-memory state or its own task queue; yields (app, base URL)."""
     app = create_app(settings)
-    port = settings.public_base_url.port or 80
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    try:
+    async with serving(app, settings.public_base_url.port or 80, lifespan="on"):
         yield app, settings.public_base
-    finally:
-        server.should_exit = True
-        await serving
 
 
 def replica_settings(stack: Stack, **overrides: Any) -> Settings:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, Page, Response, async_playwright
 from temporalio import workflow
@@ -33,6 +32,7 @@ from stack.temporal import TemporalDevServer, check_temporal
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.appdb import add_user, make_settings, migrated_engine
 from tests.support.servers import free_port
+from tests.support.serving import serving
 
 SUBJECT = "Quarterly numbers, strictly confidential " + uuid.uuid4().hex[:6]
 
@@ -61,21 +61,6 @@ async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def _api(app: FastAPI, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await serving
-
-
-@asynccontextmanager
 async def _temporal_with_ui(data_dir: Path, ui_port: int, codec_endpoint: str) -> AsyncIterator[str]:
     server = TemporalDevServer(data_dir, port=free_port(), ui_port=ui_port, ui_codec_endpoint=codec_endpoint)
     process = subprocess.Popen(
@@ -93,7 +78,7 @@ async def _temporal_with_ui(data_dir: Path, ui_port: int, codec_endpoint: str) -
                     await asyncio.sleep(0.2)
         yield server.address
     finally:
-        stop_popen(process)
+        await asyncio.to_thread(stop_popen, process)  # it waits for the process: off the event loop
 
 
 @pytest.fixture
@@ -110,7 +95,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     app.dependency_overrides[get_engine] = lambda: engine
     app.state.payload_codec = codec
     async with (
-        _api(app, api_port),
+        serving(app, api_port),
         _temporal_with_ui(tmp_path / "temporal", ui_port, f"{api_url}/codec") as address,
     ):
         client = await Client.connect(address, data_converter=data_converter(codec))

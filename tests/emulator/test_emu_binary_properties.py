@@ -20,32 +20,15 @@ from typing import Any
 import httpx
 
 from tests.emulator.helpers import Connection, connect, control, deliver, mail_address, move, unique
+from tests.emulator.test_emu_graph_mail import WELL_KNOWN
 from tests.support.emulator_server import start_emulator
 
 IMMUTABLE = 'IdType="ImmutableId"'
 HEADER = 22  # reserved byte, 5 bytes of FILETIME, 16-byte GUID
 LEVEL = 5  # one response level per reply
 MESSAGE_BINARY = ("conversationIndex",)  # the message properties Graph types Edm.Binary
-FOLDERS = [  # every well-known folder the control API delivers to, and a custom one
-    "inbox",
-    "junkemail",
-    "deleteditems",
-    "sentitems",
-    "drafts",
-    "outbox",
-    "archive",
-    "clutter",
-    "conflicts",
-    "conversationhistory",
-    "localfailures",
-    "msgfolderroot",
-    "recoverableitemsdeletions",
-    "scheduled",
-    "searchfolders",
-    "serverfailures",
-    "syncissues",
-    "Binary Checks",
-]
+# Every well-known folder the control API delivers to, and a custom one.
+FOLDERS = [*WELL_KNOWN, "Binary Checks"]
 SELECT = "conversationIndex,conversationId,internetMessageId,internetMessageHeaders,subject"
 
 
