@@ -170,17 +170,24 @@ def vault_connection_paths(stack: Stack) -> set[str]:
     return paths
 
 
-def stored(stack: Stack) -> Stored:
-    return Stored(frozenset(connection_ids(stack)), frozenset(vault_connection_paths(stack)))
+async def stored(stack: Stack) -> Stored:
+    """What the database and Vault hold (read in a thread: the API shares this event loop)."""
+
+    def read() -> Stored:
+        return Stored(frozenset(connection_ids(stack)), frozenset(vault_connection_paths(stack)))
+
+    return await asyncio.to_thread(read)
 
 
-def assert_refused(stack: Stack, response: httpx.Response, status: int, says: str, before: Stored) -> None:
+async def assert_refused(
+    stack: Stack, response: httpx.Response, status: int, says: str, before: Stored
+) -> None:
     """A clear page with the expected 4xx, and nothing new stored anywhere."""
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith("text/html")
     assert "Mailbox not connected" in response.text and says in response.text, response.text
     assert "Traceback" not in response.text
-    after = stored(stack)
+    after = await stored(stack)
     assert not after.connections - before.connections, "a refused callback stored a connection"
     assert not after.vault_paths - before.vault_paths, "a refused callback stored something in Vault"
 
@@ -256,20 +263,20 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
     intruder, _ = await stack.signed_in_user(f"intruder-{uuid.uuid4().hex[:6]}@acme.example")
     async with contextlib.aclosing(browser), contextlib.aclosing(intruder):
         # Declined consent: Microsoft redirects back with error=access_denied.
-        before = stored(stack)
+        before = await stored(stack)
         await pre_answer_consent(stack, email, deny=True)
         declined = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming")
         assert declined.url.path == "/oauth/callback" and declined.url.params["error"] == "access_denied"
-        assert_refused(stack, declined, 400, "declined", before)
+        await assert_refused(stack, declined, 400, "declined", before)
 
         # A callback without state, and one whose state this service never issued (CSRF), while a
         # real sign-in with a real code is pending.
         callback = await consent_redirect(stack, browser, email)
-        before = stored(stack)
+        before = await stored(stack)
         missing = await browser.get(callback.copy_remove_param("state"))
-        assert_refused(stack, missing, 400, "has no state", before)
+        await assert_refused(stack, missing, 400, "has no state", before)
         forged = await browser.get(callback.copy_set_param("state", uuid.uuid4().hex))
-        assert_refused(stack, forged, 400, "never started here", before)
+        await assert_refused(stack, forged, 400, "never started here", before)
 
         # A flow older than its life (10 minutes): its row is aged in the database.
         callback = await consent_redirect(stack, browser, email)
@@ -281,15 +288,15 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
                 .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
             )
             assert aged.rowcount == 1, "the flow row was not found by the hash of its state"
-        before = stored(stack)
+        before = await stored(stack)
         expired = await browser.get(callback)
-        assert_refused(stack, expired, 400, "expired", before)
+        await assert_refused(stack, expired, 400, "expired", before)
 
         # Another signed-in user brings back the callback of a flow this user started.
         callback = await consent_redirect(stack, browser, email)
-        before = stored(stack)
+        before = await stored(stack)
         stolen = await intruder.get(callback, follow_redirects=False)
-        assert_refused(stack, stolen, 403, "another user", before)
+        await assert_refused(stack, stolen, 403, "another user", before)
         # The intruder did not spoil it: the user who started the sign-in still completes it.
         own = await browser.get(callback, follow_redirects=False)
         assert own.status_code == 303, own.text
@@ -304,21 +311,21 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
         assert connection_ids(stack) - existing == {connection_id}
         # Its workflow stores the subscription's clientState in Vault: let it finish first.
         await wait_status(stack, token, connection_id, "active")
-        before = stored(stack)
+        before = await stored(stack)
         assert {f"connections/{connection_id}/{leaf}" for leaf in ("tokens", "subscription")} <= (
             before.vault_paths
         ), "the Vault listing does not see a connection's paths"
         replayed = await browser.get(callback, follow_redirects=False)
-        assert_refused(stack, replayed, 400, "already used", before)
+        await assert_refused(stack, replayed, 400, "already used", before)
 
         # A code redeemed once, brought back with a fresh sign-in's state: Microsoft refuses it.
         fresh = await consent_redirect(stack, browser, email)
         reused = await browser.get(fresh.copy_set_param("code", callback.params["code"]))
-        assert_refused(stack, reused, 400, "already used", before)
+        await assert_refused(stack, reused, 400, "already used", before)
 
         # Bad input to the connect endpoint itself.
         bad = await browser.get(f"{stack.api_url}/connect/outlook?scopes=calendar")
-        assert_refused(stack, bad, 400, "incoming, outgoing", before)
+        await assert_refused(stack, bad, 400, "incoming, outgoing", before)
 
     # The one good callback started the one workflow; none of the refused ones started any.
     started = await visible_connection_workflows_since(stack, since)

@@ -7,6 +7,7 @@ the API's task queue) and the worker as a separate `python worker.py` process, k
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import signal
@@ -91,7 +92,7 @@ async def own_queue(stack: Stack, tmp_path: Path) -> AsyncIterator[tuple[Stack, 
         async with running_api(settings) as (_app, url):
             yield dataclasses.replace(stack, settings=settings, api_url=url), worker
     finally:
-        worker.stop()
+        await asyncio.to_thread(worker.stop)  # it waits for the process: off the event loop
         await clear_faults(stack)
         async with stack.emulator_control() as control:
             await control.post("/_emulator/apps", json={**app_body, "redirect_uris": redirects})
