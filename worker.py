@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
+from activities.folders import AllowedFolders
 from activities.health import HealthActivities
 from activities.mailbox_access import MailboxAccess
 from activities.message_legacy import LegacyMessageActivities
@@ -57,8 +58,10 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     engine = engine_from_settings(settings)
     resources.callback(engine.dispose)
     connection = ConnectionActivities(access, engine, settings.public_base)
-    steps = MessageSteps(access, engine, BoardStore(engine))
-    catch_up = CatchUpActivities(access, engine, steps.folders)
+    # Well-known folder ids, resolved once per connection, for the folder check and the catch-up alike.
+    folders = AllowedFolders(access)
+    steps = MessageSteps(access, engine, BoardStore(engine), folders)
+    catch_up = CatchUpActivities(access, engine, folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.
     legacy = [start_message_workflows, *LegacyMessageActivities(steps).all()]
     return [health.check_vault_login, *connection.all(), *steps.all(), *catch_up.all(), *legacy]

@@ -56,11 +56,13 @@ RECIPES_FRESH_FOR = 2.0
 
 
 class MessageSteps:
-    def __init__(self, access: MailboxAccess, engine: Engine, boards: BoardStore) -> None:
+    def __init__(
+        self, access: MailboxAccess, engine: Engine, boards: BoardStore, folders: AllowedFolders
+    ) -> None:
         self._access = access
         self._engine = engine
         self._boards = boards
-        self._folders = AllowedFolders(access)
+        self._folders = folders
         self._recipes_read: dict[str, tuple[float, list[Recipe]]] = {}
 
     @activity.defn(name="check_folder")
@@ -173,10 +175,6 @@ class MessageSteps:
 
     async def _recipe(self, connection_id: str, recipe_id: str) -> Recipe | None:
         return next((r for r in await self._recipes(connection_id) if r.id == recipe_id), None)
-
-    @property
-    def folders(self) -> AllowedFolders:
-        return self._folders
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [

@@ -126,6 +126,19 @@ def _take_flow(session: Session, user: User, state: str) -> tuple[dict[str, Any]
     return flow, row.connection_id
 
 
+def tokens_to_store(tokens: TokenSet, mailbox: str) -> StoredTokens:
+    """What Vault keeps of a token set the identity platform just issued for `mailbox`."""
+    return StoredTokens(
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_at=tokens.expires_at,
+        display_name=tokens.display_name or "",
+        mailbox=mailbox,
+        scopes=tokens.scopes,
+        obtained_at=tokens.obtained_at,
+    )
+
+
 @dataclass
 class Connected:
     connection: Connection
@@ -144,15 +157,7 @@ async def complete(
     mailbox = (tokens.username or "").lower()
     if not mailbox:
         raise ConnectError("Microsoft did not say which mailbox was signed in to", status=502)
-    stored = StoredTokens(
-        access_token=tokens.access_token,
-        refresh_token=tokens.refresh_token,
-        expires_at=tokens.expires_at,
-        display_name=tokens.display_name or "",
-        mailbox=mailbox,
-        scopes=tokens.scopes,
-        obtained_at=tokens.obtained_at,
-    )
+    stored = tokens_to_store(tokens, mailbox)
     existing = await asyncio.to_thread(_reconnect_target, session, user, mailbox, reconnect_id)
     if existing is not None:
         await tokens_store.save(str(existing.id), stored)

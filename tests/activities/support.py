@@ -17,13 +17,14 @@ from sqlalchemy import Engine, select
 
 from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
+from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
 from activities.message_steps import MessageSteps
 from boards.schemas import BoardCreate, ColumnCreate
 from boards.service import create_board
 from boards.store import BoardStore
 from config.settings import Settings
-from connections.consent import graph_scopes
+from connections.consent import graph_scopes, tokens_to_store
 from db.accounts import User
 from db.connections import Connection
 from db.engine import session_scope
@@ -38,7 +39,6 @@ from tests.graph.support import control, pre_consent, run_consent
 from tests.support.appdb import add_user
 from tests.support.emulator_server import RunningEmulator
 from vault.client import VaultClient
-from vault.models import StoredTokens
 from vault.token_store import TokenStore
 
 # The app registration these tests use (not the e2e stack's: registering replaces an app's redirect URIs).
@@ -167,18 +167,7 @@ class World:
             session.add(row)
             session.flush()
             connection_id, account_id = str(row.id), owner.account_id
-        saved = await self.tokens.save(
-            connection_id,
-            StoredTokens(
-                access_token=tokens.access_token,
-                refresh_token=tokens.refresh_token,
-                expires_at=tokens.expires_at,
-                display_name=tokens.display_name or "",
-                mailbox=email,
-                scopes=tokens.scopes,
-                obtained_at=tokens.obtained_at,
-            ),
-        )
+        saved = await self.tokens.save(connection_id, tokens_to_store(tokens, email))
         assert saved
         return Mailbox(email, connection_id, owner_id, account_id)
 
@@ -325,7 +314,8 @@ async def build_world(settings: Settings, engine: Engine, emulator: RunningEmula
     identity = Identity.from_settings(settings)
     access = MailboxAccess(tokens, identity, GraphMail(http, settings.ms_graph_base_url))
     boards = BoardStore(engine)
-    steps = MessageSteps(access, engine, boards)
+    folders = AllowedFolders(access)
+    steps = MessageSteps(access, engine, boards, folders)
     world = World(
         settings=settings,
         engine=engine,
@@ -333,7 +323,7 @@ async def build_world(settings: Settings, engine: Engine, emulator: RunningEmula
         access=access,
         tokens=tokens,
         steps=steps,
-        catch_up=CatchUpActivities(access, engine, steps.folders),
+        catch_up=CatchUpActivities(access, engine, folders),
         connection=ConnectionActivities(access, engine, settings.public_base),
         boards=boards,
         graph_answers=answers,
