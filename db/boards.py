@@ -13,7 +13,7 @@ from db.accounts import utcnow
 from db.base import Base
 from db.types import UTCDateTime
 
-COLUMN_TYPES = ("text", "long_text", "email", "date", "status", "link")
+COLUMN_TYPES = ("text", "long_text", "email", "date", "status", "number", "link")
 
 
 class Board(Base):
@@ -40,7 +40,7 @@ class BoardColumn(Base):
     __table_args__ = (
         UniqueConstraint("board_id", "title", name="uq_board_columns_board_id_title"),
         CheckConstraint(
-            "type IN ('text', 'long_text', 'email', 'date', 'status', 'link')", name="column_type"
+            "type IN ('text', 'long_text', 'email', 'date', 'status', 'number', 'link')", name="column_type"
         ),
     )
 
@@ -49,6 +49,8 @@ class BoardColumn(Base):
     title: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(20))
     position: Mapped[int] = mapped_column(Integer)
+    # JSON object of the type's settings: a status column's {"labels": [...]}; "{}" for the others.
+    settings: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
 
 
 class BoardItem(Base):

@@ -25,7 +25,11 @@ class RecipeRow(Base):
         ForeignKey("connections.id", ondelete="CASCADE"), index=True
     )
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    board_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), index=True)
+    # The built-in board the recipe writes to (incoming) or watches (outgoing); None for a recipe whose
+    # destination is a monday.com board.
+    board_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("boards.id", ondelete="CASCADE"), index=True, nullable=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # {"trigger": ..., "action": ...} as dumped by recipes.model (aliases, e.g. "from").
