@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.accounts import utcnow
@@ -32,3 +32,10 @@ class MessageOutcome(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     items_created: Mapped[int] = mapped_column(Integer, default=0)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "incoming": a notified message; "outgoing": an email a board event sent (message_id is then
+    # "send/<event id>/<recipe id>").
+    direction: Mapped[str] = mapped_column(String(10), default="incoming", server_default="incoming")
+    # JSON list, one entry per recipe: {"recipe_id", "recipe", "result", "reason", "missing"}: which
+    # recipes matched and what each made, which did not and the condition that failed, template
+    # fields that rendered empty. Names and fixed phrases only, never email content.
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)

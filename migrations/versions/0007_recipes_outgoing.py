@@ -29,6 +29,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("settings", sa.Text(), nullable=False, server_default="{}"))
     with op.batch_alter_table("recipes") as batch:
         batch.alter_column("board_id", existing_type=sa.Uuid(), nullable=True)
+    with op.batch_alter_table("message_outcomes") as batch:
+        batch.add_column(
+            sa.Column("direction", sa.String(length=10), nullable=False, server_default="incoming")
+        )
+        batch.add_column(sa.Column("details", sa.Text(), nullable=True))
     op.create_table(
         "board_events",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -117,6 +122,9 @@ def downgrade() -> None:
     op.drop_index("ix_board_events_pending", table_name="board_events")
     op.drop_index(op.f("ix_board_events_board_id"), table_name="board_events")
     op.drop_table("board_events")
+    with op.batch_alter_table("message_outcomes") as batch:
+        batch.drop_column("details")
+        batch.drop_column("direction")
     op.execute("DELETE FROM recipes WHERE board_id IS NULL")
     with op.batch_alter_table("recipes") as batch:
         batch.alter_column("board_id", existing_type=sa.Uuid(), nullable=False)
