@@ -3,8 +3,9 @@ asyncio.to_thread."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +23,18 @@ _CHUNK = 500
 
 
 def record_outcome(
-    engine: Engine, connection_id: str, message_id: str, outcome: str, reason: str, items_created: int
+    engine: Engine,
+    connection_id: str,
+    message_id: str,
+    outcome: str,
+    reason: str,
+    items_created: int,
+    *,
+    direction: str = "incoming",
+    details: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    """Record (or replace) the message's outcome. `reason` is a short fixed phrase, never email content."""
+    """Record (or replace) the message's outcome. `reason` is a short fixed phrase, never email content;
+    `details` one entry per recipe (names, results, fixed phrases: db.activity_log.MessageOutcome)."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     values: dict[str, Any] = {
@@ -34,13 +44,17 @@ def record_outcome(
         "reason": reason[:REASON_MAX],
         "items_created": items_created,
         "recorded_at": datetime.now(UTC),
+        "direction": direction,
+        "details": None if details is None else json.dumps(list(details), ensure_ascii=False),
     }
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     statement = insert(MessageOutcome).values(**values)
     # One statement, so two workers recording the same message never collide on the key.
     statement = statement.on_conflict_do_update(
         index_elements=["connection_id", "message_id"],
-        set_={k: statement.excluded[k] for k in ("outcome", "reason", "items_created", "recorded_at")},
+        set_={
+            k: statement.excluded[k] for k in ("outcome", "reason", "items_created", "recorded_at", "details")
+        },
     )
     with engine.begin() as connection:
         connection.execute(statement)
