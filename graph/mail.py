@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from graph.attachments import Attachment
 from graph.errors import GraphError, GraphUnavailable, Throttled, error_from_response
 from graph.limits import MailboxLimiter
 from graph.wire import (
@@ -145,6 +146,11 @@ class MailboxClient:
         if not message.parent_folder_id:
             raise GraphError("message folder", 200, "parentFolderIdMissing")
         return message.parent_folder_id
+
+    async def attachments(self, message_id: str) -> list[Attachment]:
+        """The message's attachments with their bytes (contentBytes, base64) as Graph lists them."""
+        data = await self._json("GET", f"/me/messages/{_path_id(message_id)}/attachments", "attachments")
+        return [Attachment.model_validate(a) for a in data.get("value") or []]
 
     async def delta(
         self,
