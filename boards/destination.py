@@ -32,6 +32,15 @@ class Written(BaseModel):
     created: bool
 
 
+class ThreadTaken(Exception):  # noqa: N818 - a signal to the caller, not a failure
+    """create_item_once found a thread key already recorded for another item of the recipe (two
+    messages of one conversation at once): the caller makes an update on `item_id` instead."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"the conversation already has item {item_id}")
+        self.item_id = item_id
+
+
 class Destination(Protocol):
     async def item_for_thread(self, recipe: Recipe, thread_keys: Sequence[str]) -> str | None:
         """The item this recipe made for any of these thread keys ("conversation:<id>", "message:<id>")."""
@@ -40,7 +49,8 @@ class Destination(Protocol):
     async def create_item_once(
         self, recipe: Recipe, message_id: str, draft: ItemDraft, thread_keys: Sequence[str]
     ) -> Written:
-        """Creates the item (once per recipe and message) and records the thread keys as its."""
+        """Creates the item (once per recipe and message) and records the thread keys as its; raises
+        ThreadTaken when a key already belongs to another item of the recipe."""
         ...
 
     async def add_update_once(self, recipe: Recipe, message_id: str, item_id: str, body: str) -> Written:
