@@ -211,6 +211,8 @@ class Faults(BaseModel):
     # true (one extra copy) or how many extra copies of each change notification
     duplicate_notifications: bool | int = Field(False, ge=0, le=10)
     notification_delay_ms: int = Field(0, ge=0, le=600_000)
+    # sendMail sends (Sent Items copy, delivery) and only then waits this long before its 202.
+    send_answer_delay_ms: int = Field(0, ge=0, le=600_000)
 
 
 class State(BaseModel):

@@ -123,9 +123,19 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _string_literal(value: str, clause: str) -> str:
+    """An OData string literal: single quotes, a quote inside doubled ('')."""
+    if len(value) < 2 or not (value.startswith("'") and value.endswith("'")):
+        raise GraphError(
+            400, "BadRequest", f"Invalid filter clause: '{clause}': a string value needs single quotes."
+        )
+    return value[1:-1].replace("''", "'")
+
+
 def parse_filter(raw: str | None, delta: bool = False) -> Callable[[Any], bool] | None:
-    """`receivedDateTime ge|gt|le|lt|eq <iso>` and `isRead eq true|false`, joined with `and`.
-    Delta only supports receivedDateTime ge|gt, like Graph."""
+    """`receivedDateTime ge|gt|le|lt|eq <iso>`, `isRead eq true|false` and `internetMessageId eq|ne
+    '<id>'` (how a sender finds its own mail in Sent Items), joined with `and`. Delta only supports
+    receivedDateTime ge|gt, like Graph."""
     if raw is None or not raw.strip():
         return None
     preds: list[Callable[[Any], bool]] = []
@@ -138,6 +148,9 @@ def parse_filter(raw: str | None, delta: bool = False) -> Callable[[Any], bool] 
         if field == "receiveddatetime" and (not delta or op in ("ge", "gt")):
             when = parse_datetime(value.strip("'"))
             preds.append(lambda msg, fn=fn, when=when: fn(msg.received, when))  # type: ignore[misc]
+        elif field == "internetmessageid" and not delta and op in ("eq", "ne"):
+            wanted = _string_literal(value, clause)
+            preds.append(lambda msg, fn=fn, wanted=wanted: fn(msg.internet_message_id, wanted))  # type: ignore[misc]
         elif field == "isread" and not delta and value.lower() in ("true", "false"):
             flag = value.lower() == "true"
             preds.append(lambda msg, fn=fn, flag=flag: fn(msg.is_read, flag))  # type: ignore[misc]

@@ -1,7 +1,15 @@
-"""`POST /me/sendMail` and `POST /me/messages/{id}/reply`: 202, no body; Mail.Send required."""
+"""`POST /me/sendMail` and `POST /me/messages/{id}/reply`: 202, no body; Mail.Send required.
+
+sendMail honours a client-chosen `message.internetMessageId` as Exchange Online does: the value must be
+an RFC 2822 msg-id (`<local@domain>`), else 400; the sent mail, its Sent Items copy and every delivered
+copy carry it (as `internetMessageId` and the `Message-ID` header), so a client that lost the 202 can
+find its mail in Sent Items with `$filter=internetMessageId eq '<...>'`. Graph does not deduplicate: the
+same id sent twice is two emails, which is why the service keeps its own ledger (db/outgoing_sends.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -16,6 +24,9 @@ from emulator.mail import message_or_404
 from emulator.serialize import html_to_text, text_to_html
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+# RFC 2822 3.6.4 msg-id, as Exchange checks it: angle brackets around id-left "@" id-right, no spaces.
+_MSG_ID = re.compile(r"^<[^<>@\s]+@[^<>@\s]+>$")
+MAX_MSG_ID = 256
 MAX_CUSTOM_HEADERS = 5
 
 
@@ -81,6 +92,20 @@ def _custom_headers(value: Any) -> list[tuple[str, str]]:
     return out
 
 
+def _internet_message_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_MSG_ID or not _MSG_ID.match(value):
+        # Graph answers 400 for a malformed id (the mail is not sent); clients branch on the status.
+        raise GraphError(
+            400,
+            "ErrorInvalidProperty",
+            "The value of the property 'internetMessageId' is invalid: it must be in the RFC 2822 "
+            "format '<local@domain>'.",
+        )
+    return value
+
+
 def _fields(
     req: GraphReq,
     subject: str,
@@ -94,10 +119,11 @@ def _fields(
     conversation_id: str,
     in_reply_to: str | None,
     references: str | None,
+    internet_message_id: str | None = None,
 ) -> dict[str, Any]:
     now = float(int(time.time()))
     domain = req.user.email.split("@")[-1]
-    imid = f"<{ids.guid()}@{domain}>"
+    imid = internet_message_id or f"<{ids.guid()}@{domain}>"
     sender = (req.user.display_name, req.user.email)
     headers = standard_headers(sender, to, cc, subject, imid, in_reply_to, references, ctype, now, custom)
     return {
@@ -137,6 +163,7 @@ async def send_mail(req: GraphReq) -> Response:
         )
     content, ctype = _body(message.get("body")) or ("", "text")
     custom = _custom_headers(message.get("internetMessageHeaders"))
+    imid = _internet_message_id(message.get("internetMessageId"))
     subject = message.get("subject") or ""
     if not isinstance(subject, str):
         raise GraphError(400, "ErrorInvalidRequest", "subject must be a string.")
@@ -146,9 +173,15 @@ async def send_mail(req: GraphReq) -> Response:
     save = body.get("saveToSentItems", True)
     if not isinstance(save, bool):
         raise GraphError(400, "ErrorInvalidRequest", "saveToSentItems must be a boolean.")
-    fields = _fields(req, subject, content, ctype, to, cc, bcc, custom, importance, "", None, None)
+    fields = _fields(req, subject, content, ctype, to, cc, bcc, custom, importance, "", None, None, imid)
     fields["conversation_id"] = "AAQkAGI2" + ids.opaque("", 24)
     send(req.ctx.store, req.user, "sendMail", fields, save, body)
+    delay = req.ctx.store.faults.send_answer_delay_ms
+    if delay:
+        # The mail is sent, stored and delivered, but the 202 comes late: the client's call times out
+        # (or its process dies) without knowing. Microsoft documents this: a sendMail whose response
+        # is lost may or may not have been sent, and it gives no id to ask about it.
+        await asyncio.sleep(delay / 1000)
     return Response(status_code=202)
 
 
