@@ -20,6 +20,7 @@ import hvac
 from hvac.exceptions import InvalidPath, VaultError
 from pydantic import BaseModel
 
+from boards.monday.token_store import MONDAY_SECRET_PATH
 from codec.admin import ensure_keyring
 from codec.vault_keys import keyring_data_path
 from vault.token_store import CONNECTION_SECRETS
@@ -41,6 +42,7 @@ def service_policy() -> str:
 
     - data/connections/<id>/<secret>: read, and check-and-set writes (create: first write; update: later).
     - metadata/connections/<id>/<secret>: delete, i.e. destroy every version and the metadata (disconnect).
+    - data/monday/<account id>/token and its metadata: the same, for an account's monday.com token.
     - Transit encrypt/decrypt with the one derived key.
     - data/temporal-codec/keys: read only (the payload codec's keyring; operators rotate it).
     - Its own token: renew (vault/client.py), look up and revoke (the readiness check).
@@ -52,6 +54,9 @@ def service_policy() -> str:
         blocks.append((f"{KV_MOUNT}/data/connections/+/{name}", ["create", "read", "update"]))
     for name in CONNECTION_SECRETS:
         blocks.append((f"{KV_MOUNT}/metadata/connections/+/{name}", ["delete"]))
+    # An account's monday.com API token (boards/monday/token_store.py): the same operations.
+    blocks.append((f"{KV_MOUNT}/data/{MONDAY_SECRET_PATH}", ["create", "read", "update"]))
+    blocks.append((f"{KV_MOUNT}/metadata/{MONDAY_SECRET_PATH}", ["delete"]))
     blocks += [
         (keyring_data_path(KV_MOUNT), ["read"]),
         (f"{TRANSIT_MOUNT}/encrypt/{TRANSIT_KEY}", ["update"]),
