@@ -2,7 +2,7 @@
 
 Such a workflow (started by an older release, still retrying or replayed after a worker restart) calls
 `process_message` and, on failure, `record_failure`: both stay registered, and do what the separate
-steps do (activities/message_steps.py), in the same order, in one call.
+steps do (activities/message_steps.py, message_writes.py), in the same order, in one call.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.message_steps import MessageSteps
+from activities.message_writes import MessageWrites
 from payloads.messages import (
     RECIPE_BROKEN,
     ItemRequest,
@@ -29,8 +30,9 @@ def _ids(message: MessageInput) -> dict[str, str]:
 
 
 class LegacyMessageActivities:
-    def __init__(self, steps: MessageSteps) -> None:
+    def __init__(self, steps: MessageSteps, writes: MessageWrites) -> None:
         self._steps = steps
+        self._writes = writes
 
     @activity.defn(name="process_message")
     async def process_message(self, input: MessageInput) -> MessageResult:
@@ -56,9 +58,9 @@ class LegacyMessageActivities:
         created = 0
         for recipe_id in match.matched:
             try:
-                item = await steps.create_item(
-                    ItemRequest(**_ids(input), recipe_id=recipe_id, email=fetched.email)
-                )
+                request = ItemRequest(**_ids(input), recipe_id=recipe_id, email=fetched.email)
+                write = self._writes.create_update if recipe_id in match.updates else self._writes.create_item
+                item = await write(request)
             except ApplicationError as err:
                 if err.type != RECIPE_BROKEN:
                     raise

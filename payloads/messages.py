@@ -30,10 +30,25 @@ class MessageInput(BaseModel):
     run_steps: bool = False
 
 
+class RecipeOutcome(BaseModel):
+    """What one recipe did with the message, for the activity log's details: names and fixed phrases
+    only, never email content."""
+
+    recipe_id: str
+    recipe: str = ""
+    # "item" / "update" (made, or already made by an earlier attempt), "attached", "missed" (a condition
+    # failed: `reason` names it), "no item" (create_update found no item to update), "failed".
+    result: str
+    reason: str = ""
+    # Template placeholders that rendered empty (e.g. "from.name").
+    missing: list[str] = Field(default_factory=list)
+
+
 class MessageResult(BaseModel):
     outcome: Outcome
     reason: str = ""
     items_created: int = 0
+    recipes: list[RecipeOutcome] = Field(default_factory=list)
 
 
 class FolderCheck(BaseModel):
@@ -63,6 +78,7 @@ class MatchRequest(BaseModel):
 
 class RecipeMiss(BaseModel):
     recipe_name: str
+    recipe_id: str = ""
     # The first condition the email failed, by name ("from", "subject_contains").
     condition: str
 
@@ -71,6 +87,9 @@ class MatchResult(BaseModel):
     """Step 3: which recipes match; for each that does not, the first condition that failed."""
 
     matched: list[str] = Field(default_factory=list)
+    # The matched recipes whose action is create_update (the others create items). Absent from
+    # histories recorded before updates existed: every matched recipe then created an item.
+    updates: list[str] = Field(default_factory=list)
     missed: list[RecipeMiss] = Field(default_factory=list)
     # Set when no recipe may act on this email at all (this service's own mail, an automatic reply).
     skip_reason: str = ""
@@ -93,9 +112,35 @@ class ItemRequest(BaseModel):
 
 
 class ItemResult(BaseModel):
+    # The item made or updated; "" when a create_update recipe found no item to update.
     item_id: str
     # False when the recipe had already made its item of this message (a retry, a crash, a replay).
     created: bool
+    # "item": a new item; "update": an update on an item (a reply in a conversation the recipe already
+    # made an item for, or a create_update recipe).
+    kind: str = "item"
+    recipe_name: str = ""
+    missing: list[str] = Field(default_factory=list)
+    # The recipe wants the email's attachments on the item: the attach_files step follows.
+    attach: bool = False
+    # Why nothing was written (create_update without a matching item).
+    reason: str = ""
+
+
+class AttachRequest(BaseModel):
+    """Step 5, for recipes with "attachments": true: the email's files onto the item. The bytes go from
+    Graph to the board inside the activity, never through Temporal."""
+
+    connection_id: str
+    message_id: str
+    recipe_id: str
+    item_id: str
+
+
+class AttachResult(BaseModel):
+    added: int = 0
+    # Inline images, and files over the size cap (by count; names are not logged).
+    skipped: int = 0
 
 
 class OutcomeRecord(BaseModel):

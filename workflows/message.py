@@ -27,15 +27,20 @@ from workflows.ids import message_workflow_id
 with workflow.unsafe.imports_passed_through():
     from activities.message_legacy import LegacyMessageActivities
     from activities.message_steps import MessageSteps
+    from activities.message_writes import MessageWrites
     from payloads.connection import GRANT_REVOKED
+    from payloads.email import EmailFacts
     from payloads.messages import (
         RECIPE_BROKEN,
+        AttachRequest,
         ItemRequest,
         MatchRequest,
+        MatchResult,
         MessageInput,
         MessageResult,
         Outcome,
         OutcomeRecord,
+        RecipeOutcome,
     )
 
 __all__ = ["MessageWorkflow", "message_workflow_id"]
@@ -57,7 +62,29 @@ _RETRY = RetryPolicy(
 _STEP_TIMEOUT = timedelta(seconds=60)
 
 ArgT = TypeVar("ArgT")
+OwnerT = TypeVar("OwnerT")
 ResultT = TypeVar("ResultT")
+
+
+def summarise(outcomes: list[RecipeOutcome], missed: list[RecipeOutcome]) -> MessageResult:
+    """The message's outcome from its recipes': failed when any matched recipe failed (the others' items
+    stand), else processed. The reason names each matched recipe and what it did."""
+    failed = [o for o in outcomes if o.result == "failed"]
+    made = sum(1 for o in outcomes if o.result == "item" and o.reason == "made")
+    if failed:
+        return MessageResult(
+            outcome=Outcome.FAILED,
+            reason="; ".join(o.reason for o in failed)[:200],
+            items_created=made,
+            recipes=outcomes + missed,
+        )
+    said = "; ".join(f"{o.recipe!r}: {o.result}" for o in outcomes)
+    return MessageResult(
+        outcome=Outcome.PROCESSED,
+        reason=f"{len(outcomes)} recipe(s) matched ({said})"[:200],
+        items_created=made,
+        recipes=outcomes + missed,
+    )
 
 
 def step_failure(err: FailureError) -> tuple[str, str]:
@@ -107,38 +134,62 @@ class MessageWorkflow:
             connection_id=input.connection_id, email=fetched.email, recipe_ids=fetched.recipe_ids
         )
         match = await self._step(MessageSteps.filter_message, request, "match the recipes")
+        missed = [
+            RecipeOutcome(recipe_id=m.recipe_id, recipe=m.recipe_name, result="missed", reason=m.condition)
+            for m in match.missed
+        ]
         if not match.matched:
-            return MessageResult(outcome=Outcome.SKIPPED, reason=match.reason())
-        created = 0
-        broken: list[str] = []
-        # Each recipe on its own: one whose board no longer fits fails alone, the others still run.
-        for recipe_id in match.matched:
-            item_request = ItemRequest(
-                connection_id=input.connection_id,
-                message_id=input.message_id,
+            return MessageResult(outcome=Outcome.SKIPPED, reason=match.reason(), recipes=missed)
+        outcomes = [await self._write(input, fetched.email, recipe_id, match) for recipe_id in match.matched]
+        return summarise(outcomes, missed)
+
+    async def _write(
+        self, input: MessageInput, email: EmailFacts, recipe_id: str, match: MatchResult
+    ) -> RecipeOutcome:
+        """One matched recipe's write, on its own: a recipe whose board no longer fits fails alone and the
+        others still run; any other failure (retries exhausted) fails the message."""
+        request = ItemRequest(
+            connection_id=input.connection_id, message_id=input.message_id, recipe_id=recipe_id, email=email
+        )
+        try:
+            if recipe_id in match.updates:
+                item = await self._step(MessageWrites.create_update, request, "create the update")
+            else:
+                item = await self._step(
+                    MessageWrites.create_item, request, "create the item (or the reply's update)"
+                )
+            if item.attach:
+                attach = AttachRequest(
+                    connection_id=input.connection_id,
+                    message_id=input.message_id,
+                    recipe_id=recipe_id,
+                    item_id=item.item_id,
+                )
+                await self._step(MessageWrites.attach_files, attach, "put the attachments on the item")
+        except FailureError as err:
+            kind, reason = step_failure(err)
+            if kind != RECIPE_BROKEN:
+                raise
+            return RecipeOutcome(recipe_id=recipe_id, result="failed", reason=reason)
+        if not item.item_id:
+            return RecipeOutcome(
                 recipe_id=recipe_id,
-                email=fetched.email,
+                recipe=item.recipe_name,
+                result="no item",
+                reason=item.reason,
+                missing=item.missing,
             )
-            try:
-                item = await self._step(MessageSteps.create_item, item_request, "create the item")
-            except FailureError as err:
-                kind, reason = step_failure(err)
-                if kind != RECIPE_BROKEN:
-                    raise
-                broken.append(reason)
-                continue
-            created += int(item.created)
-        if broken:
-            return MessageResult(
-                outcome=Outcome.FAILED, reason="; ".join(broken)[:200], items_created=created
-            )
-        return MessageResult(
-            outcome=Outcome.PROCESSED, reason=f"{len(match.matched)} recipe(s) matched", items_created=created
+        return RecipeOutcome(
+            recipe_id=recipe_id,
+            recipe=item.recipe_name,
+            result=item.kind,
+            reason="made" if item.created else "made by an earlier attempt",
+            missing=item.missing,
         )
 
     async def _step(
         self,
-        activity: Callable[[MessageSteps, ArgT], Awaitable[ResultT]],
+        activity: Callable[[OwnerT, ArgT], Awaitable[ResultT]],
         arg: ArgT,
         summary: str,
         retry: RetryPolicy = _RETRY,

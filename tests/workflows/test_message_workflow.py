@@ -22,6 +22,8 @@ from payloads.connection import GRANT_REVOKED
 from payloads.email import EmailFacts
 from payloads.messages import (
     RECIPE_BROKEN,
+    AttachRequest,
+    AttachResult,
     FetchedMessage,
     FolderCheck,
     ItemRequest,
@@ -32,6 +34,8 @@ from payloads.messages import (
     MessageResult,
     Outcome,
     OutcomeRecord,
+    RecipeMiss,
+    RecipeOutcome,
 )
 from workflows.message import MessageWorkflow
 
@@ -45,6 +49,11 @@ class Steps:
     # Per recipe: how many attempts fail with a retryable error before the item is made.
     item_outages: dict[str, int] = field(default_factory=dict)
     broken_recipes: set[str] = field(default_factory=set)
+    # Matched recipes whose action is create_update; those answering with an update as replies.
+    update_recipes: list[str] = field(default_factory=list)
+    replies: set[str] = field(default_factory=set)
+    attaching: set[str] = field(default_factory=set)
+    missed: list[RecipeMiss] = field(default_factory=list)
     fetch_revoked: bool = False
     calls: Counter[str] = field(default_factory=Counter)
     recorded: list[MessageResult] = field(default_factory=list)
@@ -65,7 +74,7 @@ class Steps:
     @activity.defn(name="filter_message")
     async def filter_message(self, request: MatchRequest) -> MatchResult:
         self.calls["filter_message"] += 1
-        return MatchResult(matched=self.matched)
+        return MatchResult(matched=self.matched, updates=self.update_recipes, missed=self.missed)
 
     @activity.defn(name="create_item")
     async def create_item(self, request: ItemRequest) -> ItemResult:
@@ -77,7 +86,24 @@ class Steps:
         if self.item_outages.get(request.recipe_id, 0) > 0:
             self.item_outages[request.recipe_id] -= 1
             raise ApplicationError("board store unavailable", type="OperationalError")
-        return ItemResult(item_id=f"item-{request.recipe_id}", created=True)
+        kind = "update" if request.recipe_id in self.replies else "item"
+        return ItemResult(
+            item_id=f"item-{request.recipe_id}",
+            created=True,
+            kind=kind,
+            recipe_name=f"Recipe {request.recipe_id}",
+            attach=request.recipe_id in self.attaching,
+        )
+
+    @activity.defn(name="create_update")
+    async def create_update(self, request: ItemRequest) -> ItemResult:
+        self.calls[f"create_update:{request.recipe_id}"] += 1
+        return ItemResult(item_id="", created=False, kind="update", reason="no item whose 'Ticket' matches")
+
+    @activity.defn(name="attach_files")
+    async def attach_files(self, request: AttachRequest) -> AttachResult:
+        self.calls[f"attach_files:{request.recipe_id}:{request.item_id}"] += 1
+        return AttachResult(added=2)
 
     @activity.defn(name="record_outcome")
     async def record_outcome(self, record: OutcomeRecord) -> None:
@@ -90,6 +116,8 @@ class Steps:
             self.fetch_message,
             self.filter_message,
             self.create_item,
+            self.create_update,
+            self.attach_files,
             self.record_outcome,
         ]
 
@@ -109,7 +137,8 @@ async def run_message(env: WorkflowEnvironment, steps: Steps) -> MessageResult:
 async def test_a_board_outage_retries_only_the_item_step(time_skipping_env: WorkflowEnvironment) -> None:
     steps = Steps(item_outages={"r1": 2})
     result = await run_message(time_skipping_env, steps)
-    assert result == MessageResult(outcome=Outcome.PROCESSED, reason="1 recipe(s) matched", items_created=1)
+    assert (result.outcome, result.items_created) == (Outcome.PROCESSED, 1)
+    assert result.reason == "1 recipe(s) matched ('Recipe r1': item)"
     assert steps.calls == Counter(
         {"check_folder": 1, "fetch_message": 1, "filter_message": 1, "create_item:r1": 3, "record_outcome": 1}
     )
@@ -146,3 +175,44 @@ async def test_a_revoked_grant_is_recorded_as_failed_without_retrying(
     result = await run_message(time_skipping_env, steps)
     assert (result.outcome, result.reason) == (Outcome.FAILED, "consent revoked")
     assert steps.calls == Counter({"check_folder": 1, "fetch_message": 1, "record_outcome": 1})
+
+
+async def test_each_recipe_gets_its_own_step_and_the_log_says_what_each_did(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    """An item, a reply that became an update, a create_update recipe that found no item, an item with
+    attachments, and a recipe that missed: one writing step each, and each recipe's result recorded."""
+    steps = Steps(
+        matched=["r1", "r2", "r3", "r4"],
+        replies={"r2"},
+        update_recipes=["r3"],
+        attaching={"r4"},
+        missed=[RecipeMiss(recipe_name="Other", recipe_id="r5", condition="from")],
+    )
+    result = await run_message(time_skipping_env, steps)
+
+    assert steps.calls == Counter(
+        {
+            "check_folder": 1,
+            "fetch_message": 1,
+            "filter_message": 1,
+            "create_item:r1": 1,
+            "create_item:r2": 1,
+            "create_update:r3": 1,
+            "create_item:r4": 1,
+            "attach_files:r4:item-r4": 1,
+            "record_outcome": 1,
+        }
+    )
+    assert result.outcome is Outcome.PROCESSED
+    assert result.items_created == 2
+    assert [(r.recipe_id, r.result) for r in result.recipes] == [
+        ("r1", "item"),
+        ("r2", "update"),
+        ("r3", "no item"),
+        ("r4", "item"),
+        ("r5", "missed"),
+    ]
+    assert result.recipes[2].reason == "no item whose 'Ticket' matches"
+    assert result.recipes[4] == RecipeOutcome(recipe_id="r5", recipe="Other", result="missed", reason="from")
+    assert steps.recorded == [result]

@@ -1,0 +1,188 @@
+"""The message workflow's writing steps, one activity each, once per matched recipe:
+
+- `create_item`: a create_item recipe's item; with "replies": "update", a message of a conversation the
+  recipe already made an item for becomes an update on that item instead (recipes.threads).
+- `create_update`: a create_update recipe's update on the item its find clause names.
+- `attach_files`: the email's attachments onto the item, fetched from Graph inside the activity (the
+  bytes never pass through Temporal).
+
+Every write is idempotent by (recipe, message) at the destination (boards.destination), so a retry, a
+crash or a replay never writes twice. A board that no longer fits the recipe fails that recipe alone,
+without retries (RECIPE_BROKEN); the workflow goes on with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.attachment_files import file_drafts
+from activities.destinations import Destinations
+from activities.errors import retry_semantics
+from activities.mailbox_access import MailboxAccess
+from activities.recipe_cache import RecipeCache
+from boards.destination import Destination, ThreadTaken, Written
+from boards.draft import ItemDraft
+from boards.errors import BoardStoreError
+from graph.errors import NotFound
+from payloads.email import EmailFacts
+from payloads.messages import RECIPE_BROKEN, AttachRequest, AttachResult, ItemRequest, ItemResult
+from recipes.model import CreateItemAction, CreateUpdateAction, Recipe
+from recipes.render import NAME_MAX, NO_SUBJECT, VALUE_MAX, placeholder_values, truncate
+from recipes.templates import render
+from recipes.threads import claim_keys, lookup_keys
+
+
+def _broken(recipe: Recipe, err: Exception) -> ApplicationError:
+    # The board changed under the recipe (a deleted board, group or column): retrying cannot help.
+    return ApplicationError(f"recipe {recipe.name!r}: {err}", type=RECIPE_BROKEN, non_retryable=True)
+
+
+def _gone(what: str) -> ApplicationError:
+    return ApplicationError(
+        f"the recipe was deleted, disabled or changed before its {what} was made",
+        type=RECIPE_BROKEN,
+        non_retryable=True,
+    )
+
+
+def render_draft(action: CreateItemAction, email: EmailFacts, missing: list[str]) -> ItemDraft:
+    values = placeholder_values(email)
+    # An item name is one line.
+    name = re.sub(r"\s+", " ", render(action.item_name, values, missing)).strip()
+    return ItemDraft(
+        name=truncate(name, NAME_MAX) or NO_SUBJECT,
+        group=action.group,
+        columns={
+            title: truncate(render(template, values, missing), VALUE_MAX)
+            for title, template in action.columns.items()
+        },
+    )
+
+
+class MessageWrites:
+    def __init__(self, access: MailboxAccess, recipes: RecipeCache, destinations: Destinations) -> None:
+        self._access = access
+        self._recipes = recipes
+        self._destinations = destinations
+
+    @activity.defn(name="create_item")
+    async def create_item(self, request: ItemRequest) -> ItemResult:
+        recipe = await self._recipes.find(request.connection_id, request.recipe_id)
+        if recipe is None or not isinstance(recipe.action, CreateItemAction):
+            raise _gone("item")
+        action = recipe.action
+        destination = self._destinations.for_recipe(recipe)
+        email = request.email
+        missing: list[str] = []
+        try:
+            written, kind = await self._item_or_reply(destination, recipe, action, request, missing)
+        except BoardStoreError as err:
+            raise _broken(recipe, err) from None
+        return ItemResult(
+            item_id=written.id,
+            created=written.created,
+            kind=kind,
+            recipe_name=recipe.name,
+            missing=missing,
+            attach=action.attachments and kind == "item" and email.has_attachments is not False,
+        )
+
+    async def _item_or_reply(
+        self,
+        destination: Destination,
+        recipe: Recipe,
+        action: CreateItemAction,
+        request: ItemRequest,
+        missing: list[str],
+    ) -> tuple[Written, str]:
+        email = request.email
+        threads = action.replies == "update"
+        if threads:
+            earlier = await destination.item_for_thread(recipe, lookup_keys(email))
+            if earlier is not None:
+                return await self._reply(destination, recipe, action, request, earlier, missing), "update"
+        draft = render_draft(action, email, missing)
+        try:
+            written = await destination.create_item_once(
+                recipe, request.message_id, draft, claim_keys(email) if threads else ()
+            )
+        except ThreadTaken as taken:
+            # Another message of the conversation made the item a moment ago: this one is its update.
+            return await self._reply(destination, recipe, action, request, taken.item_id, missing), "update"
+        return written, "item"
+
+    async def _reply(
+        self,
+        destination: Destination,
+        recipe: Recipe,
+        action: CreateItemAction,
+        request: ItemRequest,
+        item_id: str,
+        missing: list[str],
+    ) -> Written:
+        body = render(action.reply_update, placeholder_values(request.email), missing)
+        return await destination.add_update_once(
+            recipe, request.message_id, item_id, truncate(body, VALUE_MAX) or NO_SUBJECT
+        )
+
+    @activity.defn(name="create_update")
+    async def create_update(self, request: ItemRequest) -> ItemResult:
+        recipe = await self._recipes.find(request.connection_id, request.recipe_id)
+        if recipe is None or not isinstance(recipe.action, CreateUpdateAction):
+            raise _gone("update")
+        action = recipe.action
+        destination = self._destinations.for_recipe(recipe)
+        values = placeholder_values(request.email)
+        missing: list[str] = []
+        wanted = render(action.find.value, values, missing).strip()
+        try:
+            item_id = await destination.find_item(recipe, action.find.column, wanted) if wanted else None
+            if item_id is None:
+                # The value came from the email: the reason names the column, never the value.
+                return ItemResult(
+                    item_id="",
+                    created=False,
+                    kind="update",
+                    recipe_name=recipe.name,
+                    missing=missing,
+                    reason=f"no item whose {action.find.column!r} matches",
+                )
+            body = truncate(render(action.body, values, missing), VALUE_MAX) or NO_SUBJECT
+            written = await destination.add_update_once(recipe, request.message_id, item_id, body)
+        except BoardStoreError as err:
+            raise _broken(recipe, err) from None
+        return ItemResult(
+            item_id=written.id,
+            created=written.created,
+            kind="update",
+            recipe_name=recipe.name,
+            missing=missing,
+        )
+
+    @activity.defn(name="attach_files")
+    async def attach_files(self, request: AttachRequest) -> AttachResult:
+        recipe = await self._recipes.find(request.connection_id, request.recipe_id)
+        if recipe is None:
+            raise _gone("files")
+        destination = self._destinations.for_recipe(recipe)
+        with retry_semantics("fetch attachments"):
+            try:
+                attachments = await self._access.call(
+                    request.connection_id, lambda m: m.attachments(request.message_id)
+                )
+            except NotFound:
+                return AttachResult()
+        files, skipped = await asyncio.to_thread(file_drafts, attachments)
+        try:
+            added = await destination.attach_files(recipe, request.item_id, files)
+        except BoardStoreError as err:
+            raise _broken(recipe, err) from None
+        return AttachResult(added=added, skipped=skipped)
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        return [self.create_item, self.create_update, self.attach_files]
