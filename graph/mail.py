@@ -24,6 +24,7 @@ from graph.attachments import Attachment
 from graph.errors import GraphError, GraphUnavailable, Throttled, error_from_response
 from graph.limits import MailboxLimiter
 from graph.wire import (
+    INTERNET_MESSAGE_ID,
     DeltaPage,
     MailFolder,
     Message,
@@ -232,6 +233,20 @@ class MailboxClient:
     async def send_mail(self, message: OutgoingMessage, *, save_to_sent_items: bool = True) -> None:
         body = {"message": message.to_graph(), "saveToSentItems": save_to_sent_items}
         await self._send("POST", "/me/sendMail", "send mail", json=body)
+
+    async def sent_message_exists(self, internet_message_id: str) -> bool:
+        """Whether Sent Items holds a message with this internetMessageId (needs Mail.Read). Exchange
+        saves the Sent Items copy asynchronously, so a miss right after a send proves nothing."""
+        if not re.fullmatch(INTERNET_MESSAGE_ID, internet_message_id):
+            raise ValueError("not an RFC 2822 internetMessageId")
+        quoted = internet_message_id.replace("'", "''")  # an OData string literal
+        data = await self._json(
+            "GET",
+            "/me/mailFolders/sentitems/messages",
+            "find sent message",
+            params={"$filter": f"internetMessageId eq '{quoted}'", "$select": "id", "$top": "1"},
+        )
+        return bool(data.get("value"))
 
     async def reply(self, message_id: str, comment: str, headers: Mapping[str, str] | None = None) -> None:
         body: dict[str, Any] = {"comment": comment}

@@ -118,6 +118,10 @@ def graph_headers(headers: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in headers.items()]
 
 
+# RFC 2822 msg-id, the only form Exchange accepts for a client-chosen internetMessageId.
+INTERNET_MESSAGE_ID = r"^<[^<>@\s]+@[^<>@\s]+>$"
+
+
 class OutgoingMessage(BaseModel):
     subject: str
     body: str
@@ -125,6 +129,9 @@ class OutgoingMessage(BaseModel):
     to: list[str] = Field(min_length=1)
     cc: list[str] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict)
+    # Chosen by the sender so that it can find the mail in Sent Items when sendMail's 202 was lost
+    # (Graph answers sendMail with no id of its own).
+    internet_message_id: str | None = Field(None, max_length=256, pattern=INTERNET_MESSAGE_ID)
 
     @field_validator("headers")
     @classmethod
@@ -141,4 +148,6 @@ class OutgoingMessage(BaseModel):
             message["ccRecipients"] = [{"emailAddress": {"address": a}} for a in self.cc]
         if self.headers:
             message["internetMessageHeaders"] = graph_headers(self.headers)
+        if self.internet_message_id:
+            message["internetMessageId"] = self.internet_message_id
         return message
