@@ -47,3 +47,36 @@ async def test_activity_of_someone_elses_connection_is_not_found(client, admin, 
         response = await client.get(f"/api/connections/{connection_id}/activity", headers=bearer(user[1]))
         assert response.status_code == 404 and response.json()["detail"] == "connection not found"
     assert (await client.get(f"/api/connections/{connection_id}/activity")).status_code == 401
+
+
+async def test_activity_says_what_each_recipe_did(client, admin, engine):
+    connection_id = add_connection(engine, admin[0])
+    details = [
+        {
+            "recipe_id": "r1",
+            "recipe": "Billing",
+            "result": "update",
+            "reason": "made",
+            "missing": ["from.name"],
+        },
+        {
+            "recipe_id": "r2",
+            "recipe": "Support",
+            "result": "missed",
+            "reason": "subject_contains",
+            "missing": [],
+        },
+    ]
+    activitylog.record_outcome(
+        engine, connection_id, "m1", "processed", "1 recipe(s) matched", 0, details=details
+    )
+    activitylog.record_outcome(
+        engine, connection_id, "send/e1/r3", "processed", "sent", 0, direction="outgoing"
+    )
+
+    body = (await client.get(f"/api/connections/{connection_id}/activity", headers=bearer(admin[1]))).json()
+    by_id = {d["message_id"]: d for d in body["data"]}
+    assert by_id["m1"]["direction"] == "incoming"
+    assert by_id["m1"]["recipes"] == details
+    assert by_id["send/e1/r3"]["direction"] == "outgoing"
+    assert by_id["send/e1/r3"]["recipes"] == []
