@@ -59,6 +59,7 @@ class Message(GraphModel):
     is_draft: bool | None = None
     categories: list[str] | None = None
     internet_message_headers: list[MessageHeader] | None = None
+    web_link: str | None = None
     removed: Removed | None = Field(None, alias="@removed")  # delta: the message left the folder
 
 

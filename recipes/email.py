@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.wire import Message
+from graph.wire import Message, Recipient
 from payloads.email import EmailFacts
 from recipes.html_text import html_to_text
 
@@ -11,6 +11,20 @@ __all__ = ["BODY_TEXT_MAX", "EmailFacts", "facts_from_graph"]
 # The body's text travels through Temporal (encrypted) between the steps; a payload must stay well under
 # Temporal's 2 MB, and a board column holds 10,000 characters (recipes.render.VALUE_MAX) anyway.
 BODY_TEXT_MAX = 100_000
+
+
+def _addresses(recipients: list[Recipient] | None) -> list[str]:
+    return [
+        r.email_address.address
+        for r in recipients or []
+        if r.email_address is not None and r.email_address.address
+    ]
+
+
+def _names(recipients: list[Recipient] | None) -> list[str]:
+    return [
+        r.email_address.name for r in recipients or [] if r.email_address is not None and r.email_address.name
+    ]
 
 
 def facts_from_graph(message: Message) -> EmailFacts:
@@ -31,11 +45,14 @@ def facts_from_graph(message: Message) -> EmailFacts:
         received_at=message.received_date_time,
         preview=message.body_preview or "",
         body_text=body[:BODY_TEXT_MAX],
-        to=[
-            r.email_address.address
-            for r in message.to_recipients or []
-            if r.email_address is not None and r.email_address.address
-        ],
+        to=_addresses(message.to_recipients),
+        to_names=_names(message.to_recipients),
+        cc=_addresses(message.cc_recipients),
+        cc_names=_names(message.cc_recipients),
         conversation_id=message.conversation_id or "",
         headers=headers,
+        has_attachments=message.has_attachments,
+        importance=(message.importance or "").lower(),
+        internet_message_id=message.internet_message_id or "",
+        web_link=message.web_link or "",
     )

@@ -49,7 +49,7 @@ class Conditions(BaseModel):
 
     # Sender address patterns ("a@b.example", "*@b.example", "*" for any run of characters).
     from_: list[str] = Field(default_factory=list, alias="from", max_length=MAX_CONDITIONS)
-    # Text that must appear in a To (or Cc) recipient's address or name.
+    # Text that must appear in a To (to_contains) or Cc (cc_contains) recipient's address or name.
     to_contains: list[Word] = Field(default_factory=list, max_length=MAX_CONDITIONS)
     cc_contains: list[Word] = Field(default_factory=list, max_length=MAX_CONDITIONS)
     # Words or phrases that must appear in the subject (or the body's text) as whole words.
@@ -258,7 +258,8 @@ class RecipeSpec(BaseModel):
         incoming = self.trigger.type == "email_received"
         if incoming and self.action.type not in INCOMING_ACTIONS:
             raise ValueError(
-                f"an email_received trigger needs a create_item or create_update action, not {self.action.type}"
+                "an email_received trigger needs a create_item or create_update action, "
+                f"not {self.action.type}"
             )
         if not incoming and self.action.type != "send_email":
             raise ValueError(

@@ -30,13 +30,32 @@ def spec_json(spec: RecipeSpec) -> str:
 
 
 def recipes_for_connection(session: Session, connection_id: str) -> list[Recipe]:
-    """The connection's enabled recipes, oldest first (a stable order for matching)."""
+    """The connection's enabled incoming (email_received) recipes, oldest first (a stable order for
+    matching): what the message path reads. Outgoing recipes are found by their board instead."""
     rows = session.scalars(
         select(RecipeRow)
         .where(RecipeRow.connection_id == uuid.UUID(connection_id), RecipeRow.enabled.is_(True))
         .order_by(RecipeRow.created_at, RecipeRow.id)
     ).all()
-    return [to_recipe(r) for r in rows]
+    return [recipe for recipe in map(to_recipe, rows) if recipe.incoming]
+
+
+def outgoing_recipes_for_board(session: Session, board_id: str | uuid.UUID) -> list[Recipe]:
+    """The enabled outgoing recipes (item_created, column_changed) watching this built-in board, oldest
+    first: what a board event is matched against."""
+    board = board_id if isinstance(board_id, uuid.UUID) else uuid.UUID(board_id)
+    rows = session.scalars(
+        select(RecipeRow)
+        .where(RecipeRow.board_id == board, RecipeRow.enabled.is_(True))
+        .order_by(RecipeRow.created_at, RecipeRow.id)
+    ).all()
+    return [recipe for recipe in map(to_recipe, rows) if not recipe.incoming]
+
+
+def _board_column(spec: RecipeSpec) -> uuid.UUID | None:
+    # Outgoing: the watched board; incoming: the built-in board written to; monday.com: None.
+    board_id = spec.builtin_board_id()
+    return uuid.UUID(board_id) if board_id is not None else None
 
 
 def add_recipe(
@@ -52,7 +71,7 @@ def add_recipe(
         id=uuid.uuid4(),
         connection_id=connection_id,
         owner_id=owner_id,
-        board_id=uuid.UUID(spec.action.board_id),
+        board_id=_board_column(spec),
         name=name,
         enabled=enabled,
         definition=spec_json(spec),
@@ -63,7 +82,7 @@ def add_recipe(
 
 
 def set_spec(row: RecipeRow, spec: RecipeSpec) -> None:
-    row.board_id = uuid.UUID(spec.action.board_id)
+    row.board_id = _board_column(spec)
     row.definition = spec_json(spec)
 
 

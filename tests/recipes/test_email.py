@@ -26,7 +26,12 @@ def test_from_a_full_graph_message():
                 "content": "<html><head><style>p{}</style></head>"
                 "<body><p>Hello&nbsp;there,</p><p>my <b>order</b></p><script>x()</script></body></html>",
             },
+            "ccRecipients": [{"emailAddress": {"name": "Boss", "address": "boss@acme.example"}}],
             "conversationId": "conv",
+            "internetMessageId": "<abc@customer.example>",
+            "hasAttachments": True,
+            "importance": "High",
+            "webLink": "https://outlook.example/owa/?ItemID=AAMk",
             "internetMessageHeaders": [
                 {"name": "Auto-Submitted", "value": "auto-replied"},
                 {"name": "Received", "value": "a"},
@@ -44,8 +49,15 @@ def test_from_a_full_graph_message():
         preview="Hello",
         body_text="Hello there,\n\nmy order",
         to=["support@acme.example"],
+        to_names=["no address"],
+        cc=["boss@acme.example"],
+        cc_names=["Boss"],
         conversation_id="conv",
         headers={"auto-submitted": "auto-replied", "received": "a, b"},
+        has_attachments=True,
+        importance="high",
+        internet_message_id="<abc@customer.example>",
+        web_link="https://outlook.example/owa/?ItemID=AAMk",
     )
 
 
@@ -58,3 +70,15 @@ def test_only_what_was_fetched():
     facts = facts_from_graph(Message.model_validate({"id": "m", "internetMessageHeaders": []}))
     assert facts == EmailFacts(message_id="m")
     assert facts_from_graph(Message.model_validate({"from": {}})).from_address == ""
+
+
+def test_json_recorded_before_the_new_fields_still_loads():
+    # Workflow histories recorded by the previous release carry EmailFacts without cc, importance, ...
+    old = (
+        '{"message_id": "m", "subject": "s", "from_address": "a@b.example", "from_name": "", '
+        '"received_at": null, "preview": "", "body_text": "", "to": ["x@y.example"], '
+        '"conversation_id": "c", "headers": {}}'
+    )
+    facts = EmailFacts.model_validate_json(old)
+    assert facts.to == ["x@y.example"] and facts.cc == [] and facts.has_attachments is None
+    assert facts.importance == "" and facts.internet_message_id == "" and facts.web_link == ""

@@ -54,9 +54,10 @@ def test_recipe_round_trips_through_json_with_the_from_alias():
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        ({"senders": ["a@b"]}, "neither an address"),
-        ({"senders": ["*.example"]}, "neither an address"),
-        ({"senders": ["*@*.example"]}, "neither an address"),
+        ({"senders": ["a@b"]}, "is not a sender pattern"),
+        ({"senders": ["*.example"]}, "is not a sender pattern"),
+        ({"senders": ["a@@b.example"]}, "is not a sender pattern"),
+        ({"senders": ["a b@c.example"]}, "is not a sender pattern"),
         ({"columns": {" ": "{subject}"}}, "a column title is empty"),
         ({"columns": {"A": "{nope}"}}, "column 'A': unknown placeholder {nope}"),
         ({"item_name": ""}, "at least 1 character"),
