@@ -14,6 +14,7 @@ from api.routes import (
     connection_pages,
     connections,
     health,
+    items,
     me,
     oauth,
     pages,
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
-    for module in (*routers, boards, recipes, activity, codec):
+    for module in (*routers, boards, items, recipes, activity, codec):
         app.include_router(module.router)
     return app
 

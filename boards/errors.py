@@ -21,3 +21,11 @@ class ColumnNotFound(BoardStoreError):
 
 class ItemNotFound(BoardStoreError):
     pass
+
+
+class InvalidValue(BoardStoreError):
+    """A value does not fit its column's type. The message says what the type expects, never the value."""
+
+
+class FilesTooLarge(BoardStoreError):
+    """A file, or all the files of an item together, would exceed the store's size caps."""

@@ -11,8 +11,18 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from boards.schemas import BoardCreate, BoardPublic, ColumnPublic, GroupPublic, ItemPublic, UpdatePublic
+from boards.columns import labels_of, settings_for
+from boards.schemas import (
+    BoardCreate,
+    BoardPublic,
+    ColumnPublic,
+    FilePublic,
+    GroupPublic,
+    ItemPublic,
+    UpdatePublic,
+)
 from db.boards import Board, BoardColumn, BoardGroup, BoardItem, ItemUpdate
+from db.item_files import ItemFile
 
 
 def create_board(session: Session, account_id: uuid.UUID, body: BoardCreate) -> BoardPublic:
@@ -24,7 +34,14 @@ def create_board(session: Session, account_id: uuid.UUID, body: BoardCreate) -> 
         for i, title in enumerate(body.groups)
     )
     session.add_all(
-        BoardColumn(id=uuid.uuid4(), board_id=board.id, title=c.title, type=c.type, position=i)
+        BoardColumn(
+            id=uuid.uuid4(),
+            board_id=board.id,
+            title=c.title,
+            type=c.type,
+            position=i,
+            settings=settings_for(c.labels),
+        )
         for i, c in enumerate(body.columns)
     )
     session.flush()
@@ -46,7 +63,7 @@ def get_board(session: Session, account_id: uuid.UUID, board_id: uuid.UUID) -> B
 
 
 def list_items(session: Session, board: BoardPublic, *, limit: int, offset: int = 0) -> list[ItemPublic]:
-    """The board's items, oldest first, with their column values keyed by column title and updates."""
+    """The board's items, oldest first, with their column values keyed by column title, updates and files."""
     items = session.scalars(
         select(BoardItem)
         .where(BoardItem.board_id == board.id)
@@ -54,15 +71,46 @@ def list_items(session: Session, board: BoardPublic, *, limit: int, offset: int 
         .limit(limit)
         .offset(offset)
     ).all()
+    return describe_items(session, board, items)
+
+
+def get_item(
+    session: Session, account_id: uuid.UUID, item_id: uuid.UUID
+) -> tuple[BoardItem, BoardPublic] | None:
+    """An item of the account's boards with its board; another account's item is simply not found."""
+    item = session.get(BoardItem, item_id)
+    if item is None:
+        return None
+    board = get_board(session, account_id, item.board_id)
+    return None if board is None else (item, board)
+
+
+def get_file(session: Session, item_id: uuid.UUID, file_id: uuid.UUID) -> ItemFile | None:
+    row = session.get(ItemFile, file_id)
+    return row if row is not None and row.item_id == item_id else None
+
+
+def describe_items(session: Session, board: BoardPublic, items: Sequence[BoardItem]) -> list[ItemPublic]:
+    ids = [i.id for i in items]
     updates: dict[uuid.UUID, list[UpdatePublic]] = defaultdict(list)
-    if items:
+    files: dict[uuid.UUID, list[FilePublic]] = defaultdict(list)
+    if ids:
         rows = session.scalars(
             select(ItemUpdate)
-            .where(ItemUpdate.item_id.in_([i.id for i in items]))
+            .where(ItemUpdate.item_id.in_(ids))
             .order_by(ItemUpdate.created_at, ItemUpdate.id)
         ).all()
         for u in rows:
             updates[u.item_id].append(UpdatePublic(id=u.id, body=u.body, created_at=u.created_at))
+        # Not the content: a listing never loads the files' bytes.
+        for f in session.execute(
+            select(ItemFile.id, ItemFile.item_id, ItemFile.name, ItemFile.content_type, ItemFile.size)
+            .where(ItemFile.item_id.in_(ids))
+            .order_by(ItemFile.created_at, ItemFile.id)
+        ):
+            files[f.item_id].append(
+                FilePublic(id=f.id, name=f.name, content_type=f.content_type, size=f.size)
+            )
     groups = {g.id: g.title for g in board.groups}
     columns = [(str(c.id), c.title) for c in board.columns]
     result = []
@@ -76,6 +124,7 @@ def list_items(session: Session, board: BoardPublic, *, limit: int, offset: int 
                 group_id=item.group_id,
                 columns={title: values.get(column_id) for column_id, title in columns},
                 updates=updates[item.id],
+                files=files[item.id],
                 created_at=item.created_at,
             )
         )
@@ -94,7 +143,9 @@ def _describe(session: Session, boards: Sequence[Board]) -> list[BoardPublic]:
         for c in session.scalars(
             select(BoardColumn).where(BoardColumn.board_id.in_(ids)).order_by(BoardColumn.position)
         ):
-            columns[c.board_id].append(ColumnPublic(id=c.id, title=c.title, type=c.type))
+            columns[c.board_id].append(
+                ColumnPublic(id=c.id, title=c.title, type=c.type, labels=labels_of(c.settings))
+            )
     return [
         BoardPublic(id=b.id, name=b.name, groups=groups[b.id], columns=columns[b.id], created_at=b.created_at)
         for b in boards

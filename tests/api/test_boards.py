@@ -105,7 +105,7 @@ async def test_validation_names_the_field_and_the_reason(client, admin):
     [(loc, msg)] = _problems(await client.post("/api/boards", json=duplicate, headers=h))
     assert loc == ["body", "columns"] and "duplicate column title 'from'" in msg
 
-    unknown = {**ISSUE_BODY, "columns": [{"title": "X", "type": "number"}]}
+    unknown = {**ISSUE_BODY, "columns": [{"title": "X", "type": "rating"}]}
     [(loc, msg)] = _problems(await client.post("/api/boards", json=unknown, headers=h))
     assert loc == ["body", "columns", 0, "type"] and "'long_text'" in msg
 
