@@ -12,3 +12,8 @@ def connection_workflow_id(connection_id: uuid.UUID | str) -> str:
 
 def message_workflow_id(connection_id: str, message_id: str) -> str:
     return f"message/{connection_id}/{message_id}"
+
+
+def send_workflow_id(connection_id: str, event_id: str, recipe_id: str) -> str:
+    """One board event, one send workflow per recipe, ever (started with REJECT_DUPLICATE)."""
+    return f"send/{connection_id}/{event_id}/{recipe_id}"
