@@ -1,35 +1,58 @@
-"""The caller's recipes: per connection, owned by the connection's user."""
+"""The caller's recipes: per connection, owned by the connection's user. Every kind (incoming
+email_received -> create_item / create_update; outgoing item_created / column_changed -> send_email)
+is created, changed and listed here; whatever keeps a recipe from working answers 422 before it is saved.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
 from api.routes.connections import owned_connection
-from boards import service as boards
 from db.accounts import User
+from db.connections import Connection
 from db.recipes import RecipeRow
 from recipes import store
-from recipes.board_check import board_problems
-from recipes.model import CreateItemAction, RecipeSpec
+from recipes.board_check import Problem
+from recipes.checks import save_problems
+from recipes.model import RecipeSpec
 from recipes.schemas import RecipeCreate, RecipePublic, RecipesPublic, RecipeUpdate
 
 router = APIRouter(prefix="/api/recipes", tags=["recipes"])
 
 
-def _check_board(session: Session, user: User, action: CreateItemAction) -> None:
-    """422 in FastAPI's shape, naming the field, when the action does not fit a board of the account."""
-    board = boards.get_board(session, user.account_id, uuid.UUID(action.board_id))
-    problems = board_problems(action, board)
+def unprocessable(problems: Sequence[Problem]) -> HTTPException:
+    """FastAPI's own 422 shape: a list of {type, loc, msg}, loc starting at "body"."""
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"type": "value_error", "loc": ["body", *p.loc], "msg": p.msg} for p in problems],
+    )
+
+
+def _check(session: Session, spec: RecipeSpec, connection: Connection) -> None:
+    problems = save_problems(session, spec, connection)
     if problems:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"type": "value_error", "loc": ["body", *p.loc], "msg": p.msg} for p in problems],
-        )
+        raise unprocessable(problems)
+
+
+def _merged(spec: RecipeSpec, body: RecipeUpdate) -> RecipeSpec:
+    """The stored spec with the given trigger and/or action replaced; 422 when they no longer pair."""
+    merged: dict[str, Any] = {
+        "trigger": body.trigger if body.trigger is not None else spec.trigger,
+        "action": body.action if body.action is not None else spec.action,
+    }
+    try:
+        return RecipeSpec.model_validate(merged)
+    except ValidationError as err:
+        raise unprocessable(
+            [Problem(loc=tuple(str(p) for p in e["loc"]), msg=e["msg"]) for e in err.errors()]
+        ) from None
 
 
 def _owned(session: Session, user: User, recipe_id: uuid.UUID) -> RecipeRow:
@@ -43,14 +66,15 @@ def _owned(session: Session, user: User, recipe_id: uuid.UUID) -> RecipeRow:
 def create_recipe(body: RecipeCreate, session: SessionDep, user: CurrentUser) -> RecipePublic:
     """Creates a recipe on one of the caller's connections."""
     connection = owned_connection(session, user, body.connection_id)
-    _check_board(session, user, body.action)
+    spec = body.spec()
+    _check(session, spec, connection)
     row = store.add_recipe(
         session,
         connection_id=connection.id,
         owner_id=user.id,
         name=body.name,
         enabled=body.enabled,
-        spec=RecipeSpec(trigger=body.trigger, action=body.action),
+        spec=spec,
     )
     session.commit()
     return RecipePublic.of(row)
@@ -77,15 +101,12 @@ def get_recipe(recipe_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> 
 def update_recipe(
     recipe_id: uuid.UUID, body: RecipeUpdate, session: SessionDep, user: CurrentUser
 ) -> RecipePublic:
-    """Changes the given fields; a new action is checked against its board like on creation."""
+    """Changes the given fields; a new trigger or action is checked like on creation."""
     row = _owned(session, user, recipe_id)
-    spec = store.spec_of(row)
-    if body.trigger is not None:
-        spec = RecipeSpec(trigger=body.trigger, action=spec.action)
-    if body.action is not None:
-        _check_board(session, user, body.action)
-        spec = RecipeSpec(trigger=spec.trigger, action=body.action)
-    store.set_spec(row, spec)
+    if body.trigger is not None or body.action is not None:
+        spec = _merged(store.spec_of(row), body)
+        _check(session, spec, owned_connection(session, user, row.connection_id))
+        store.set_spec(row, spec)
     if body.name is not None:
         row.name = body.name
     if body.enabled is not None:

@@ -29,8 +29,12 @@ async def test_create_with_the_issue_body(client, admin, setup, engine):
     uuid.UUID(recipe["id"])
     assert recipe["connection_id"] == connection_id and recipe["owner_id"] == str(admin[0])
     assert recipe["enabled"] is True
-    assert recipe["trigger"] == body["trigger"]
-    assert recipe["action"] == body["action"]
+    # Echoed as given, with the defaults of what was left out.
+    assert recipe["trigger"]["conditions"]["from"] == ["*@customer.example"]
+    assert recipe["trigger"]["conditions"]["subject_contains"] == ["help"]
+    assert recipe["trigger"]["folder"] == "inbox"
+    assert {k: recipe["action"][k] for k in body["action"]} == body["action"]
+    assert recipe["action"]["replies"] == "update" and recipe["action"]["destination"] == "builtin"
 
     # What the message activity loads is the same recipe, typed.
     with session_scope(engine) as session:
@@ -112,7 +116,7 @@ async def test_board_must_be_in_the_callers_account(client, admin, stranger, eng
             "/api/recipes", json=recipe_body(connection_id, "board-1"), headers=bearer(admin[1])
         )
     )
-    assert loc == ["body", "action", "board_id"] and "not a board id" in msg
+    assert loc == ["body", "action", "create_item"] and "'board-1' is not a board id" in msg
 
 
 def _with(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -134,34 +138,57 @@ def _with(body: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, 
             ["body", "action", "columns", "Owner"],
             "has no column 'Owner'",
         ),
+        # The model's own checks: pydantic's loc names the action's type, the message the field.
         (
             ("action", "columns"),
             {"Preview": "{preview} {attachments}"},
-            ["body", "action", "columns"],
+            ["body", "action", "create_item"],
             "column 'Preview': unknown placeholder {attachments}",
         ),
         (
             ("action", "item_name"),
             "{subjct}",
-            ["body", "action", "item_name"],
-            "unknown placeholder {subjct}",
+            ["body", "action", "create_item"],
+            "item_name: unknown placeholder {subjct}",
         ),
-        (("action", "item_name"), "{subject", ["body", "action", "item_name"], "unmatched '{'"),
-        (("trigger", "folder"), "junkemail", ["body", "trigger", "folder"], "recipes watch the inbox only"),
+        (("action", "item_name"), "{subject", ["body", "action", "create_item"], "unmatched '{'"),
+        (
+            ("trigger", "folder"),
+            "junkemail",
+            ["body", "trigger", "email_received", "folder"],
+            "folder 'junkemail' cannot be watched: junk mail is never read",
+        ),
+        (
+            ("trigger", "folder"),
+            "SentItems",
+            ["body", "trigger", "email_received", "folder"],
+            "sent mail is never read",
+        ),
         (
             ("trigger", "conditions", "from"),
             ["customer.example"],
-            ["body", "trigger", "conditions", "from"],
-            "neither an address",
+            ["body", "trigger", "email_received", "conditions", "from"],
+            "is not a sender pattern",
         ),
         (
             ("trigger", "conditions", "subject_contains"),
             [""],
-            ["body", "trigger", "conditions", "subject_contains", 0],
+            ["body", "trigger", "email_received", "conditions", "subject_contains", 0],
             "at least 1 character",
         ),
-        (("trigger", "type"), "email_sent", ["body", "trigger", "type"], "'email_received'"),
-        (("action", "type"), "send_email", ["body", "action", "type"], "'create_item'"),
+        (
+            ("trigger", "conditions", "importance"),
+            ["urgent"],
+            ["body", "trigger", "email_received", "conditions", "importance", 0],
+            "'low', 'normal' or 'high'",
+        ),
+        (("trigger", "type"), "email_sent", ["body", "trigger"], "'email_received', 'item_created'"),
+        (
+            ("action",),
+            {"type": "send_email", "to": "a@b.example", "subject": "x"},
+            ["body"],
+            "an email_received trigger needs a create_item or create_update action, not send_email",
+        ),
         (("name",), "", ["body", "name"], "at least 1 character"),
         (("connection_id",), "nope", ["body", "connection_id"], "UUID"),
     ],
@@ -180,5 +207,13 @@ async def test_conditions_are_normalised_and_optional(client, admin, setup):
     response = await client.post("/api/recipes", json=body, headers=bearer(admin[1]))
     assert response.status_code == 201, response.text
     recipe = response.json()
-    assert recipe["trigger"]["conditions"] == {"from": ["boss@acme.example"], "subject_contains": []}
+    assert recipe["trigger"]["conditions"] == {
+        "from": ["boss@acme.example"],
+        "to_contains": [],
+        "cc_contains": [],
+        "subject_contains": [],
+        "body_contains": [],
+        "has_attachments": None,
+        "importance": [],
+    }
     assert recipe["action"]["columns"] == {}

@@ -44,10 +44,19 @@ def recipe_body(connection_id: str, board_id: str) -> dict[str, Any]:
     }
 
 
-def add_connection(engine: Engine, user_id: uuid.UUID, mailbox: str = "me@acme.example") -> str:
+def add_connection(
+    engine: Engine,
+    user_id: uuid.UUID,
+    mailbox: str = "me@acme.example",
+    scopes: str = "User.Read Mail.Read",
+    status: str = "active",
+) -> str:
+    """A connection row (no tokens in Vault): granted `scopes`, as the consent would have stored them."""
     with session_scope(engine) as session:
         user = session.get_one(User, user_id)
-        row = Connection(account_id=user.account_id, owner_id=user.id, mailbox=mailbox, status="active")
+        row = Connection(
+            account_id=user.account_id, owner_id=user.id, mailbox=mailbox, status=status, scopes=scopes
+        )
         session.add(row)
         session.flush()
         return str(row.id)
