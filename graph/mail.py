@@ -116,6 +116,33 @@ class MailboxClient:
         ids = await asyncio.gather(*(resolve(name) for name in names))
         return dict(zip(names, ids, strict=True))
 
+    async def list_folders(self) -> list[MailFolder]:
+        """The mailbox's top-level mail folders (id and displayName only), every page."""
+        url: str | None = "/me/mailFolders"
+        params: dict[str, str] | None = {"$select": "id,displayName"}
+        folders: list[MailFolder] = []
+        while url is not None:
+            data = await self._json("GET", url, "list folders", params=params)
+            folders += [MailFolder.model_validate(f) for f in data.get("value") or []]
+            link = data.get("@odata.nextLink")
+            url, params = (self._own_link(link), None) if link else (None, None)
+        return folders
+
+    async def recent_messages(
+        self, folder: str, top: int, select: Sequence[str], *, body_text: bool = False
+    ) -> list[Message]:
+        """The folder's newest `top` messages (one page), with only the `select`ed fields."""
+        params = {"$top": str(int(top)), "$orderby": "receivedDateTime desc", "$select": _select(select)}
+        prefer = ['outlook.body-content-type="text"'] if body_text else []
+        data = await self._json(
+            "GET",
+            f"/me/mailFolders/{_path_id(folder)}/messages",
+            "recent messages",
+            params=params,
+            prefer=prefer,
+        )
+        return [Message.model_validate(m) for m in data.get("value") or []][:top]
+
     # --- messages ---
 
     async def latest_inbox_message_id(self) -> str | None:
