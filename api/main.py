@@ -16,6 +16,7 @@ from api.routes import (
     health,
     items,
     me,
+    monday,
     oauth,
     pages,
     recipes,
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
-    for module in (*routers, boards, items, recipes, activity, codec):
+    for module in (*routers, boards, items, recipes, activity, codec, monday):
         app.include_router(module.router)
     return app
 

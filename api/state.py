@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from api.webhook_forwarder import WebhookForwarder
+from boards.monday.token_store import MondayTokenStore
 from codec.converter import data_converter
 from codec.vault_keys import vault_codec
 from config.logging import configure_logging
@@ -72,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.payload_codec = vault_codec(vault, settings.vault_kv_mount)
         app.state.temporal_client = await temporal_client(settings, app.state.payload_codec)
         app.state.token_store = TokenStore(vault)
+        app.state.monday_tokens = MondayTokenStore(vault)
         app.state.identity = Identity.from_settings(settings)
         resources.callback(app.state.identity.close)
         app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))

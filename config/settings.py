@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         None, description="CA file that signs the Microsoft endpoints' certificates (the emulator's ca.pem)"
     )
 
+    # monday.com's GraphQL API: where an account's link points unless the admin gives another URL.
+    monday_api_url: str = "https://api.monday.com/v2"
+
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
