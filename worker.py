@@ -27,6 +27,7 @@ from activities.mailbox_access import MailboxAccess
 from activities.message_legacy import LegacyMessageActivities
 from activities.message_starts import start_message_workflows
 from activities.message_steps import MessageSteps
+from activities.send_email import SendEmailActivities
 from boards.store import BoardStore
 from codec.converter import data_converter
 from codec.vault_keys import load_keyring, vault_codec
@@ -38,6 +39,7 @@ from vault.client import VaultClient
 from vault.errors import VaultUnavailable
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
+from workflows.send_email import SendEmailWorkflow
 
 log = logging.getLogger("worker")
 
@@ -46,7 +48,7 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 
 def workflows() -> Sequence[type]:
-    return [ConnectionWorkflow, MessageWorkflow]
+    return [ConnectionWorkflow, MessageWorkflow, SendEmailWorkflow]
 
 
 def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callable[..., Any]]:
@@ -64,7 +66,15 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     catch_up = CatchUpActivities(access, engine, folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.
     legacy = [start_message_workflows, *LegacyMessageActivities(steps).all()]
-    return [health.check_vault_login, *connection.all(), *steps.all(), *catch_up.all(), *legacy]
+    sends = SendEmailActivities(access, engine)
+    return [
+        health.check_vault_login,
+        *connection.all(),
+        *steps.all(),
+        *catch_up.all(),
+        *sends.all(),
+        *legacy,
+    ]
 
 
 async def connect(

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from payloads.sends import BoardEventSignal
+
 
 class ConnectionStatus(StrEnum):
     CONNECTING = "connecting"
@@ -63,6 +65,11 @@ class ConnectionState(BaseModel):
     next_reconcile_at: datetime | None = None
     # Catch-up calls whose result this workflow has (see CatchUpRequest.call).
     catch_up_calls: int = 0
+    # Board events signalled for this connection's outgoing recipes whose SendEmailWorkflow is not
+    # started yet (bounded by payloads.sends.MAX_PENDING_SENDS); started ones, and ones dropped when full.
+    pending_sends: list[BoardEventSignal] = Field(default_factory=list)
+    sends_started: int = 0
+    sends_dropped: int = 0
 
 
 class ConnectionTiming(BaseModel):

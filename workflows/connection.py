@@ -29,10 +29,12 @@ with workflow.unsafe.imports_passed_through():
         LifecycleEvent,
     )
     from payloads.messages import NotifiedMessages
+    from payloads.sends import BoardEventSignal
 
 from workflows.connection_parts.calls import Attempts, ConnectionFailure, call, call_until_done
 from workflows.connection_parts.messages import Messages
 from workflows.connection_parts.run_state import Patches, RunState
+from workflows.connection_parts.sends import Sends
 from workflows.connection_parts.status import Status
 from workflows.connection_parts.subscription import Subscription
 from workflows.connection_parts.tokens import Tokens
@@ -48,6 +50,8 @@ STARTS_BY_ACTIVITY_PATCH = "message-starts-by-activity-v1"
 # Back to child workflows (the designed shape: the UI links parent and children), each batch started in
 # one workflow task, with the ConnectionId search attribute; duplicates counted.
 CHILDREN_PATCH = "message-children-v2"
+# Outgoing email (board events -> SendEmailWorkflow children) came after all of the above.
+SENDS_PATCH = "board-event-sends-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
@@ -62,6 +66,7 @@ class ConnectionWorkflow:
         self._tokens = Tokens(self._run, self._status, attempts)
         self._subscription = Subscription(self._run, self._status, attempts)
         self._messages = Messages(self._run, self._status, attempts)
+        self._sends = Sends(self._run)
 
     # ----- signals and the query ------------------------------------------------------------------
 
@@ -76,6 +81,11 @@ class ConnectionWorkflow:
         """Message ids from validated change notifications (the webhook batches them per request)."""
         self._messages.enqueue(batch.message_ids)
         self._state.last_notification_at = workflow.now()
+
+    @workflow.signal
+    def board_event(self, event: BoardEventSignal) -> None:
+        """A board event for one of this connection's outgoing recipes (the API's forwarder)."""
+        self._sends.enqueue(event)
 
     @workflow.signal
     def reconnected(self) -> None:
@@ -114,10 +124,14 @@ class ConnectionWorkflow:
         patches.starts_by_activity = (
             patches.messages and not patches.children and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
         )
+        patches.sends = workflow.patched(SENDS_PATCH)
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         self._status.show()
         while True:
+            if patches.sends:
+                # First: a disconnect below ends the run, and what waits here would be lost with it.
+                await self._sends.process()
             if state.disconnect_requested:
                 await self._disconnect()
                 return self.status()
@@ -129,7 +143,11 @@ class ConnectionWorkflow:
                 await self._start_up()
             elif state.status is ConnectionStatus.ACTIVE:
                 await self._do_due_work()
-            if workflow.info().is_continue_as_new_suggested() or self._messages.run_is_full():
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                or self._messages.run_is_full()
+                or self._sends.run_is_full()
+            ):
                 # Handlers only record into state, so once they have finished the state is complete.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._input.model_copy(update={"state": state}))
@@ -149,6 +167,7 @@ class ConnectionWorkflow:
                     or (state.status is active and bool(state.pending_lifecycle))
                     # Only when this run processes mail: otherwise pending ids would wake it forever.
                     or (self._run.patches.messages and state.status is active and self._messages.has_work())
+                    or (self._run.patches.sends and self._sends.has_work())
                 ),
                 timeout=timeout,
                 timeout_summary="next refresh or renewal" if timeout else None,

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 from tests.support.codec_keys import TEST_DATA_CONVERTER
 from workflows.connection import ConnectionWorkflow
 from workflows.message import MessageWorkflow
+from workflows.send_email import SendEmailWorkflow
 
 HISTORIES = sorted(
     p for p in (Path(__file__).parent / "histories").iterdir() if p.name.endswith((".json", ".json.gz"))
@@ -38,5 +39,7 @@ def test_histories_are_recorded() -> None:
 async def test_replays_without_non_determinism(path: Path) -> None:
     # The tests' keyring: histories recorded since the codec carry payloads encrypted with it; older
     # ones carry plain payloads, which the codec passes through.
-    replayer = Replayer(workflows=[ConnectionWorkflow, MessageWorkflow], data_converter=TEST_DATA_CONVERTER)
+    replayer = Replayer(
+        workflows=[ConnectionWorkflow, MessageWorkflow, SendEmailWorkflow], data_converter=TEST_DATA_CONVERTER
+    )
     await replayer.replay_workflow(read_history(path))

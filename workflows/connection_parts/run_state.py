@@ -20,6 +20,8 @@ class Patches:
     children: bool = False
     # Message workflows started by a local activity per batch (the release before the children).
     starts_by_activity: bool = False
+    # Outgoing email: board events start SendEmailWorkflow children (workflows/connection_parts/sends.py).
+    sends: bool = False
 
 
 @dataclass
