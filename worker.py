@@ -60,8 +60,9 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     engine = engine_from_settings(settings)
     resources.callback(engine.dispose)
     connection = ConnectionActivities(access, engine, settings.public_base)
-    # Well-known folder ids, resolved once per connection, for the folder check and the catch-up alike.
-    folders = AllowedFolders(access)
+    # Well-known folder ids, resolved once per connection, for the folder check and the catch-up alike;
+    # the engine lets the check also allow the folders the connection's recipes watch.
+    folders = AllowedFolders(access, engine)
     steps = MessageSteps(access, engine, BoardStore(engine), folders)
     catch_up = CatchUpActivities(access, engine, folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.

@@ -11,6 +11,7 @@ from api.routes import (
     auth,
     boards,
     codec,
+    connection_folders,
     connection_pages,
     connections,
     health,
@@ -19,6 +20,7 @@ from api.routes import (
     monday,
     oauth,
     pages,
+    recipe_dry_run,
     recipes,
     users,
     webhooks,
@@ -35,7 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
-    for module in (*routers, boards, items, recipes, activity, codec, monday):
+    for module in (
+        *routers,
+        connection_folders,
+        boards,
+        items,
+        recipes,
+        recipe_dry_run,
+        activity,
+        codec,
+        monday,
+    ):
         app.include_router(module.router)
     return app
 

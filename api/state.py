@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
+from activities.mailbox_access import MailboxAccess
 from api.webhook_forwarder import WebhookForwarder
 from boards.monday.token_store import MondayTokenStore
 from codec.converter import data_converter
@@ -21,7 +22,9 @@ from config.logging import configure_logging
 from config.settings import Settings
 from config.temporal import temporal_connect_config
 from db.engine import engine_from_settings
+from graph.http_client import build_http_client
 from graph.identity import Identity
+from graph.mail import GraphMail
 from vault.client import VaultClient
 from vault.token_store import TokenStore
 from webhooks.directory import SubscriptionDirectory
@@ -76,6 +79,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.monday_tokens = MondayTokenStore(vault)
         app.state.identity = Identity.from_settings(settings)
         resources.callback(app.state.identity.close)
+        # Graph for the routes that read a mailbox (folders, dry runs): the worker's client, with its
+        # per-mailbox limiter and one refresh on a 401, over this process's token store and identity.
+        graph_http = await resources.enter_async_context(build_http_client(settings.ms_ca_bundle))
+        app.state.mailbox_access = MailboxAccess(
+            app.state.token_store, app.state.identity, GraphMail(graph_http, settings.ms_graph_base_url)
+        )
         app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
         app.state.subscription_directory = SubscriptionDirectory(engine)
         app.state.webhook_outbox = Outbox(engine)
