@@ -24,7 +24,7 @@ from db.boards import Board, BoardItem, ItemUpdate
 ITEM_NAME_MAX = 500
 # Optimistic concurrency: a change computed from values another writer has since replaced is computed
 # again, this many times at most (then the caller is told to retry).
-CHANGE_ATTEMPTS = 5
+CHANGE_ATTEMPTS = 10
 
 
 class ItemBusy(BoardStoreError):

@@ -241,8 +241,7 @@ class BoardStore:
         )
         session.flush()
 
-    @staticmethod
-    def _threads(session: Session, recipe_id: str, keys: list[str]) -> dict[str, str]:
+    def _threads(self, session: Session, recipe_id: str, keys: list[str]) -> dict[str, str]:
         rows = session.execute(
             select(ItemThread.thread_key, ItemThread.target_id).where(
                 ItemThread.recipe_id == recipe_id, ItemThread.thread_key.in_(keys)

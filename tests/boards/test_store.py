@@ -8,44 +8,25 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from boards.draft import ItemDraft
-from boards.errors import BoardNotFound, ColumnNotFound, GroupNotFound, ItemNotFound
+from boards.errors import BoardNotFound, ColumnNotFound, GroupNotFound, InvalidValue, ItemNotFound
 from boards.schemas import BoardPublic
 from boards.store import BoardStore
 from db.base import Base
+from db.board_events import BoardEvent
 from db.boards import BoardColumn, BoardItem, ItemUpdate, LedgerEntry
 from db.engine import session_scope
-from tests.recipes.support import add_board
-from tests.support.appdb import add_user, make_settings, migrated_engine
+from tests.boards.conftest import count
 
 DRAFT = ItemDraft(
     name="Need help", group="New", columns={"From": "a@customer.example", "Received": "2026-11-30T04:00:00Z"}
 )
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = migrated_engine(make_settings(tmp_path))
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def board(engine):
-    user_id, _ = add_user(engine)
-    return add_board(engine, user_id)
-
-
-@pytest.fixture
-def store(engine):
-    return BoardStore(engine)
-
-
 def _count(engine: Engine, model: type[Base]) -> int:
-    with session_scope(engine) as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
+    return count(engine, model)
 
 
 def _create(
@@ -125,7 +106,11 @@ def test_two_stores_on_separate_engines_agree(board, engine, tmp_path):
 @pytest.mark.parametrize(
     ("draft", "error", "says"),
     [
-        (ItemDraft(name="x", group="Done"), GroupNotFound, "has no group 'Done'"),
+        (
+            ItemDraft(name="x", group="Closed"),
+            GroupNotFound,
+            "has no group 'Closed'; its groups are: New, Done",
+        ),
         (ItemDraft(name="x", group="New", columns={"Owner": "y"}), ColumnNotFound, "has no column 'Owner'"),
     ],
 )
@@ -185,3 +170,108 @@ def test_a_call_that_lost_the_race_returns_the_winners_item(store, board, engine
     assert _create(late, board) == (winner, False)
     assert late.reads == 2  # the pre-check said "nothing yet", the primary key said otherwise
     assert _count(engine, BoardItem) == 1
+
+
+def _values(engine: Engine, item_id: str) -> dict[str, str]:
+    with session_scope(engine) as session:
+        item = session.get_one(BoardItem, uuid.UUID(item_id))
+        columns = {str(c.id): c.title for c in session.scalars(select(BoardColumn))}
+        return {columns[k]: v for k, v in json.loads(item.column_values).items()}
+
+
+def test_values_from_an_email_are_typed_and_made_to_fit(store, board, engine):
+    draft = ItemDraft(
+        name="x",
+        group="New",
+        columns={
+            "Subject": "folded\r\n subject",
+            "Preview": "<p onclick=x>Hi</p><script>steal()</script>" + "y" * 20_000,
+            "Received": "2026-11-30T06:00:00+02:00",
+            "Status": "working on it",
+            "Amount": "",  # a missing value renders empty: no value
+        },
+    )
+    item_id, _ = _create(store, board, draft=draft)
+    stored = _values(engine, item_id)
+    assert stored["Subject"] == "folded  subject"
+    assert stored["Preview"].startswith("<p>Hi</p>yyy") and 9_900 < len(stored["Preview"]) <= 10_000
+    assert "script" not in stored["Preview"] and "onclick" not in stored["Preview"]
+    assert stored["Received"] == "2026-11-30T04:00:00Z"
+    assert stored["Status"] == "Working on it"
+    assert "Amount" not in stored
+
+
+def test_a_value_that_does_not_fit_its_type_writes_nothing(store, board, engine):
+    draft = ItemDraft(name="x", group="New", columns={"Subject": "fine", "From": "Grace at the customer"})
+    with pytest.raises(InvalidValue, match=r"column 'From' \(email\) expects an email address") as caught:
+        _create(store, board, draft=draft)
+    assert "Grace" not in str(caught.value)
+    assert _count(engine, BoardItem) == 0 and _count(engine, LedgerEntry) == 0
+    assert _count(engine, BoardEvent) == 0
+
+
+def test_update_bodies_are_sanitised(store, board, engine):
+    item_id, _ = _create(store, board)
+    store.add_update_once(
+        recipe_id="r",
+        message_id="m2",
+        connection_id="c",
+        item_id=item_id,
+        body='<p>Thanks</p><img src=x onerror="alert(1)"><a href="javascript:x">l</a>',
+    )
+    with session_scope(engine) as session:
+        body = session.scalars(select(ItemUpdate)).one().body
+    assert body == '<p>Thanks</p><a rel="noopener noreferrer nofollow">l</a>'
+
+
+def test_find_item_finds_the_oldest_match_ignoring_case_and_spaces(store, board, engine):
+    first, _ = _create(store, board, message_id="m1")
+    _create(store, board, message_id="m2")
+    other = ItemDraft(name="o", group="New", columns={"From": "ada@customer.example"})
+    third, _ = _create(store, board, message_id="m3", draft=other)
+    board_id = str(board.id)
+    assert store.find_item(board_id, "From", "  A@CUSTOMER.example ") == first
+    assert store.find_item(board_id, "from", "ada@customer.example") == third  # titles ignore case too
+    assert store.find_item(board_id, "From", "nobody@customer.example") is None
+    assert store.find_item(board_id, "From", "  ") is None
+    assert store.find_item(board_id, "Amount", "1") is None
+    with pytest.raises(ColumnNotFound, match="has no column 'Owner'; its columns are: From, Received"):
+        store.find_item(board_id, "Owner", "x")
+    with pytest.raises(BoardNotFound):
+        store.find_item(str(uuid.uuid4()), "From", "x")
+
+
+def test_builtin_boards_is_a_destination_for_the_recipes_board(store, board, engine):
+    import asyncio
+
+    from boards.builtin import BuiltinBoards
+    from boards.destination import Destination, FileDraft, ThreadTaken
+    from recipes.model import Recipe
+    from tests.recipes.support import recipe_body
+
+    recipe = Recipe.model_validate(
+        {**recipe_body("c1", str(board.id)), "id": "r1", "owner_id": "u1", "name": "Support mail"}
+    )
+    destination: Destination = BuiltinBoards(store)
+
+    async def scenario() -> None:
+        written = await destination.create_item_once(
+            recipe, "m1", DRAFT, ["conversation:c1", "message:<a@x>"]
+        )
+        assert written.created
+        assert (await destination.create_item_once(recipe, "m1", DRAFT, [])).model_dump() == {
+            "id": written.id,
+            "created": False,
+        }
+        assert await destination.item_for_thread(recipe, ["message:<b@x>", "conversation:c1"]) == written.id
+        with pytest.raises(ThreadTaken) as taken:
+            await destination.create_item_once(recipe, "m2", DRAFT, ["conversation:c1"])
+        assert taken.value.item_id == written.id
+        update = await destination.add_update_once(recipe, "m2", written.id, "a reply")
+        assert update.created and update.id != written.id
+        assert await destination.find_item(recipe, "From", "A@customer.example") == written.id
+        files = [FileDraft(name="a.txt", content_type="text/plain", content=b"hi")]
+        assert await destination.attach_files(recipe, written.id, files) == 1
+        assert await destination.attach_files(recipe, written.id, files) == 0
+
+    asyncio.run(scenario())
