@@ -196,10 +196,12 @@ class MondayBoards:
         return board
 
     async def _group_id(self, api: MondayApi, api_url: str, board: RemoteBoard, title: str) -> str:
-        for attempt in (board, await self._board(api, api_url, board.id, fresh=True)):
-            for group in attempt.groups:
-                if group.title.strip().casefold() == title.strip().casefold():
-                    return group.id
+        found = _group_id(board, title)
+        if found is None:
+            # Not in the cached shape: read the board again once before refusing.
+            found = _group_id(await self._board(api, api_url, board.id, fresh=True), title)
+        if found is not None:
+            return found
         raise GroupNotFound(f"monday.com board {board.id} has no group titled {title!r}")
 
     async def _column(self, api: MondayApi, api_url: str, board: RemoteBoard, title: str) -> RemoteColumn:
@@ -245,6 +247,11 @@ def _board_id(recipe: Recipe) -> str:
     if not isinstance(action, CreateItemAction | CreateUpdateAction) or action.destination != "monday":
         raise BoardStoreError(f"recipe {recipe.id} does not write to a monday.com board")
     return action.board_id
+
+
+def _group_id(board: RemoteBoard, title: str) -> str | None:
+    wanted = title.strip().casefold()
+    return next((g.id for g in board.groups if g.title.strip().casefold() == wanted), None)
 
 
 def _same_text(left: str, right: str) -> bool:
