@@ -67,7 +67,11 @@ def _date(value: str) -> str:
         raise InvalidValue(expects) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last representable UTC moment
+        raise InvalidValue(expects) from None
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _number(value: str) -> str:

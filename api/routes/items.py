@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
+from api.board_event_forwarder import wake_board_events
 from api.deps import CurrentUser, SessionDep
 from api.routes.boards import account_board
 from boards import items, service
@@ -33,7 +34,7 @@ def _account_item(session: Session, user: User, item_id: uuid.UUID) -> tuple[Boa
 
 def _unprocessable(err: BoardStoreError) -> HTTPException:
     # The store's messages name the board, group or column and what was expected, never a value.
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(err))
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err))
 
 
 def _show(session: Session, board: BoardPublic, item: BoardItem) -> ItemPublic:
@@ -41,7 +42,9 @@ def _show(session: Session, board: BoardPublic, item: BoardItem) -> ItemPublic:
 
 
 @router.post("/api/boards/{board_id}/items", status_code=status.HTTP_201_CREATED)
-def create_item(board_id: uuid.UUID, body: ItemCreate, session: SessionDep, user: CurrentUser) -> ItemPublic:
+def create_item(
+    board_id: uuid.UUID, body: ItemCreate, session: SessionDep, user: CurrentUser, request: Request
+) -> ItemPublic:
     """Creates an item (in the board's first group unless one is named); fires item_created."""
     board = account_board(session, user, board_id)
     try:
@@ -52,6 +55,7 @@ def create_item(board_id: uuid.UUID, body: ItemCreate, session: SessionDep, user
         session.rollback()
         raise _unprocessable(err) from None
     session.commit()
+    wake_board_events(request.app)
     return _show(session, board, item)
 
 
@@ -63,7 +67,9 @@ def get_item(item_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Item
 
 
 @router.patch("/api/items/{item_id}")
-def change_item(item_id: uuid.UUID, body: ItemChange, session: SessionDep, user: CurrentUser) -> ItemPublic:
+def change_item(
+    item_id: uuid.UUID, body: ItemChange, session: SessionDep, user: CurrentUser, request: Request
+) -> ItemPublic:
     """Changes column values (and the name or group); fires column_changed for each value that changed."""
     item, board = _account_item(session, user, item_id)
     try:
@@ -75,6 +81,7 @@ def change_item(item_id: uuid.UUID, body: ItemChange, session: SessionDep, user:
         session.rollback()
         raise _unprocessable(err) from None
     session.commit()
+    wake_board_events(request.app)
     return _show(session, board, item)
 
 
@@ -88,7 +95,7 @@ def add_update(
     if not update.body.strip():
         session.rollback()
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="the update's body is empty once its HTML is made safe",
         )
     session.commit()

@@ -55,6 +55,8 @@ def test_empty_clears_the_column(column_type, raw):
         ("date", "20261130", "ISO 8601"),
         ("date", "2026-02-30", "ISO 8601"),
         ("date", "2026-11-30Tnoon", "ISO 8601"),
+        ("date", "9999-12-31T23:59:59-23:59", "ISO 8601"),
+        ("date", "0001-01-01T00:00:00+01:00", "ISO 8601"),
         ("number", "twelve", "decimal number"),
         ("number", "NaN", "decimal number"),
         ("number", "Infinity", "decimal number"),
