@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.converter import PayloadCodec
 
 from activities.mailbox_access import MailboxAccess
+from api.board_event_forwarder import BoardEventForwarder
 from api.webhook_forwarder import WebhookForwarder
 from boards.monday.token_store import MondayTokenStore
 from codec.converter import data_converter
@@ -93,4 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.webhook_forwarder = forwarder
         forwarder.start()
         resources.push_async_callback(forwarder.stop)
+        # And board events to the connection workflows of the recipes that send email on them.
+        board_events = BoardEventForwarder(engine, app.state.temporal_client)
+        app.state.board_event_forwarder = board_events
+        board_events.start()
+        resources.push_async_callback(board_events.stop)
         yield
