@@ -52,13 +52,13 @@ async def put_link(
     api_url = str(body.api_url) if body.api_url is not None else settings.monday_api_url
     if not settings.is_development and not api_url.startswith("https://"):
         # The token is sent there: never in clear text outside a developer's machine.
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="api_url must be an https:// URL")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="api_url must be an https:// URL")
     token = SecretStr(body.api_token.get_secret_value().strip())
     try:
         await monday_link.verify_token(http, api_url, token)
     except MondayTokenRefused:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail="monday.com refused this token"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="monday.com refused this token"
         ) from None
     except MondayError as err:
         # The client's messages never hold the token.
