@@ -72,8 +72,8 @@ def update_problems(action: CreateUpdateAction, board: BoardPublic | None) -> li
 def trigger_problems(
     trigger: ItemCreatedTrigger | ColumnChangedTrigger, board: BoardPublic | None
 ) -> list[Problem]:
-    """item_created / column_changed: the watched board exists, and so does the watched column.
-    A status column's `to` must be one of its labels once boards expose them (see status_labels)."""
+    """item_created / column_changed: the watched board exists, and so does the watched column; a
+    status column's `to` is one of its labels (ignoring case, as the trigger compares)."""
     if board is None:
         return [_no_board(("trigger", "board_id"), trigger.board_id)]
     if not isinstance(trigger, ColumnChangedTrigger):
@@ -86,7 +86,7 @@ def trigger_problems(
         return [
             Problem(
                 loc=("trigger", "to"),
-                msg=f"status column {trigger.column!r} has no label {trigger.to!r}; "
+                msg=f"status column {trigger.column!r} of board {board.name!r} has no label {trigger.to!r}; "
                 f"its labels: {', '.join(labels)}",
             )
         ]
@@ -94,9 +94,9 @@ def trigger_problems(
 
 
 def status_labels(board: BoardPublic, title: str) -> list[str]:
-    """The labels of a status column, [] when unknown: the built-in boards' columns do not list their
-    labels yet (boards/schemas.ColumnPublic), so `to` is not checked against them until they do."""
-    return []
+    """The labels of the board's status column of that title; [] for another type or no such column."""
+    column = next((c for c in board.columns if c.title == title), None)
+    return list(column.labels) if column is not None and column.type == "status" else []
 
 
 def send_email_problems(action: SendEmailAction, board: BoardPublic | None) -> list[Problem]:

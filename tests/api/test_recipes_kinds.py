@@ -171,6 +171,15 @@ async def test_a_patch_that_turns_a_recipe_outgoing_is_checked_too(client, admin
             ],
         ),
         (
+            {"trigger": {"to": "Finished"}},
+            [
+                (
+                    ["body", "trigger", "to"],
+                    "status column 'Status' of board 'Billing' has no label 'Finished'",
+                )
+            ],
+        ),
+        (
             {"action": {"subject": "{nme}"}},
             [(["body", "action", "send_email"], "subject: unknown placeholder {nme}")],
         ),

@@ -18,7 +18,8 @@ BOARD = BoardPublic(
     groups=[GroupPublic(id=uuid.uuid4(), title="New")],
     columns=[
         ColumnPublic(id=uuid.uuid4(), title="Email", type="email"),
-        ColumnPublic(id=uuid.uuid4(), title="Status", type="status"),
+        ColumnPublic(id=uuid.uuid4(), title="Status", type="status", labels=["New", "Done"]),
+        ColumnPublic(id=uuid.uuid4(), title="Notes", type="text"),
     ],
     created_at=datetime(2026, 1, 1, tzinfo=UTC),
 )
@@ -56,7 +57,7 @@ CHANGED = {"type": "column_changed", "column": "Status", "to": "Done"}
         (item(group="Done"), [(("action", "group"), "has no group 'Done'; its groups: New")]),
         (
             item(columns={"Owner": "{to}"}),
-            [(("action", "columns", "Owner"), "has no column 'Owner'; its columns: Email, Status")],
+            [(("action", "columns", "Owner"), "has no column 'Owner'; its columns: Email, Status, Notes")],
         ),
         # Titles are exact: {column:...} and column mappings look them up as written.
         (item(columns={"email": "{to}"}), [(("action", "columns", "email"), "has no column 'email'")]),
@@ -65,6 +66,20 @@ CHANGED = {"type": "column_changed", "column": "Status", "to": "Done"}
         (send({"type": "item_created"}), []),
         (send(CHANGED), []),
         (send({**CHANGED, "column": "Stage"}), [(("trigger", "column"), "has no column 'Stage'")]),
+        # A status column's `to` is one of its labels (any case); other columns take any value.
+        (send({**CHANGED, "to": "done"}), []),
+        (send({**CHANGED, "to": None}), []),
+        (
+            send({**CHANGED, "to": "Finished"}),
+            [
+                (
+                    ("trigger", "to"),
+                    "status column 'Status' of board 'Billing' has no label 'Finished'; "
+                    "its labels: New, Done",
+                )
+            ],
+        ),
+        (send({**CHANGED, "column": "Notes", "to": "anything"}), []),
         (send({"type": "item_created"}, to="{column:Mail}"), [(("action", "to"), "has no column 'Mail'")]),
         (
             send({"type": "item_created"}, subject="{column:A} {column:A}", body="{column:B} {column:Email}"),
