@@ -84,7 +84,8 @@ async def test_crash_between_remote_create_and_ledger_write(
     retried = await monday_boards.create_item_once(recipe, "msg-1", draft(), THREADS)
     assert retried.id == made["id"] and not retried.created
     assert len(monday_fake.board(monday_board["id"])["items"]) == 1
-    assert (await asyncio.to_thread(ledger.entry, recipe.id, "msg-1")).target_id == made["id"]
+    completed = await asyncio.to_thread(ledger.entry, recipe.id, "msg-1")
+    assert completed is not None and completed.target_id == made["id"]
     assert await monday_boards.item_for_thread(recipe, THREADS) == made["id"]
 
 
@@ -221,3 +222,25 @@ def test_monday_boards_is_a_destination() -> None:
     def accepts(_d: Destination) -> None: ...
 
     accepts(MondayBoards.__new__(MondayBoards))
+
+
+async def test_the_token_stays_out_of_the_database_and_logs(
+    monday_boards, monday_board, monday_recipe, monday_engine, caplog
+):
+    import logging
+    from pathlib import Path
+
+    from tests.support.leak_scan import Blob, Secrets
+    from tests.support.monday_fixtures import MONDAY_TOKEN
+
+    caplog.set_level(logging.DEBUG)
+    recipe = monday_recipe(monday_board)
+    item = await monday_boards.create_item_once(recipe, "m1", draft(), THREADS)
+    await monday_boards.add_update_once(recipe, "m2", item.id, "update")
+    await monday_boards.find_item(recipe, "Email", "grace@customer.example")
+    database = Path(str(monday_engine.url.database))
+    secrets = Secrets()
+    secrets.add("monday.com token", MONDAY_TOKEN)
+    blobs = [Blob(str(p), p.read_bytes()) for p in database.parent.glob(database.name + "*")]
+    assert blobs
+    assert secrets.find([*blobs, Blob("log", caplog.text.encode())]) == []

@@ -26,9 +26,9 @@ async def test_save_load_destroy(monday_tokens) -> None:
 async def test_a_copied_ciphertext_does_not_decrypt_for_another_account(monday_tokens, openbao) -> None:
     await monday_tokens.save("acct-a", SecretStr("token-of-a-0123456789"))
     root = hvac.Client(url=openbao.addr, token=openbao.root_token)
-    stored = root.secrets.kv.v2.read_secret_version(token_path("acct-a"), mount_point=KV_MOUNT)["data"][
-        "data"
-    ]
+    stored = root.secrets.kv.v2.read_secret_version(
+        token_path("acct-a"), mount_point=KV_MOUNT, raise_on_deleted_version=True
+    )["data"]["data"]
     root.secrets.kv.v2.create_or_update_secret(token_path("acct-b"), secret=stored, mount_point=KV_MOUNT)
     with pytest.raises(DecryptionFailed):
         await monday_tokens.load("acct-b")
