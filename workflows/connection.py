@@ -51,7 +51,7 @@ STARTS_BY_ACTIVITY_PATCH = "message-starts-by-activity-v1"
 # one workflow task, with the ConnectionId search attribute; duplicates counted.
 CHILDREN_PATCH = "message-children-v2"
 # Outgoing email (board events -> SendEmailWorkflow children) came after all of the above.
-SENDS_PATCH = "board-event-sends-v1"
+SENDS_PATCH = "outgoing-email-sends-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
