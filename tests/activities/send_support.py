@@ -69,11 +69,12 @@ async def scenario(
     choices: tuple[str, ...] = ("incoming", "outgoing"),
     recipient: str | None = None,
     to: str = "{column:Email}",
+    to_self: bool = False,
 ) -> Scenario:
     """A connected mailbox (granted what `choices` ask), its Billing board with one item whose Email is
     the recipient and whose Status just changed to Done, and the recipe that emails on that."""
     mailbox = await world.connect(choices=choices)
-    recipient = recipient or await new_recipient(world)
+    recipient = mailbox.email if to_self else recipient or await new_recipient(world)
     name = f"Invoice {uuid.uuid4().hex[:8]}"
     with session_scope(world.engine) as session:
         board = Board(id=uuid.uuid4(), account_id=mailbox.account_id, name="Billing")

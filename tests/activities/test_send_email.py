@@ -19,7 +19,9 @@ from db.engine import session_scope
 from db.outgoing_sends import OutgoingSend
 from db.recipes import RecipeRow
 from payloads.sends import SEND_REFUSED, Outcome, SendRecord, SendResult, SendState
-from recipes.loops import OWN_MARKER_HEADER
+from recipes.email import facts_from_graph
+from recipes.fields import ALWAYS
+from recipes.loops import OWN_MARKER_HEADER, is_own_mail
 from tests.activities.send_support import (
     Scenario,
     add_event,
@@ -200,3 +202,21 @@ async def test_record_writes_an_outgoing_row_with_the_recipe(world: World) -> No
         (f"send/{sc.event_id}/{sc.recipe_id}", "outgoing", "processed")
     ]
     assert '"missing": ["column:X"]' in (rows[0].details or "")
+
+
+# ----- loop prevention ----------------------------------------------------------------------------
+
+
+async def test_mail_sent_to_the_own_mailbox_is_recognised_as_this_services_own(world: World) -> None:
+    """The message path drops mail carrying the service's header ("sent by this service"): the copy
+    delivered to the sender's own inbox, fetched as the fetch step fetches it, carries it."""
+    sc = await scenario(world, to_self=True)
+    state = await rendered_state(world, sc)
+    assert (await ActivityEnvironment().run(send_activities(world).send_email, state)).state == "sent"
+    [arrived] = await inbox(world, sc.mailbox.email)
+
+    fetched = await world.access.call(
+        sc.mailbox.connection_id,
+        lambda m: m.get_message(arrived["immutableId"], list(ALWAYS)),
+    )
+    assert is_own_mail(facts_from_graph(fetched))
