@@ -15,19 +15,27 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
+import httpx
+from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.envconfig import ClientConnectConfig
 from temporalio.worker import Worker
 
 from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
+from activities.destinations import Destinations
 from activities.folders import AllowedFolders
 from activities.health import HealthActivities
 from activities.mailbox_access import MailboxAccess
 from activities.message_legacy import LegacyMessageActivities
 from activities.message_starts import start_message_workflows
 from activities.message_steps import MessageSteps
+from activities.message_writes import MessageWrites
+from activities.recipe_cache import RecipeCache
 from activities.send_email import SendEmailActivities
+from boards.builtin import BuiltinBoards
+from boards.monday.destination import MondayBoards
+from boards.monday.token_store import MondayTokenStore
 from boards.store import BoardStore
 from codec.converter import data_converter
 from codec.vault_keys import load_keyring, vault_codec
@@ -63,19 +71,34 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     # Well-known folder ids, resolved once per connection, for the folder check and the catch-up alike;
     # the engine lets the check also allow the folders the connection's recipes watch.
     folders = AllowedFolders(access, engine)
-    steps = MessageSteps(access, engine, BoardStore(engine), folders)
+    recipes = RecipeCache(engine)
+    steps = MessageSteps(access, engine, recipes, folders)
+    writes = MessageWrites(access, recipes, destinations(settings, engine, resources))
     catch_up = CatchUpActivities(access, engine, folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.
-    legacy = [start_message_workflows, *LegacyMessageActivities(steps).all()]
+    legacy = [start_message_workflows, *LegacyMessageActivities(steps, writes).all()]
     sends = SendEmailActivities(access, engine)
     return [
         health.check_vault_login,
         *connection.all(),
         *steps.all(),
+        *writes.all(),
         *catch_up.all(),
         *sends.all(),
         *legacy,
     ]
+
+
+def destinations(settings: Settings, engine: Engine, resources: AsyncExitStack) -> Destinations:
+    """The boards recipes write to: the built-in store, and monday.com for accounts that linked it (its
+    tokens in Vault, its API over one HTTP client)."""
+    vault = VaultClient.from_settings(settings)
+    resources.callback(vault.close)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+    resources.push_async_callback(http.aclose)
+    return Destinations(
+        BuiltinBoards(BoardStore(engine)), MondayBoards(engine, MondayTokenStore(vault), http)
+    )
 
 
 async def connect(

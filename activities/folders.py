@@ -69,6 +69,13 @@ class AllowedFolders:
                 allowed.add(folder_id)
         return frozenset(allowed)
 
+    async def folder_id(self, connection_id: str, folder: str) -> str:
+        """A recipe's folder as an id: a well-known name resolved (once), a custom folder's id as is."""
+        name = folder.lower()
+        if name in WELL_KNOWN_NAMES:
+            return (await self._resolve(connection_id, (name,)))[name]
+        return folder
+
     async def inbox(self, connection_id: str) -> str:
         return (await self._resolve(connection_id, ALLOWED_FOLDERS))["inbox"]
 

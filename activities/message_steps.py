@@ -38,6 +38,7 @@ from recipes.email import facts_from_graph
 from recipes.fields import graph_fields_for, needs_body_text
 from recipes.loops import is_automatic_reply, is_own_mail
 from recipes.match import first_failed_condition
+from recipes.model import EmailReceivedTrigger, Recipe
 
 GONE = "message no longer exists"
 
@@ -62,7 +63,7 @@ class MessageSteps:
                 return FolderCheck(allowed=False, reason=GONE)
             if folder_id not in await self._folders.ids(message.connection_id):
                 return FolderCheck(allowed=False, reason="folder")
-        return FolderCheck(allowed=True)
+        return FolderCheck(allowed=True, folder_id=folder_id)
 
     @activity.defn(name="fetch_message")
     async def fetch_message(self, message: MessageInput) -> FetchedMessage:
@@ -91,6 +92,8 @@ class MessageSteps:
         wanted = set(request.recipe_ids)
         # Still enabled, and among those the fetch was made for.
         recipes = [r for r in await self._recipes.incoming(request.connection_id) if r.id in wanted]
+        if request.folder_id:
+            recipes = [r for r in recipes if await self._watches(request.connection_id, r, request.folder_id)]
         result = MatchResult()
         for recipe in recipes:
             failed = first_failed_condition(recipe, email)
@@ -119,6 +122,10 @@ class MessageSteps:
                 details=[r.model_dump() for r in result.recipes] if result.recipes else None,
             )
         )
+
+    async def _watches(self, connection_id: str, recipe: Recipe, folder_id: str) -> bool:
+        folder = recipe.trigger.folder if isinstance(recipe.trigger, EmailReceivedTrigger) else "inbox"
+        return await self._folders.folder_id(connection_id, folder) == folder_id
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,6 +29,7 @@ from activities.recipe_cache import RecipeCache
 from boards.destination import Destination, ThreadTaken, Written
 from boards.draft import ItemDraft
 from boards.errors import BoardStoreError
+from boards.monday.errors import retry_semantics as monday_retry_semantics
 from graph.errors import NotFound
 from payloads.email import EmailFacts
 from payloads.messages import RECIPE_BROKEN, AttachRequest, AttachResult, ItemRequest, ItemResult
@@ -37,9 +39,22 @@ from recipes.templates import render
 from recipes.threads import claim_keys, lookup_keys
 
 
-def _broken(recipe: Recipe, err: Exception) -> ApplicationError:
-    # The board changed under the recipe (a deleted board, group or column): retrying cannot help.
-    return ApplicationError(f"recipe {recipe.name!r}: {err}", type=RECIPE_BROKEN, non_retryable=True)
+@contextmanager
+def writing(recipe: Recipe) -> Iterator[None]:
+    """A destination's failures as the workflow's retry semantics. One that retrying cannot mend (the
+    board lost its group or column; monday.com refused the token or the board) fails this recipe alone
+    (RECIPE_BROKEN); waits monday.com asks for are honoured; anything else is retried."""
+    try:
+        with monday_retry_semantics(f"recipe {recipe.name!r}"):
+            yield
+    except BoardStoreError as err:
+        raise ApplicationError(
+            f"recipe {recipe.name!r}: {err}", type=RECIPE_BROKEN, non_retryable=True
+        ) from None
+    except ApplicationError as err:
+        if err.non_retryable and err.type != RECIPE_BROKEN:
+            raise ApplicationError(err.message, type=RECIPE_BROKEN, non_retryable=True) from None
+        raise
 
 
 def _gone(what: str) -> ApplicationError:
@@ -79,10 +94,8 @@ class MessageWrites:
         destination = self._destinations.for_recipe(recipe)
         email = request.email
         missing: list[str] = []
-        try:
+        with writing(recipe):
             written, kind = await self._item_or_reply(destination, recipe, action, request, missing)
-        except BoardStoreError as err:
-            raise _broken(recipe, err) from None
         return ItemResult(
             item_id=written.id,
             created=written.created,
@@ -140,7 +153,7 @@ class MessageWrites:
         values = placeholder_values(request.email)
         missing: list[str] = []
         wanted = render(action.find.value, values, missing).strip()
-        try:
+        with writing(recipe):
             item_id = await destination.find_item(recipe, action.find.column, wanted) if wanted else None
             if item_id is None:
                 # The value came from the email: the reason names the column, never the value.
@@ -154,8 +167,6 @@ class MessageWrites:
                 )
             body = truncate(render(action.body, values, missing), VALUE_MAX) or NO_SUBJECT
             written = await destination.add_update_once(recipe, request.message_id, item_id, body)
-        except BoardStoreError as err:
-            raise _broken(recipe, err) from None
         return ItemResult(
             item_id=written.id,
             created=written.created,
@@ -178,10 +189,8 @@ class MessageWrites:
             except NotFound:
                 return AttachResult()
         files, skipped = await asyncio.to_thread(file_drafts, attachments)
-        try:
+        with writing(recipe):
             added = await destination.attach_files(recipe, request.item_id, files)
-        except BoardStoreError as err:
-            raise _broken(recipe, err) from None
         return AttachResult(added=added, skipped=skipped)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:

@@ -32,7 +32,7 @@ class Written(BaseModel):
     created: bool
 
 
-class ThreadTaken(Exception):  # noqa: N818 - a signal to the caller, not a failure
+class ThreadTaken(Exception):
     """create_item_once found a thread key already recorded for another item of the recipe (two
     messages of one conversation at once): the caller makes an update on `item_id` instead."""
 

@@ -57,6 +57,9 @@ class FolderCheck(BaseModel):
     allowed: bool
     # Why not, when not allowed: "folder", or "message no longer exists".
     reason: str = ""
+    # The message's parentFolderId: only the recipes watching that folder are matched. Empty in
+    # histories recorded before recipes chose folders (every recipe watched the inbox).
+    folder_id: str = ""
 
 
 class FetchedMessage(BaseModel):
@@ -74,6 +77,8 @@ class MatchRequest(BaseModel):
     connection_id: str
     email: EmailFacts
     recipe_ids: list[str]
+    # FolderCheck.folder_id: recipes watching another folder are not considered ("" considers all).
+    folder_id: str = ""
 
 
 class RecipeMiss(BaseModel):

@@ -131,7 +131,10 @@ class MessageWorkflow:
         if fetched.email is None:
             return MessageResult(outcome=Outcome.SKIPPED, reason=fetched.reason)
         request = MatchRequest(
-            connection_id=input.connection_id, email=fetched.email, recipe_ids=fetched.recipe_ids
+            connection_id=input.connection_id,
+            email=fetched.email,
+            recipe_ids=fetched.recipe_ids,
+            folder_id=folder.folder_id,
         )
         match = await self._step(MessageSteps.filter_message, request, "match the recipes")
         missed = [

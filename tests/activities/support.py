@@ -17,9 +17,13 @@ from sqlalchemy import Engine, select
 
 from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
+from activities.destinations import Destinations
 from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
 from activities.message_steps import MessageSteps
+from activities.message_writes import MessageWrites
+from activities.recipe_cache import RecipeCache
+from boards.builtin import BuiltinBoards
 from boards.schemas import BoardCreate, ColumnCreate
 from boards.service import create_board
 from boards.store import BoardStore
@@ -120,6 +124,7 @@ class World:
     access: MailboxAccess
     tokens: TokenStore
     steps: MessageSteps
+    writes: MessageWrites
     catch_up: CatchUpActivities
     connection: ConnectionActivities
     boards: BoardStore
@@ -268,8 +273,11 @@ class World:
         item_name: str = "{subject}",
         group: str = "New",
         enabled: bool = True,
+        replies: str = "item",
+        action: dict[str, Any] | None = None,
     ) -> str:
-        """A recipe as the API stores it; by default README's: customer mail asking for help."""
+        """A recipe as the API stores it; by default README's: customer mail asking for help (each email
+        its own item: `replies="update"` threads replies into updates; `action` replaces the action)."""
         spec = RecipeSpec.model_validate(
             {
                 "trigger": {
@@ -287,7 +295,10 @@ class World:
                     "group": group,
                     "item_name": item_name,
                     "columns": columns if columns is not None else {"From": "{from.address}"},
-                },
+                    "replies": replies,
+                }
+                if action is None
+                else action,
             }
         )
         with session_scope(self.engine) as session:
@@ -314,8 +325,10 @@ async def build_world(settings: Settings, engine: Engine, emulator: RunningEmula
     identity = Identity.from_settings(settings)
     access = MailboxAccess(tokens, identity, GraphMail(http, settings.ms_graph_base_url))
     boards = BoardStore(engine)
-    folders = AllowedFolders(access)
-    steps = MessageSteps(access, engine, boards, folders)
+    folders = AllowedFolders(access, engine)
+    recipes = RecipeCache(engine)
+    steps = MessageSteps(access, engine, recipes, folders)
+    writes = MessageWrites(access, recipes, Destinations(BuiltinBoards(boards)))
     world = World(
         settings=settings,
         engine=engine,
@@ -323,6 +336,7 @@ async def build_world(settings: Settings, engine: Engine, emulator: RunningEmula
         access=access,
         tokens=tokens,
         steps=steps,
+        writes=writes,
         catch_up=CatchUpActivities(access, engine, folders),
         connection=ConnectionActivities(access, engine, settings.public_base),
         boards=boards,

@@ -23,7 +23,7 @@ def outcomes(world: World, mailbox: Mailbox) -> dict[str, tuple[str, str, int]]:
 
 
 async def test_process_message_makes_the_item_once_and_logs_each_outcome(world: World) -> None:
-    legacy = LegacyMessageActivities(world.steps)
+    legacy = LegacyMessageActivities(world.steps, world.writes)
     mailbox = await world.connect()
     world.add_recipe(mailbox, world.add_board(mailbox))
     matching = MessageInput(connection_id=mailbox.connection_id, message_id=await world.deliver(mailbox))
@@ -54,7 +54,7 @@ async def test_process_message_makes_the_item_once_and_logs_each_outcome(world: 
 
 
 async def test_process_message_for_a_broken_recipe_fails_and_record_failure_logs_it(world: World) -> None:
-    legacy = LegacyMessageActivities(world.steps)
+    legacy = LegacyMessageActivities(world.steps, world.writes)
     mailbox = await world.connect()
     board_id = world.add_board(mailbox)
     world.add_recipe(mailbox, board_id)

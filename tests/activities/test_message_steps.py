@@ -5,6 +5,7 @@ tests/workflows/test_message_workflow.py stubs these same activities to test the
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -12,7 +13,8 @@ from sqlalchemy import CursorResult, delete, func, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.message_steps import GONE, RECIPES_FRESH_FOR
+from activities.message_steps import GONE
+from activities.recipe_cache import RECIPES_FRESH_FOR
 from activitylog import recent_outcomes
 from activitylog.log import REASON_MAX
 from boards.service import get_board, list_items
@@ -203,8 +205,10 @@ async def test_filter_names_the_first_condition_each_recipe_failed(world: World)
     mailbox = await world.connect()
     board_id = world.add_board(mailbox)
     support = world.add_recipe(mailbox, board_id, name="Support")
-    world.add_recipe(mailbox, board_id, name="Partners", conditions={"from": ["*@partner.example"]})
-    world.add_recipe(
+    partners = world.add_recipe(
+        mailbox, board_id, name="Partners", conditions={"from": ["*@partner.example"]}
+    )
+    invoices = world.add_recipe(
         mailbox,
         board_id,
         name="Invoices",
@@ -218,8 +222,8 @@ async def test_filter_names_the_first_condition_each_recipe_failed(world: World)
 
     assert match.matched == [support]
     assert match.missed == [
-        RecipeMiss(recipe_name="Partners", condition="from"),
-        RecipeMiss(recipe_name="Invoices", condition="subject_contains"),
+        RecipeMiss(recipe_name="Partners", recipe_id=partners, condition="from"),
+        RecipeMiss(recipe_name="Invoices", recipe_id=invoices, condition="subject_contains"),
     ]
     assert match.skip_reason == ""
 
@@ -330,8 +334,8 @@ async def test_create_item_twice_makes_one_item(world: World) -> None:
         connection_id=mailbox.connection_id, message_id=message_id, recipe_id=recipe_id, email=email
     )
 
-    first = await ActivityEnvironment().run(world.steps.create_item, request)
-    again = await ActivityEnvironment().run(world.steps.create_item, request)
+    first = await ActivityEnvironment().run(world.writes.create_item, request)
+    again = await ActivityEnvironment().run(world.writes.create_item, request)
 
     assert first.created is True
     assert again.created is False
@@ -357,7 +361,7 @@ async def test_create_item_attempts_at_the_same_time_make_one_item(world: World)
     )
 
     results = await asyncio.gather(
-        *(ActivityEnvironment().run(world.steps.create_item, request) for _ in range(4))
+        *(ActivityEnvironment().run(world.writes.create_item, request) for _ in range(4))
     )
 
     assert len({r.item_id for r in results}) == 1
@@ -387,7 +391,7 @@ async def test_create_item_for_a_recipe_whose_board_changed_fails_without_retry(
     )
 
     with pytest.raises(ApplicationError) as failed:
-        await ActivityEnvironment().run(world.steps.create_item, request)
+        await ActivityEnvironment().run(world.writes.create_item, request)
 
     assert failed.value.type == RECIPE_BROKEN
     assert failed.value.non_retryable is True
@@ -415,7 +419,7 @@ async def test_create_item_for_a_recipe_deleted_meanwhile_fails_without_retry(wo
 
     with pytest.raises(ApplicationError) as failed:
         await ActivityEnvironment().run(
-            world.steps.create_item,
+            world.writes.create_item,
             ItemRequest(
                 connection_id=mailbox.connection_id, message_id=message_id, recipe_id=recipe_id, email=email
             ),
@@ -457,3 +461,37 @@ async def test_record_outcome_writes_the_activity_log_once_per_message(world: Wo
         assert [(o.message_id, o.outcome, o.reason, o.items_created) for o in rows] == [
             (message_id, "processed", "1 recipe(s) matched", 1)
         ]
+
+
+async def test_filter_matches_only_the_recipes_watching_the_messages_folder(world: World) -> None:
+    mailbox = await world.connect()
+    board_id = world.add_board(mailbox)
+    async with world.control() as c:
+        r = await c.post(f"/users/{mailbox.email}/folders", json={"display_name": "Billing"})
+        assert r.status_code == 201, r.text
+        billing_folder = r.json()["id"]
+    inbox_recipe = world.add_recipe(mailbox, board_id, name="Inbox")
+    spec_folder = world.add_recipe(mailbox, board_id, name="Billing folder")
+    with session_scope(world.engine) as session:
+        row = session.get(RecipeRow, uuid.UUID(spec_folder))
+        assert row is not None
+        definition = json.loads(row.definition)
+        definition["trigger"]["folder"] = billing_folder
+        row.definition = json.dumps(definition)
+    in_folder = await world.deliver(mailbox, folder="Billing")
+    in_inbox = await world.deliver(mailbox)
+
+    matched = {}
+    for message_id in (in_folder, in_inbox):
+        folder = await ActivityEnvironment().run(world.steps.check_folder, message(mailbox, message_id))
+        assert folder.allowed, folder
+        email, recipe_ids = await fetched_email(world, mailbox, message_id)
+        request = MatchRequest(
+            connection_id=mailbox.connection_id,
+            email=email,
+            recipe_ids=recipe_ids,
+            folder_id=folder.folder_id,
+        )
+        matched[message_id] = (await ActivityEnvironment().run(world.steps.filter_message, request)).matched
+
+    assert matched == {in_folder: [spec_folder], in_inbox: [inbox_recipe]}
