@@ -21,7 +21,7 @@ from graph.errors import NotFound
 from recipes.email import facts_from_graph
 from recipes.fields import graph_fields_for, needs_body_text
 from recipes.match import matches
-from recipes.model import Recipe
+from recipes.model import CreateItemAction, Recipe
 from recipes.render import render_item
 from recipes.store import recipes_for_connection
 
@@ -74,7 +74,7 @@ class NaiveActivities:
             items=[
                 MatchedItem(recipe_id=r.id, board_id=r.action.board_id, draft=render_item(r, email))
                 for r in recipes
-                if matches(r, email)
+                if isinstance(r.action, CreateItemAction) and matches(r, email)
             ],
         )
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from db.engine import session_scope
+from recipes.model import CreateItemAction, EmailReceivedTrigger
 from recipes.store import recipes_for_connection
 from tests.api.conftest import bearer
 from tests.recipes.support import add_board, add_connection, recipe_body
@@ -40,6 +41,7 @@ async def test_create_with_the_issue_body(client, admin, setup, engine):
     with session_scope(engine) as session:
         [loaded] = recipes_for_connection(session, connection_id)
     assert loaded.id == recipe["id"] and loaded.owner_id == str(admin[0])
+    assert isinstance(loaded.trigger, EmailReceivedTrigger) and isinstance(loaded.action, CreateItemAction)
     assert loaded.trigger.conditions.from_ == ["*@customer.example"]
     assert loaded.action.columns == body["action"]["columns"]
 

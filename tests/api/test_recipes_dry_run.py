@@ -184,7 +184,9 @@ async def test_dry_run_in_a_custom_folder(world: World, api: httpx.AsyncClient):
     ids = await folders.ids(mailbox.connection_id)
     assert invoices in ids and await folders.inbox(mailbox.connection_id) in ids
     junk = (await world.access.call(mailbox.connection_id, lambda m: m.get_folder("junkemail"))).id
-    junk_spec = {**spec, "trigger": {**spec["trigger"], "folder": junk}}
+    trigger = spec["trigger"]
+    assert isinstance(trigger, dict)
+    junk_spec = {**spec, "trigger": {**trigger, "folder": junk}}
     junk_recipe = await asyncio.to_thread(_recipe, world, mailbox, junk_spec)
     assert junk not in await AllowedFolders(world.access, world.engine).ids(mailbox.connection_id)
     assert len(await AllowedFolders(world.access).ids(mailbox.connection_id)) == 1  # without recipes: inbox

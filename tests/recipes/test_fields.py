@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from recipes.fields import graph_fields_for, needs_body_text
+from recipes.model import Recipe
 from tests.recipes.factories import BOARD_ID, recipe
 
 BASE = ["internetMessageHeaders", "subject"]
 THREADING = ["conversationId", "internetMessageId"]
 # A recipe that threads no replies: only its own templates count.
-ITEMS = {"replies": "item"}
+ITEMS: dict[str, Any] = {"replies": "item"}
 
 
 def _sorted(*fields: str) -> list[str]:
     return sorted({*BASE, *fields})
 
 
-def update_recipe(value: str = "{from.address}", body: str = "{preview}"):
+def update_recipe(value: str = "{from.address}", body: str = "{preview}") -> Recipe:
     return recipe(
         action={
             "type": "create_update",
@@ -30,7 +32,7 @@ def update_recipe(value: str = "{from.address}", body: str = "{preview}"):
     )
 
 
-def outgoing_recipe():
+def outgoing_recipe() -> Recipe:
     return recipe(
         trigger={
             "type": "column_changed",

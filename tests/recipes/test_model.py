@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from recipes.model import Recipe
+from recipes.model import EmailReceivedTrigger, Recipe
 from recipes.templates import TemplateError, placeholders, render
 from tests.recipes.factories import recipe
 
@@ -70,7 +70,9 @@ def test_invalid_recipes(change, says):
 
 
 def test_sender_entries_are_normalised():
-    assert recipe(senders=[" Jane@Customer.EXAMPLE ", "*@Acme.Example"]).trigger.conditions.from_ == [
+    trigger = recipe(senders=[" Jane@Customer.EXAMPLE ", "*@Acme.Example"]).trigger
+    assert isinstance(trigger, EmailReceivedTrigger)
+    assert trigger.conditions.from_ == [
         "jane@customer.example",
         "*@acme.example",
     ]
