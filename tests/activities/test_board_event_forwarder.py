@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import update
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -72,6 +73,20 @@ async def eventually(what: str, check: Any, seconds: float = 30) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+async def started(handle: WorkflowHandle[Any, Any]) -> WorkflowHandle[Any, Any]:
+    """The child once it exists: the signal was accepted, the start follows in the parent's next task."""
+
+    async def exists() -> bool:
+        try:
+            await handle.describe()
+        except RPCError:
+            return False
+        return True
+
+    await eventually(f"{handle.id} to start", exists)
+    return handle
+
+
 def unforward(world: World, event_id: str) -> None:
     with session_scope(world.engine) as session:
         session.execute(
@@ -106,6 +121,7 @@ async def test_an_event_signalled_twice_sends_one_email(
         send = client.get_workflow_handle_for(
             SendEmailWorkflow.run, send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id)
         )
+        await started(send)
         result = await asyncio.wait_for(send.result(), timeout=60)
         if RECORD:
             await write_run(client, connection.id, None, "connection-send-child-running")
@@ -141,6 +157,7 @@ async def test_a_revoked_connection_records_the_send_as_failed(
         send = client.get_workflow_handle_for(
             SendEmailWorkflow.run, send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id)
         )
+        await started(send)
         result = await asyncio.wait_for(send.result(), timeout=60)
         await connection.signal(ConnectionWorkflow.disconnect)
         await connection.result()
