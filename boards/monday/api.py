@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from boards.monday import queries
 from boards.monday.client import MondayClient
 from boards.monday.errors import MondayError
-from boards.monday.wire import RemoteBoard, RemoteItem, RemoteItemsPage, RemoteUpdate
+from boards.monday.wire import RemoteBoard, RemoteItem, RemoteItemFacts, RemoteItemsPage, RemoteUpdate
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -101,6 +101,33 @@ class MondayApi:
         if not found:
             return []
         return [_model(RemoteUpdate, u, "read updates") for u in found[0].get("updates") or []]
+
+    async def item_facts(self, item_id: str) -> RemoteItemFacts | None:
+        """The item's name, board, group and column texts; None when it does not exist (any more)."""
+        data = await self._client.execute(
+            queries.ITEM_FACTS, {"item_id": item_id}, operation=f"read item {item_id}"
+        )
+        found = [i for i in data.get("items") or [] if i is not None]
+        return _model(RemoteItemFacts, found[0], "read item") if found else None
+
+    async def create_webhook(self, board_id: str, url: str, event: str, config: dict[str, Any] | None) -> str:
+        """monday.com's id of the new webhook. The URL holds a secret: never in an operation's name."""
+        data = await self._client.execute(
+            queries.CREATE_WEBHOOK,
+            {
+                "board_id": board_id,
+                "url": url,
+                "event": event,
+                "config": json.dumps(config) if config is not None else None,
+            },
+            operation=f"create a webhook on board {board_id}",
+        )
+        return _id_of(data.get("create_webhook"), "create webhook")
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._client.execute(
+            queries.DELETE_WEBHOOK, {"id": webhook_id}, operation=f"delete webhook {webhook_id}"
+        )
 
 
 def _model(kind: type[M], value: Any, operation: str) -> M:

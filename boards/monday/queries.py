@@ -78,3 +78,31 @@ query ItemUpdates($item_id: ID!, $limit: Int!) {
   }
 }
 """
+
+# An item as an outgoing recipe's templates see it: name, board, group and every column's text by title.
+ITEM_FACTS = """
+query ItemFacts($item_id: ID!) {
+  items(ids: [$item_id]) {
+    id
+    name
+    board { id name }
+    group { id title }
+    column_values { id text column { title } }
+  }
+}
+"""
+
+# Outgoing recipes on a monday.com board: monday.com POSTs the board's events to `url` (after a
+# {"challenge"} handshake it sends while this mutation runs). config: {"columnId": ...} for
+# change_specific_column_value.
+CREATE_WEBHOOK = """
+mutation CreateWebhook($board_id: ID!, $url: String!, $event: WebhookEventType!, $config: JSON) {
+  create_webhook(board_id: $board_id, url: $url, event: $event, config: $config) { id board_id }
+}
+"""
+
+DELETE_WEBHOOK = """
+mutation DeleteWebhook($id: ID!) {
+  delete_webhook(id: $id) { id board_id }
+}
+"""

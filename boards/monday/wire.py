@@ -56,3 +56,28 @@ class RemoteUpdate(BaseModel):
     body: str = ""
     text_body: str | None = None
     created_at: str | None = None
+
+
+class RemoteNamed(BaseModel):
+    id: str
+    name: str = ""
+
+
+class RemoteTitled(BaseModel):
+    title: str = ""
+
+
+class RemoteFactValue(BaseModel):
+    id: str
+    text: str | None = None
+    column: RemoteTitled = Field(default_factory=RemoteTitled)
+
+
+class RemoteItemFacts(BaseModel):
+    """An item with what an outgoing recipe's templates read (ITEM_FACTS)."""
+
+    id: str
+    name: str = ""
+    board: RemoteNamed | None = None
+    group: RemoteTitled | None = None
+    column_values: list[RemoteFactValue] = Field(default_factory=list)
