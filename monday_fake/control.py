@@ -3,6 +3,10 @@
 POST   /_fake/tokens           {"token"}                  a token the API accepts
 POST   /_fake/boards           {"name", "groups": [...], "columns": [{"title", "type", "labels"?}]}
 GET    /_fake/boards/{id}      the board with its items (column values by title) and their updates
+POST   /_fake/items/{id}/columns {"columns": {"<title>": "<text>"}}  a person changes values in monday.com
+                               (status: a label; email: an address); the board's webhooks get the events
+GET    /_fake/webhooks         the registered webhooks (board, event, config; never the URL, its secret)
+GET    /_fake/deliveries       the events delivered to webhooks, with the receiver's HTTP status
 POST   /_fake/faults           {"kind", "retry_in_seconds"?, "field"?, "count"?, "after"?}  (faults.py)
 DELETE /_fake/faults           forget the queued faults
 GET    /_fake/requests         the request log (never the token), oldest first; DELETE clears it
@@ -16,9 +20,11 @@ import threading
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
+from graphql import GraphQLError
 from pydantic import BaseModel, Field
 
 from monday_fake.faults import Fault, Faults
+from monday_fake.resolvers import write_values
 from monday_fake.state import FakeState
 
 ColumnKind = Literal["text", "long_text", "email", "date", "status", "numbers", "link", "file"]
@@ -38,6 +44,11 @@ class BoardIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     groups: list[str] = Field(min_length=1)
     columns: list[ColumnIn] = Field(default_factory=list)
+
+
+class ColumnsIn(BaseModel):
+    # Column title -> the text a person would pick or type.
+    columns: dict[str, str] = Field(min_length=1, max_length=50)
 
 
 class FakeServer:
@@ -103,6 +114,43 @@ def control_router(server: FakeServer) -> APIRouter:
                     for item in board.items
                 ],
             }
+
+    @router.post("/items/{item_id}/columns")
+    def change_columns(item_id: str, body: ColumnsIn) -> dict[str, Any]:
+        with state.lock:
+            item = state.items.get(item_id)
+            if item is None:
+                raise HTTPException(404, "no such item")
+            board = state.boards[item.board_id]
+            values: dict[str, Any] = {}
+            for title, text in body.columns.items():
+                column = next((c for c in board.columns if c.title == title), None)
+                if column is None:
+                    raise HTTPException(422, f"no column {title!r}")
+                # The JSON monday.com's UI writes for each type, as change_multiple_column_values takes it.
+                if column.type == "status":
+                    values[column.id] = {"label": text}
+                elif column.type == "email":
+                    values[column.id] = {"email": text, "text": text}
+                else:
+                    values[column.id] = text
+            try:
+                write_values(state, board, item, values, create_labels=False)
+            except GraphQLError as err:
+                raise HTTPException(422, err.message) from None
+        return board_view(board.id)
+
+    @router.get("/webhooks")
+    def list_webhooks() -> list[dict[str, Any]]:
+        with state.lock:
+            return [
+                {"id": w.id, "board_id": w.board_id, "event": w.event, "config": w.config}
+                for w in state.webhooks.values()
+            ]
+
+    @router.get("/deliveries")
+    def deliveries() -> list[dict[str, Any]]:
+        return state.deliverer.deliveries()
 
     @router.post("/faults", status_code=201)
     def add_fault(fault: Fault) -> Fault:

@@ -11,6 +11,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from monday_fake import webhooks
 from monday_fake.state import VALUE_TYPES, Board, ColumnValueRefused, FakeState, Item, Update
 
 SUPPORTED = frozenset(
@@ -22,6 +23,8 @@ SUPPORTED = frozenset(
         "create_item",
         "create_update",
         "change_multiple_column_values",
+        "create_webhook",
+        "delete_webhook",
     }
 )
 MAX_PAGE = 500
@@ -64,13 +67,16 @@ def _item_dict(board: Board, item: Item) -> dict[str, Any]:
                 "text": text,
                 "value": raw,
                 "type": column.type,
+                "column": {"id": column.id, "title": column.title, "type": column.type},
             }
         )
+    group = next((g for g in board.groups if g.id == item.group_id), None)
     return {
         "id": item.id,
         "name": item.name,
         "created_at": item.created_at,
-        "group": {"id": item.group_id},
+        "board": {"id": board.id, "name": board.name},
+        "group": {"id": item.group_id, "title": group.title if group else ""},
         "column_values": values,
         "updates": lambda info, limit=25, **_: [_update_dict(u) for u in reversed(item.updates)][:limit],
     }
@@ -86,6 +92,38 @@ def _parse_values(raw: Any) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise refused("column_values must be a JSON object", "ColumnValueException")
     return values
+
+
+def write_values(
+    state: FakeState, board: Board, item: Item, values: dict[str, Any], create_labels: bool
+) -> None:
+    """Writes the values (all or none) and sends the board's webhooks an event per changed column (a
+    value written again unchanged is no change, for monday.com as here)."""
+    before = dict(item.values)
+    _write_values(board, item, values, create_labels)
+    for column_id, (raw, text) in item.values.items():
+        old_raw, old_text = before.get(column_id, ("null", ""))
+        if text == old_text:
+            continue
+        column = board.column(column_id)
+        assert column is not None
+        wanted = [
+            w
+            for w in state.webhooks.values()
+            if w.board_id == board.id and w.wants("update", column.id, column.type)
+        ]
+        if wanted:
+            state.deliverer.send(
+                wanted,
+                webhooks.column_changed_event(
+                    item.id,
+                    item.name,
+                    item.group_id,
+                    (column.id, column.title, column.type),
+                    webhooks.column_payload(column.type, column.labels, raw, text),
+                    webhooks.column_payload(column.type, column.labels, old_raw, old_text),
+                ),
+            )
 
 
 def _write_values(board: Board, item: Item, values: dict[str, Any], create_labels: bool) -> None:
@@ -177,6 +215,14 @@ def root(state: FakeState) -> dict[str, Any]:
             _write_values(board, item, _parse_values(column_values), bool(create_labels_if_missing))
             board.items.append(item)
             state.items[item.id] = item
+            wanted = [
+                w
+                for w in state.webhooks.values()
+                if w.board_id == board.id and w.wants("create_pulse", None, None)
+            ]
+            if wanted:
+                title = next(g.title for g in board.groups if g.id == group)
+                state.deliverer.send(wanted, webhooks.item_created_event(group, title, item.id, item.name))
             return _item_dict(board, item)
 
     def create_update(info: Any, body: str, item_id: str | None = None, **_: Any) -> dict[str, Any]:
@@ -200,8 +246,37 @@ def root(state: FakeState) -> dict[str, Any]:
             item = state.items.get(str(item_id))
             if item is None or item.board_id != board.id:
                 raise refused(f"item {item_id} does not exist on board {board_id}", "InvalidItemIdException")
-            _write_values(board, item, _parse_values(column_values), bool(create_labels_if_missing))
+            write_values(state, board, item, _parse_values(column_values), bool(create_labels_if_missing))
             return _item_dict(board, item)
+
+    def create_webhook(info: Any, board_id: str, url: str, event: str, config: Any = None) -> dict[str, Any]:
+        with state.lock:
+            board_of(board_id)
+        settings = _parse_values(config)
+        if event == "change_specific_column_value" and not isinstance(settings.get("columnId"), str):
+            raise refused("config.columnId is required for this event", "InvalidArgumentException")
+        try:
+            # As monday.com: the URL must echo the challenge before the webhook exists. Outside the
+            # lock, since the receiver may call this API while it answers.
+            webhooks.challenge(url)
+        except webhooks.ChallengeFailed as err:
+            raise refused(str(err), "InvalidArgumentException") from None
+        with state.lock:
+            hook = webhooks.Webhook(state.next_id(), str(board_id), url, event, settings)
+            state.webhooks[hook.id] = hook
+            return {"id": hook.id, "board_id": hook.board_id, "event": event, "config": json.dumps(settings)}
+
+    def delete_webhook(info: Any, id: str) -> dict[str, Any]:
+        with state.lock:
+            hook = state.webhooks.pop(str(id), None)
+            if hook is None:
+                raise refused(f"webhook {id} does not exist", "ResourceNotFoundException")
+            return {
+                "id": hook.id,
+                "board_id": hook.board_id,
+                "event": hook.event,
+                "config": json.dumps(hook.config),
+            }
 
     return {
         "me": me,
@@ -211,4 +286,6 @@ def root(state: FakeState) -> dict[str, Any]:
         "create_item": create_item,
         "create_update": create_update,
         "change_multiple_column_values": change_multiple_column_values,
+        "create_webhook": create_webhook,
+        "delete_webhook": delete_webhook,
     }

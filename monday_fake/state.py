@@ -1,4 +1,5 @@
-"""The fake's memory: boards with their groups and columns, items with column values, updates, tokens."""
+"""The fake's memory: boards with their groups and columns, items with column values, updates, tokens,
+webhooks (and the thread that delivers their events)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from monday_fake.webhooks import Deliverer, Webhook
 
 # monday.com's ColumnValue implementation for each column type the fake knows.
 VALUE_TYPES = {
@@ -110,6 +113,8 @@ class FakeState:
         self.tokens: set[str] = set()
         self.boards: dict[str, Board] = {}
         self.items: dict[str, Item] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.deliverer = Deliverer()
         self._ids = itertools.count(1_000_000_001)
         self.user_id = "4012689"
 
@@ -130,3 +135,4 @@ class FakeState:
         with self.lock:
             self.boards.clear()
             self.items.clear()
+            self.webhooks.clear()
