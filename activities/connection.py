@@ -10,7 +10,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
@@ -19,7 +19,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
-from activities.subscription_conflict import INBOX_RESOURCE, stale_conflicts
+from activities.subscription_conflict import stale_conflicts
+from activities.subscription_resource import same_resource, subscription_resource
 from db.connections import Connection
 from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
@@ -36,6 +37,8 @@ from payloads.connection import (
     SubscriptionRequest,
     ValidationResult,
 )
+from recipes.model import EmailReceivedTrigger
+from recipes.store import recipes_for_connection
 
 CHANGE_TYPE = "created"
 
@@ -91,20 +94,60 @@ class ConnectionActivities:
 
     @activity.defn(name="create_subscription")
     async def create_subscription(self, request: SubscriptionRequest) -> SubscriptionInfo:
+        """A new subscription to the resource the connection's recipes call for now (the inbox, or the
+        whole mailbox when one watches another folder: activities/subscription_resource.py)."""
         connection_id = request.connection_id
         if request.replaces_subscription_id:
             await self._delete_quietly(connection_id, request.replaces_subscription_id)
+        return await self._create(connection_id, request.lifetime, await self._wanted_resource(connection_id))
+
+    @activity.defn(name="follow_recipe_folders")
+    async def follow_recipe_folders(self, ref: SubscriptionRef) -> SubscriptionInfo:
+        """Makes the live subscription watch what the recipes call for now: when its resource differs,
+        a new subscription is created first (nothing arriving meanwhile goes unnoticed; Graph's 409 is
+        for the same resource only), then the old one deleted. The same id back: nothing changed."""
+        wanted = await self._wanted_resource(ref.connection_id)
+        with retry_semantics("read subscription"):
+            try:
+                live = await self._with_mailbox(
+                    ref.connection_id, lambda m: m.get_subscription(ref.subscription_id)
+                )
+            except NotFound:
+                # Graph lost it (or it expired): a new one, which the workflow follows with a catch-up.
+                return await self._create(ref.connection_id, ref.lifetime, wanted)
+        if live.resource is None or same_resource(live.resource, wanted):
+            expires_at = live.expiration_date_time or datetime.now(UTC)
+            return SubscriptionInfo(subscription_id=live.id, expires_at=expires_at)
+        return await self._switch(ref, wanted)
+
+    async def _switch(self, ref: SubscriptionRef, resource: str) -> SubscriptionInfo:
+        info = await self._create(ref.connection_id, ref.lifetime, resource)
+        await self._delete_quietly(ref.connection_id, ref.subscription_id)
+        activity.logger.info("subscription now watches %s", resource)
+        return info
+
+    async def _wanted_resource(self, connection_id: str) -> str:
+        return await asyncio.to_thread(self._read_wanted_resource, connection_id)
+
+    def _read_wanted_resource(self, connection_id: str) -> str:
+        with session_scope(self._engine) as session:
+            recipes = recipes_for_connection(session, connection_id)
+        return subscription_resource(
+            r.trigger.folder for r in recipes if isinstance(r.trigger, EmailReceivedTrigger)
+        )
+
+    async def _create(self, connection_id: str, lifetime: timedelta, resource: str) -> SubscriptionInfo:
         # Stored before the subscription exists: Graph may notify the moment it is created.
         client_state = SecretStr(secrets.token_urlsafe(48))
-        expiration = datetime.now(UTC) + request.lifetime
+        expiration = datetime.now(UTC) + lifetime
         with retry_semantics("create subscription"):
             await self._tokens.save_client_state(connection_id, client_state)
             try:
-                subscription = await self._subscribe(connection_id, client_state, expiration)
+                subscription = await self._subscribe(connection_id, client_state, expiration, resource)
             except Conflict:
-                await self._clear_stale_conflicts(connection_id)
+                await self._clear_stale_conflicts(connection_id, resource)
                 try:
-                    subscription = await self._subscribe(connection_id, client_state, expiration)
+                    subscription = await self._subscribe(connection_id, client_state, expiration, resource)
                 except Conflict:
                     raise ApplicationError(
                         "create subscription: Graph still reports a conflicting subscription", type="Conflict"
@@ -114,12 +157,12 @@ class ConnectionActivities:
         return SubscriptionInfo(subscription_id=subscription.id, expires_at=expires_at)
 
     async def _subscribe(
-        self, connection_id: str, client_state: SecretStr, expiration: datetime
+        self, connection_id: str, client_state: SecretStr, expiration: datetime, resource: str
     ) -> Subscription:
         return await self._with_mailbox(
             connection_id,
             lambda m: m.create_subscription(
-                resource=INBOX_RESOURCE,
+                resource=resource,
                 change_type=CHANGE_TYPE,
                 notification_url=self._notification_url,
                 lifecycle_url=self._lifecycle_url,
@@ -128,7 +171,7 @@ class ConnectionActivities:
             ),
         )
 
-    async def _clear_stale_conflicts(self, connection_id: str) -> None:
+    async def _clear_stale_conflicts(self, connection_id: str, resource: str) -> None:
         """Deletes the subscription a 409 points at when nothing else needs it (see
         activities/subscription_conflict.py); raises a non-retryable error when something does."""
         existing = await self._with_mailbox(connection_id, lambda m: m.list_subscriptions())
@@ -138,12 +181,15 @@ class ConnectionActivities:
             notification_url=self._notification_url,
             connection_id=connection_id,
             engine=self._engine,
+            resource=resource,
         )
         for subscription_id in stale:
             await self._delete_quietly(connection_id, subscription_id)
 
     @activity.defn(name="renew_subscription")
     async def renew_subscription(self, ref: SubscriptionRef) -> SubscriptionInfo:
+        """Extends the subscription; one that watches other than what the recipes call for now (a
+        `recipes_changed` signal was lost) is replaced, as follow_recipe_folders does."""
         expiration = datetime.now(UTC) + ref.lifetime
         with retry_semantics("renew subscription"):
             try:
@@ -154,6 +200,9 @@ class ConnectionActivities:
                 raise ApplicationError(
                     "renew subscription: Graph no longer has it", type=SUBSCRIPTION_GONE, non_retryable=True
                 ) from None
+        wanted = await self._wanted_resource(ref.connection_id)
+        if subscription.resource is not None and not same_resource(subscription.resource, wanted):
+            return await self._switch(ref, wanted)
         expires_at = subscription.expiration_date_time or expiration
         await self._record(
             ref.connection_id, subscription_id=ref.subscription_id, subscription_expires_at=expires_at
@@ -211,6 +260,7 @@ class ConnectionActivities:
             self.validate_mailbox,
             self.create_subscription,
             self.renew_subscription,
+            self.follow_recipe_folders,
             self.delete_subscription,
             self.destroy_connection_secrets,
             self.record_connection_status,

@@ -244,6 +244,11 @@ class MailboxClient:
         )
         return Subscription.model_validate(data)
 
+    async def get_subscription(self, subscription_id: str) -> Subscription:
+        """One of this app's subscriptions as Graph has it now (its resource, its expiry)."""
+        data = await self._json("GET", f"/subscriptions/{_path_id(subscription_id)}", "read subscription")
+        return Subscription.model_validate(data)
+
     async def list_subscriptions(self) -> list[Subscription]:
         """This app's subscriptions for this mailbox (Graph lists only the caller's own)."""
         data = await self._json("GET", "/subscriptions", "list subscriptions")

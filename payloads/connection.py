@@ -62,6 +62,9 @@ class ConnectionState(BaseModel):
     messages_started: int = 0
     duplicates_dropped: int = 0
     catch_up_requested: bool = False
+    # The API said an incoming recipe changed (`recipes_changed` signal): the subscription's resource
+    # is checked against the recipes' folders (activities/subscription_resource.py).
+    recipes_changed: bool = False
     next_reconcile_at: datetime | None = None
     # Catch-up calls whose result this workflow has (see CatchUpRequest.call).
     catch_up_calls: int = 0

@@ -88,6 +88,12 @@ class ConnectionWorkflow:
         self._sends.enqueue(event)
 
     @workflow.signal
+    def recipes_changed(self) -> None:
+        """An incoming recipe of this connection was created, changed or deleted (the recipes API):
+        the subscription may need to watch another resource."""
+        self._state.recipes_changed = True
+
+    @workflow.signal
     def reconnected(self) -> None:
         """New tokens for this connection are in Vault (the user consented again)."""
         self._state.reconnect_requested = True
@@ -165,6 +171,7 @@ class ConnectionWorkflow:
                     state.disconnect_requested
                     or state.reconnect_requested
                     or (state.status is active and bool(state.pending_lifecycle))
+                    or (state.status is active and state.recipes_changed)
                     # Only when this run processes mail: otherwise pending ids would wake it forever.
                     or (self._run.patches.messages and state.status is active and self._messages.has_work())
                     or (self._run.patches.sends and self._sends.has_work())
@@ -189,6 +196,8 @@ class ConnectionWorkflow:
         state = self._state
         while state.pending_lifecycle and state.status is ConnectionStatus.ACTIVE:
             await self._on_lifecycle(state.pending_lifecycle.pop(0))
+        if state.status is ConnectionStatus.ACTIVE and state.recipes_changed:
+            await self._subscription.follow_recipes()
         now = workflow.now()
         if state.status is ConnectionStatus.ACTIVE and state.next_refresh_at and state.next_refresh_at <= now:
             await self._tokens.refresh()

@@ -1,6 +1,8 @@
 """The caller's recipes: per connection, owned by the connection's user. Every kind (incoming
 email_received -> create_item / create_update; outgoing item_created / column_changed -> send_email)
 is created, changed and listed here; whatever keeps a recipe from working answers 422 before it is saved.
+A committed change that can move the connection's subscription to another resource (an incoming recipe
+watching a folder other than the inbox) is signalled to the connection's workflow after the answer.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
+from api.recipe_signals import moves_subscription, signal_recipes_changed
 from api.routes.connections import owned_connection
 from db.accounts import User
 from db.connections import Connection
@@ -55,6 +58,15 @@ def _merged(spec: RecipeSpec, body: RecipeUpdate) -> RecipeSpec:
         ) from None
 
 
+def _tell_workflow(
+    request: Request, background: BackgroundTasks, connection_id: uuid.UUID, *specs: RecipeSpec | None
+) -> None:
+    """After the answer (best effort: the connection's next renewal checks the same)."""
+    if moves_subscription(*specs):
+        temporal = getattr(request.app.state, "temporal_client", None)
+        background.add_task(signal_recipes_changed, temporal, connection_id)
+
+
 def _owned(session: Session, user: User, recipe_id: uuid.UUID) -> RecipeRow:
     row = store.owned_recipe(session, user.id, recipe_id)
     if row is None:
@@ -63,7 +75,9 @@ def _owned(session: Session, user: User, recipe_id: uuid.UUID) -> RecipeRow:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_recipe(body: RecipeCreate, session: SessionDep, user: CurrentUser) -> RecipePublic:
+def create_recipe(
+    body: RecipeCreate, session: SessionDep, user: CurrentUser, request: Request, background: BackgroundTasks
+) -> RecipePublic:
     """Creates a recipe on one of the caller's connections."""
     connection = owned_connection(session, user, body.connection_id)
     spec = body.spec()
@@ -77,6 +91,8 @@ def create_recipe(body: RecipeCreate, session: SessionDep, user: CurrentUser) ->
         spec=spec,
     )
     session.commit()
+    if row.enabled:
+        _tell_workflow(request, background, connection.id, spec)
     return RecipePublic.of(row)
 
 
@@ -99,10 +115,16 @@ def get_recipe(recipe_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> 
 
 @router.patch("/{recipe_id}")
 def update_recipe(
-    recipe_id: uuid.UUID, body: RecipeUpdate, session: SessionDep, user: CurrentUser
+    recipe_id: uuid.UUID,
+    body: RecipeUpdate,
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    background: BackgroundTasks,
 ) -> RecipePublic:
     """Changes the given fields; a new trigger or action is checked like on creation."""
     row = _owned(session, user, recipe_id)
+    before = store.spec_of(row) if row.enabled else None
     if body.trigger is not None or body.action is not None:
         spec = _merged(store.spec_of(row), body)
         _check(session, spec, owned_connection(session, user, row.connection_id))
@@ -112,12 +134,23 @@ def update_recipe(
     if body.enabled is not None:
         row.enabled = body.enabled
     session.commit()
+    after = store.spec_of(row) if row.enabled else None
+    _tell_workflow(request, background, row.connection_id, before, after)
     return RecipePublic.of(row)
 
 
 @router.delete("/{recipe_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_recipe(recipe_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Response:
+def delete_recipe(
+    recipe_id: uuid.UUID,
+    session: SessionDep,
+    user: CurrentUser,
+    request: Request,
+    background: BackgroundTasks,
+) -> Response:
     """Deletes a recipe; items it created stay on their board."""
-    session.delete(_owned(session, user, recipe_id))
+    row = _owned(session, user, recipe_id)
+    connection_id, before = row.connection_id, store.spec_of(row) if row.enabled else None
+    session.delete(row)
     session.commit()
+    _tell_workflow(request, background, connection_id, before)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

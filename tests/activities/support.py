@@ -210,6 +210,13 @@ class World:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
+    async def add_folder(self, mailbox: Mailbox, display_name: str) -> str:
+        """A custom mail folder (under the root, as a user makes one); its Graph id."""
+        async with self.control() as c:
+            r = await c.post(f"/users/{mailbox.email}/folders", json={"display_name": display_name})
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
     async def move_message(self, mailbox: Mailbox, message_id: str, folder: str) -> None:
         """Moves it as a user or an inbox rule would (its REST id changes, its immutable id does not)."""
         async with self.control() as c:
@@ -275,6 +282,7 @@ class World:
         enabled: bool = True,
         replies: str = "item",
         action: dict[str, Any] | None = None,
+        folder: str = "inbox",
     ) -> str:
         """A recipe as the API stores it; by default README's: customer mail asking for help (each email
         its own item: `replies="update"` threads replies into updates; `action` replaces the action)."""
@@ -282,7 +290,7 @@ class World:
             {
                 "trigger": {
                     "type": "email_received",
-                    "folder": "inbox",
+                    "folder": folder,
                     "conditions": (
                         conditions
                         if conditions is not None

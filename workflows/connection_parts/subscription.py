@@ -1,5 +1,8 @@
 """The connection's Graph subscription: created at start-up (and again when Graph removed it or lost it),
-renewed ahead of expiry with jitter, deleted on revocation and disconnect."""
+renewed ahead of expiry with jitter, deleted on revocation and disconnect. Its resource (the inbox, or
+the whole mailbox) follows the recipes' folders: on a `recipes_changed` signal, and at every renewal in
+case a signal was lost; a replaced subscription is followed by a catch-up, which finds what arrived
+while it was being replaced."""
 
 from __future__ import annotations
 
@@ -22,6 +25,11 @@ from workflows.connection_parts.calls import (
 )
 from workflows.connection_parts.run_state import RunState
 from workflows.connection_parts.status import Status
+
+# Following the recipes' folders came after the recorded histories. Asked where the new path begins
+# (not once per run like the other patches), so a running connection takes it at its next recipe
+# change instead of at its next continue-as-new, and a history without the marker replays unchanged.
+FOLLOW_PATCH = "recipe-folders-v1"
 
 
 class Subscription:
@@ -72,7 +80,38 @@ class Subscription:
                 raise
             await self.create(replaces=ref.subscription_id)  # Graph lost it (or it expired)
             return
+        # The renewal replaced it (its resource no longer fit the recipes); the marker keeps histories
+        # recorded before this from taking the new path.
+        if info.subscription_id != ref.subscription_id and workflow.patched(FOLLOW_PATCH):
+            self._replaced(info)
+            return
         self._schedule_renewal(info)
+
+    async def follow_recipes(self) -> None:
+        """Replaces the subscription when the recipes now call for another resource."""
+        run = self._run
+        state = run.state
+        state.recipes_changed = False
+        if not run.input.incoming or state.subscription_id is None:
+            return  # none to follow; the next create picks the recipes' resource itself
+        if not workflow.patched(FOLLOW_PATCH):
+            return
+        ref = SubscriptionRef(
+            connection_id=run.connection_id,
+            subscription_id=state.subscription_id,
+            mailbox=run.input.mailbox,
+            lifetime=run.input.timing.subscription_lifetime,
+        )
+        info = await self._attempts.attempt(
+            call(ConnectionActivities.follow_recipe_folders, ref, "follow recipe folders"), self._later
+        )
+        if info is not None and info.subscription_id != ref.subscription_id:
+            self._replaced(info)
+
+    def _replaced(self, info: SubscriptionInfo) -> None:
+        """A new subscription took the old one's place: what arrived meanwhile is found by a catch-up."""
+        self._schedule_renewal(info)
+        self._run.state.catch_up_requested = self._run.patches.messages
 
     async def delete_quietly(self) -> None:
         """Deletes the subscription if Graph lets us; if not, Graph expires it by itself."""
