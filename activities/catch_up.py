@@ -1,5 +1,6 @@
 """The delta catch-up: what notifications missed (dropped, downtime, a removed subscription) is found by a
-delta query over the inbox, whose position is kept in the application database.
+delta query over the inbox and over each folder the connection's recipes watch
+(activities/catch_up_folders.py), whose positions are kept in the application database, one per folder.
 """
 
 from __future__ import annotations
@@ -8,26 +9,29 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from temporalio import activity
 
 import activitylog
+from activities.catch_up_folders import (
+    FIRST_ROUND_MARGIN,
+    CaughtFolder,
+    caught_folders,
+    first_round_since,
+    forget_unwatched,
+)
 from activities.errors import retry_semantics
 from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
-from db.connections import Connection
 from db.engine import session_scope
 from db.sync_state import MailSyncState
 from graph.errors import SyncStateExpired, Unauthorized
 from payloads.messages import CatchUpRequest, CatchUpResult
 
+__all__ = ["DELTA_PAGE_SIZE", "FIRST_ROUND_MARGIN", "CatchUpActivities"]
+
 DELTA_PAGE_SIZE = 100
-# Graph stamps receivedDateTime to the whole second by Exchange's clock, not ours: a first round that
-# started exactly at the connection's creation would miss mail received in that same second (or a
-# little earlier by a skewed clock). A minute earlier is safe; an older mail there is only a match.
-FIRST_ROUND_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,12 @@ class SavedPosition:
     started_from: str | None
 
 
+@dataclass
+class FolderChunk:
+    found: list[str]
+    complete: bool
+
+
 class CatchUpActivities:
     def __init__(self, access: MailboxAccess, engine: Engine, folders: AllowedFolders) -> None:
         self._access = access
@@ -46,22 +56,53 @@ class CatchUpActivities:
 
     @activity.defn(name="catch_up_messages")
     async def catch_up_messages(self, request: CatchUpRequest) -> CatchUpResult:
-        """One chunk of a delta round over the inbox: the ids that have no outcome yet.
+        """One chunk of the delta rounds over the inbox and the watched folders: the ids that have no
+        outcome yet. `complete` once every folder's round is.
 
-        The round's position is kept in the database: the next link while the round is unfinished,
-        the delta link once it is complete. Only ids are requested ($select=id)."""
+        Folders go in order (the inbox first); a call stops at `limit` ids, mid-round if need be, and
+        the next call goes on from there. Each folder's position is kept in the database: the next link
+        while its round is unfinished, the delta link once it is complete, and which call moved it from
+        where (a repeated call number starts that folder there again). Only ids are requested ($select=id).
+        """
         connection_id = request.connection_id
+        found: list[str] = []
+        complete = True
         with retry_semantics("delta catch-up"):
-            try:
-                return await self._catch_up(connection_id, request.limit, request.call)
-            except SyncStateExpired:
-                # Graph forgot our place (410): start a full round again, bounded by the connection's age.
-                await asyncio.to_thread(self._forget_position, connection_id)
-                return await self._catch_up(connection_id, request.limit, request.call)
+            folders = await caught_folders(self._folders, connection_id)
+            for folder in folders:
+                if len(found) >= request.limit:
+                    complete = False
+                    break
+                room = request.limit - len(found)
+                chunk = await self._folder_chunk(connection_id, folder, room, request.call)
+                found.extend(chunk.found)
+                if not chunk.complete:
+                    complete = False
+                    break
+            keep = [f.key for f in folders]
+            await asyncio.to_thread(forget_unwatched, self._engine, connection_id, keep)
+        done = await asyncio.to_thread(activitylog.processed_message_ids, self._engine, connection_id, found)
+        return CatchUpResult(
+            message_ids=[m for m in dict.fromkeys(found) if m not in done], complete=complete
+        )
 
-    async def _catch_up(self, connection_id: str, limit: int, call: int | None) -> CatchUpResult:
-        start, since = await asyncio.to_thread(self._start_of_call, connection_id, call)
-        inbox = await self._folders.inbox(connection_id)
+    async def _folder_chunk(
+        self, connection_id: str, folder: CaughtFolder, limit: int, call: int | None
+    ) -> FolderChunk:
+        try:
+            return await self._delta(connection_id, folder, limit, call)
+        except SyncStateExpired:
+            # Graph forgot our place (410): start a full round again, bounded as a first round is.
+            await asyncio.to_thread(self._forget_position, connection_id, folder.key)
+            return await self._delta(connection_id, folder, limit, call)
+
+    async def _delta(
+        self, connection_id: str, folder: CaughtFolder, limit: int, call: int | None
+    ) -> FolderChunk:
+        start = await asyncio.to_thread(self._start_of_call, connection_id, folder.key, call)
+        since = None
+        if start is None:  # a first round: from about when the folder began to matter
+            since = await asyncio.to_thread(first_round_since, self._engine, connection_id, folder)
         link = start
         found: list[str] = []
         complete = True
@@ -71,9 +112,8 @@ class CatchUpActivities:
         while True:
             mailbox = await self._access.client(connection_id)
             try:
-                async for page in mailbox.delta(
-                    inbox, link, ["id"], DELTA_PAGE_SIZE, received_since=since if link is None else None
-                ):
+                first = since if link is None else None
+                async for page in mailbox.delta(folder.folder_id, link, ["id"], DELTA_PAGE_SIZE, first):
                     pages += 1
                     activity.heartbeat(pages)
                     found.extend(m.id for m in page.messages if m.id and m.removed is None)
@@ -91,36 +131,26 @@ class CatchUpActivities:
                 # One refresh, then resume from the last page reached (its next link).
                 await self._access.refresh(connection_id)
                 refreshed = True
-        done = await asyncio.to_thread(activitylog.processed_message_ids, self._engine, connection_id, found)
         if position is not None:
             moved = SavedPosition(link=position, complete=complete, call=call, started_from=start)
-            await asyncio.to_thread(self._save_position, connection_id, moved)
-        return CatchUpResult(
-            message_ids=[m for m in dict.fromkeys(found) if m not in done], complete=complete
-        )
+            await asyncio.to_thread(self._save_position, connection_id, folder.key, moved)
+        return FolderChunk(found=found, complete=complete)
 
-    def _start_of_call(self, connection_id: str, call: int | None) -> tuple[str | None, datetime | None]:
-        """Where this call starts: mid-round, after the last round, where the same call started
-        before (its result never reached the workflow), or (first round) at the connection's creation
-        (less FIRST_ROUND_MARGIN), so older mail never becomes items."""
+    def _start_of_call(self, connection_id: str, key: str, call: int | None) -> str | None:
+        """Where this call starts in this folder: mid-round, after the last round, or where the same
+        call started before (its result never reached the workflow); None: a first round."""
         with session_scope(self._engine) as session:
-            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), key))
             if state is not None and call is not None and state.last_call == call:
-                link = state.previous_link
-            else:
-                link = (state.resume_link or state.delta_link) if state else None
-            if link:
-                return link, None
-            connection = session.get(Connection, uuid.UUID(connection_id))
-            created = connection.created_at if connection else datetime.now(UTC)
-            return None, created.replace(microsecond=0) - FIRST_ROUND_MARGIN
+                return state.previous_link
+            return (state.resume_link or state.delta_link) if state else None
 
-    def _save_position(self, connection_id: str, moved: SavedPosition) -> None:
+    def _save_position(self, connection_id: str, key: str, moved: SavedPosition) -> None:
         """A complete round (its delta link) or a place inside one (a next link), and which call got
         there from where. Saved last, after everything that could fail: a retry then rarely redoes."""
         with session_scope(self._engine) as session:
-            key = (uuid.UUID(connection_id), "inbox")
-            state = session.get(MailSyncState, key) or MailSyncState(connection_id=key[0], folder="inbox")
+            ident = (uuid.UUID(connection_id), key)
+            state = session.get(MailSyncState, ident) or MailSyncState(connection_id=ident[0], folder=key)
             session.add(state)
             if moved.complete:
                 state.delta_link, state.resume_link = moved.link, None
@@ -128,9 +158,9 @@ class CatchUpActivities:
                 state.resume_link = moved.link
             state.last_call, state.previous_link = moved.call, moved.started_from
 
-    def _forget_position(self, connection_id: str) -> None:
+    def _forget_position(self, connection_id: str, key: str) -> None:
         with session_scope(self._engine) as session:
-            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), key))
             if state is not None:
                 state.delta_link = state.resume_link = state.previous_link = None
                 state.last_call = None
