@@ -113,11 +113,11 @@ def send_email_problems(action: SendEmailAction, board: BoardPublic | None) -> l
 
 def spec_problems(spec: RecipeSpec, board: BoardPublic | None) -> list[Problem]:
     """Everything about the recipe that does not fit its built-in board (`board`: the one
-    spec.builtin_board_id() names, None when it is not in the account). A monday.com destination is
-    not checked here."""
+    spec.builtin_board_id() names, None when it is not in the account). A monday.com board is not
+    checked here: api/monday_triggers.py checks it against monday.com with these same functions."""
     problems: list[Problem] = []
     trigger, action = spec.trigger, spec.action
-    if isinstance(trigger, ItemCreatedTrigger | ColumnChangedTrigger):
+    if isinstance(trigger, ItemCreatedTrigger | ColumnChangedTrigger) and trigger.source == "builtin":
         problems += trigger_problems(trigger, board)
     if isinstance(action, CreateItemAction) and action.destination == "builtin":
         problems += board_problems(action, board)

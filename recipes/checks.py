@@ -41,15 +41,20 @@ def scope_problems(spec: RecipeSpec, connection: Connection) -> list[Problem]:
 
 
 def monday_problems(session: Session, spec: RecipeSpec, account_id: uuid.UUID) -> list[Problem]:
+    """A recipe that writes to or watches a monday.com board needs the account's monday.com link."""
     action = spec.action
-    if not isinstance(action, CreateItemAction | CreateUpdateAction) or action.destination != "monday":
+    if isinstance(action, CreateItemAction | CreateUpdateAction) and action.destination == "monday":
+        loc, does = ("action", "destination"), "writes to"
+    elif spec.monday_trigger() is not None:
+        loc, does = ("trigger", "source"), "watches"
+    else:
         return []
     if session.get(MondayAccount, account_id) is not None:
         return []
     return [
         Problem(
-            loc=("action", "destination"),
-            msg="this recipe writes to a monday.com board, but your account has no monday.com link: "
+            loc=loc,
+            msg=f"this recipe {does} a monday.com board, but your account has no monday.com link: "
             "link your monday.com account first",
         )
     ]
@@ -62,6 +67,7 @@ def save_problems(session: Session, spec: RecipeSpec, connection: Connection) ->
     problems += monday_problems(session, spec, connection.account_id)
     board_id = spec.builtin_board_id()
     board = boards.get_board(session, connection.account_id, uuid.UUID(board_id)) if board_id else None
-    if board_id is not None or not spec.incoming:
+    # A monday.com board is checked against monday.com itself (api/monday_triggers.py), not here.
+    if board_id is not None or (not spec.incoming and spec.monday_trigger() is None):
         problems += spec_problems(spec, board)
     return problems

@@ -1,7 +1,7 @@
 """The recipe model: a trigger and an action.
 
 Incoming: `email_received` (a folder and conditions) -> `create_item` or `create_update`.
-Outgoing: `item_created` or `column_changed` on a built-in board -> `send_email`.
+Outgoing: `item_created` or `column_changed` on a built-in or a monday.com board (`source`) -> `send_email`.
 
 It validates everything that does not need the database: condition syntax, the folder, the pairing of
 trigger and action, templates against their vocabulary (recipes.templates). Whether the board, its
@@ -15,7 +15,15 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from recipes.templates import EMAIL_PLACEHOLDERS, ITEM_PLACEHOLDERS, TemplateError, placeholders
 
@@ -39,6 +47,7 @@ Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Template = Annotated[str, StringConstraints(max_length=2000)]
 Importance = Literal["low", "normal", "high"]
+Destination = Literal["builtin", "monday"]
 
 
 class Conditions(BaseModel):
@@ -92,40 +101,45 @@ class EmailReceivedTrigger(BaseModel):
 
 
 class ItemCreatedTrigger(BaseModel):
-    """An item was created on a built-in board (by a person or by an incoming recipe)."""
+    """An item was created on a board (by a person or by an incoming recipe). `source` says which kind
+    of board: built-in (its uuid), or monday.com (its digits; events come through a monday webhook)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["item_created"] = "item_created"
+    # Defaults to built-in: recipes stored before monday.com triggers existed stay valid unchanged.
+    source: Destination = "builtin"
     board_id: str
 
     @field_validator("board_id")
     @classmethod
-    def _board_id(cls, value: str) -> str:
-        return builtin_board_id(value)
+    def _board_id(cls, value: str, info: ValidationInfo) -> str:
+        # `source` is declared first, so it is validated (or missing, when invalid) by now.
+        return _board_id_for(info.data.get("source", "builtin"), value)
 
 
 class ColumnChangedTrigger(BaseModel):
-    """A column's value changed on an item of a built-in board; with `to`, only to that value
-    (case-insensitive)."""
+    """A column's value changed on an item of a board (built-in or monday.com, as `source` says); with
+    `to`, only to that value (case-insensitive)."""
 
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["column_changed"] = "column_changed"
+    source: Destination = "builtin"
     board_id: str
     column: Title
     to: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 
     @field_validator("board_id")
     @classmethod
-    def _board_id(cls, value: str) -> str:
-        return builtin_board_id(value)
+    def _board_id(cls, value: str, info: ValidationInfo) -> str:
+        # `source` is declared first, so it is validated (or missing, when invalid) by now.
+        return _board_id_for(info.data.get("source", "builtin"), value)
 
 
 Trigger = Annotated[
     EmailReceivedTrigger | ItemCreatedTrigger | ColumnChangedTrigger, Field(discriminator="type")
 ]
-Destination = Literal["builtin", "monday"]
 
 
 def builtin_board_id(value: str) -> str:
@@ -271,10 +285,17 @@ class RecipeSpec(BaseModel):
     def incoming(self) -> bool:
         return self.trigger.type == "email_received"
 
+    def monday_trigger(self) -> ItemCreatedTrigger | ColumnChangedTrigger | None:
+        """The trigger when it watches a monday.com board (its events come through a monday webhook)."""
+        trigger = self.trigger
+        if isinstance(trigger, ItemCreatedTrigger | ColumnChangedTrigger) and trigger.source == "monday":
+            return trigger
+        return None
+
     def builtin_board_id(self) -> str | None:
-        """The built-in board the recipe writes to or watches (None for a monday.com destination)."""
+        """The built-in board the recipe writes to or watches (None for a monday.com board)."""
         if isinstance(self.trigger, ItemCreatedTrigger | ColumnChangedTrigger):
-            return self.trigger.board_id
+            return self.trigger.board_id if self.trigger.source == "builtin" else None
         if (
             isinstance(self.action, CreateItemAction | CreateUpdateAction)
             and self.action.destination == "builtin"

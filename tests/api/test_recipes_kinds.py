@@ -88,7 +88,8 @@ async def test_outgoing_recipe_round_trip(client, admin, engine, board_id):
     trigger = {"type": "item_created", "board_id": board_id}
     patched = await client.patch(path, json={"trigger": trigger}, headers=h)
     assert patched.status_code == 200, patched.text
-    assert patched.json()["trigger"] == trigger
+    # `source` defaults to a built-in board (recipes stored before monday.com triggers read the same).
+    assert patched.json()["trigger"] == {**trigger, "source": "builtin"}
     assert (await client.patch(path, json={"enabled": False}, headers=h)).status_code == 200
     with session_scope(engine) as session:
         assert outgoing_recipes_for_board(session, board_id) == []
