@@ -18,6 +18,7 @@ from api.routes import (
     items,
     me,
     monday,
+    monday_webhooks,
     oauth,
     pages,
     recipe_dry_run,
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity,
         codec,
         monday,
+        monday_webhooks,
     ):
         app.include_router(module.router)
     return app

@@ -19,8 +19,13 @@ _SECRET_PARAMS = re.compile(
     r"(?i)\b(code|state|session_state|validationToken|access_token|refresh_token|client_secret|token)=[^&\s\"']+"
 )
 
+# A monday.com webhook's URL ends in its secret (api/routes/monday_webhooks.py): an access log or an
+# error's path must not show it.
+_SECRET_PATHS = re.compile(r"(/webhooks/monday/)[^/?\s\"']+")
+
 
 def redact(text: str) -> str:
+    text = _SECRET_PATHS.sub(lambda m: f"{m.group(1)}[redacted]", text)
     return _SECRET_PARAMS.sub(lambda m: f"{m.group(1)}=[redacted]", text)
 
 
