@@ -73,11 +73,13 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     folders = AllowedFolders(access, engine)
     recipes = RecipeCache(engine)
     steps = MessageSteps(access, engine, recipes, folders)
-    writes = MessageWrites(access, recipes, destinations(settings, engine, resources))
+    monday = monday_boards(settings, engine, resources)
+    writes = MessageWrites(access, recipes, Destinations(BuiltinBoards(BoardStore(engine)), monday))
     catch_up = CatchUpActivities(access, engine, folders)
     # `start_message_workflows` and the legacy activities serve workflows started by earlier releases.
     legacy = [start_message_workflows, *LegacyMessageActivities(steps, writes).all()]
-    sends = SendEmailActivities(access, engine)
+    # The same monday.com client reads the items of monday.com board events an email renders from.
+    sends = SendEmailActivities(access, engine, monday=monday)
     return [
         health.check_vault_login,
         *connection.all(),
@@ -89,16 +91,14 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     ]
 
 
-def destinations(settings: Settings, engine: Engine, resources: AsyncExitStack) -> Destinations:
-    """The boards recipes write to: the built-in store, and monday.com for accounts that linked it (its
-    tokens in Vault, its API over one HTTP client)."""
+def monday_boards(settings: Settings, engine: Engine, resources: AsyncExitStack) -> MondayBoards:
+    """monday.com for accounts that linked it (its tokens in Vault, its API over one HTTP client): the
+    destination of incoming recipes, and where outgoing recipes read a monday.com item."""
     vault = VaultClient.from_settings(settings)
     resources.callback(vault.close)
     http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
     resources.push_async_callback(http.aclose)
-    return Destinations(
-        BuiltinBoards(BoardStore(engine)), MondayBoards(engine, MondayTokenStore(vault), http)
-    )
+    return MondayBoards(engine, MondayTokenStore(vault), http)
 
 
 async def connect(

@@ -30,7 +30,11 @@ from activities import send_ledger as ledger
 from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
 from activities.send_items import read_event, read_sender
+from activities.send_monday import monday_values
 from activities.send_triggers import trigger_matches
+from boards.monday.destination import MondayBoards
+from boards.monday.errors import retry_semantics as monday_retry_semantics
+from db.board_events import BoardEvent
 from graph.errors import BadRequest, Forbidden, NotFound, Throttled
 from graph.identity_errors import ReconnectRequired
 from graph.mail import MailboxClient
@@ -46,6 +50,7 @@ from payloads.sends import (
     SendState,
 )
 from recipes.loops import OWN_MARKER_HEADER
+from recipes.model import Recipe
 from recipes.render import render_email
 from vault.errors import TokenNotFound
 
@@ -70,11 +75,17 @@ def refused(reason: str) -> ApplicationError:
 
 class SendEmailActivities:
     def __init__(
-        self, access: MailboxAccess, engine: Engine, sent_items_grace: timedelta = SENT_ITEMS_GRACE
+        self,
+        access: MailboxAccess,
+        engine: Engine,
+        sent_items_grace: timedelta = SENT_ITEMS_GRACE,
+        monday: MondayBoards | None = None,
     ) -> None:
         self._access = access
         self._engine = engine
         self._grace = sent_items_grace
+        # Reads the item of an event from a monday.com board (None: such events fail to render).
+        self._monday = monday
 
     # ----- render -----------------------------------------------------------------------------------
 
@@ -91,9 +102,12 @@ class SendEmailActivities:
             return RenderResult(
                 outcome=Outcome.SKIPPED, reason="the recipe's trigger no longer matches", recipe_name=name
             )
-        if facts.values is None:
+        values = facts.values
+        if facts.event.monday_item_id is not None:
+            values = await self._monday_values(recipe, facts.event)
+        if values is None:
             return RenderResult(outcome=Outcome.SKIPPED, reason="the item was deleted", recipe_name=name)
-        email = render_email(recipe, facts.values)
+        email = render_email(recipe, values)
         if not email.to:
             return RenderResult(
                 outcome=Outcome.FAILED,
@@ -101,6 +115,12 @@ class SendEmailActivities:
                 recipe_name=name,
             )
         return RenderResult(email=email, recipe_name=name)
+
+    async def _monday_values(self, recipe: Recipe, event: BoardEvent) -> dict[str, str] | None:
+        if self._monday is None:
+            raise refused("monday.com is not configured in this worker")
+        with monday_retry_semantics("read the monday.com item"):
+            return await monday_values(await self._monday.api_for(recipe), event)
 
     # ----- send -------------------------------------------------------------------------------------
 

@@ -55,7 +55,8 @@ def read_event(engine: Engine, event_id: str, recipe_id: str) -> EventFacts | No
             return None
         row = session.get(RecipeRow, uuid.UUID(recipe_id))
         recipe = to_recipe(row) if row is not None else None
-        item = session.get(BoardItem, event.item_id)
+        # A monday.com event's item is read from monday.com by the render step (values None here).
+        item = session.get(BoardItem, event.item_id) if event.item_id is not None else None
         values = _values(session, event, item) if item is not None else None
         session.expunge(event)
         return EventFacts(event=event, recipe=recipe, values=values)

@@ -34,7 +34,7 @@ from boards.events import mark_forwarded, pending_events
 from db.engine import session_scope
 from payloads.sends import BoardEventSignal
 from recipes.model import Recipe
-from recipes.store import outgoing_recipes_for_board
+from recipes.store import outgoing_recipe, outgoing_recipes_for_board
 from workflows.connection import ConnectionWorkflow
 from workflows.ids import connection_workflow_id
 
@@ -89,13 +89,15 @@ def plan_round(engine: Engine, limit: int) -> list[Plan]:
         recipes: dict[uuid.UUID, list[Recipe]] = {}
         plans = []
         for event in events:
-            if event.board_id not in recipes:
-                recipes[event.board_id] = outgoing_recipes_for_board(session, event.board_id)
-            targets = [
-                Target(r.connection_id, r.id, r.name)
-                for r in recipes[event.board_id]
-                if trigger_matches(r, event)
-            ]
+            if event.board_id is None:
+                # A monday.com event came through one recipe's own webhook: that recipe alone may act on
+                # it (another recipe watching the board gets the same change through its webhook).
+                watching = outgoing_recipe(session, event.recipe_id) if event.recipe_id else []
+            else:
+                if event.board_id not in recipes:
+                    recipes[event.board_id] = outgoing_recipes_for_board(session, event.board_id)
+                watching = recipes[event.board_id]
+            targets = [Target(r.connection_id, r.id, r.name) for r in watching if trigger_matches(r, event)]
             plans.append(Plan(event.id, targets))
         return plans
 

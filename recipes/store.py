@@ -52,6 +52,16 @@ def outgoing_recipes_for_board(session: Session, board_id: str | uuid.UUID) -> l
     return [recipe for recipe in map(to_recipe, rows) if not recipe.incoming]
 
 
+def outgoing_recipe(session: Session, recipe_id: uuid.UUID) -> list[Recipe]:
+    """The recipe when it is enabled and outgoing ([] otherwise): what a monday.com event, which came
+    through that recipe's own webhook, is matched against."""
+    row = session.get(RecipeRow, recipe_id)
+    if row is None or not row.enabled:
+        return []
+    recipe = to_recipe(row)
+    return [] if recipe.incoming else [recipe]
+
+
 def _board_column(spec: RecipeSpec) -> uuid.UUID | None:
     # Outgoing: the watched board; incoming: the built-in board written to; monday.com: None.
     board_id = spec.builtin_board_id()

@@ -168,6 +168,11 @@ class MondayBoards:
 
     # --- monday.com access ---
 
+    async def api_for(self, recipe: Recipe) -> MondayApi:
+        """The recipe's account's monday.com API (outgoing recipes read the item they render from)."""
+        api, _api_url = await self._api(recipe)
+        return api
+
     async def _api(self, recipe: Recipe) -> tuple[MondayApi, str]:
         account_id, api_url = await asyncio.to_thread(self._link_of, recipe.owner_id)
         token = await self._tokens.load(account_id)
