@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
+from api.monday_recipe_hooks import check_monday_board, forget_monday_webhooks, watch_monday_board
 from api.recipe_signals import moves_subscription, signal_recipes_changed
 from api.routes.connections import owned_connection
 from db.accounts import User
@@ -40,6 +41,13 @@ def unprocessable(problems: Sequence[Problem]) -> HTTPException:
 
 def _check(session: Session, spec: RecipeSpec, connection: Connection) -> None:
     problems = save_problems(session, spec, connection)
+    if problems:
+        raise unprocessable(problems)
+
+
+def _check_remote(request: Request, session: Session, account_id: uuid.UUID, spec: RecipeSpec) -> None:
+    # A monday.com board is checked at monday.com (api/monday_recipe_hooks.py).
+    problems = check_monday_board(request, session, account_id, spec)
     if problems:
         raise unprocessable(problems)
 
@@ -82,6 +90,7 @@ def create_recipe(
     connection = owned_connection(session, user, body.connection_id)
     spec = body.spec()
     _check(session, spec, connection)
+    _check_remote(request, session, connection.account_id, spec)
     row = store.add_recipe(
         session,
         connection_id=connection.id,
@@ -91,6 +100,7 @@ def create_recipe(
         spec=spec,
     )
     session.commit()
+    watch_monday_board(request, session, row, connection.account_id, created=True)
     if row.enabled:
         _tell_workflow(request, background, connection.id, spec)
     return RecipePublic.of(row)
@@ -128,12 +138,14 @@ def update_recipe(
     if body.trigger is not None or body.action is not None:
         spec = _merged(store.spec_of(row), body)
         _check(session, spec, owned_connection(session, user, row.connection_id))
+        _check_remote(request, session, user.account_id, spec)
         store.set_spec(row, spec)
     if body.name is not None:
         row.name = body.name
     if body.enabled is not None:
         row.enabled = body.enabled
     session.commit()
+    watch_monday_board(request, session, row, user.account_id, created=False)
     after = store.spec_of(row) if row.enabled else None
     _tell_workflow(request, background, row.connection_id, before, after)
     return RecipePublic.of(row)
@@ -152,5 +164,6 @@ def delete_recipe(
     connection_id, before = row.connection_id, store.spec_of(row) if row.enabled else None
     session.delete(row)
     session.commit()
+    forget_monday_webhooks(request, session, recipe_id, user.account_id)
     _tell_workflow(request, background, connection_id, before)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
