@@ -58,6 +58,12 @@ class BoardStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def made_of(self, recipe_id: str, message_id: str) -> str | None:
+        """What the recipe made of the message ("item" or "update"), if anything: the ledger's kind."""
+        with session_factory(self._engine)() as session:
+            entry = session.get(LedgerEntry, (recipe_id, message_id))
+            return None if entry is None else entry.kind
+
     def created_for(self, recipe_id: str, message_id: str) -> str | None:
         """The id of what the recipe made of the message, if anything."""
         with session_factory(self._engine)() as session:

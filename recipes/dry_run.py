@@ -74,11 +74,26 @@ def would_create(
 
 
 def evaluate(
-    recipe: Recipe, email: EmailFacts, *, thread_item: str | None = None, found_item: str | None = None
+    recipe: Recipe,
+    email: EmailFacts,
+    *,
+    thread_item: str | None = None,
+    found_item: str | None = None,
+    already: str | None = None,
 ) -> DryRunResult:
+    """`already`: what the recipe made of this very message when it was processed ("item", "update"):
+    processing it again writes nothing (the ledger), so the dry run says so instead."""
     reason = skip_reason(recipe, email)
     if reason is not None:
         return DryRunResult(message_id=email.message_id, subject=email.subject, matched=False, reason=reason)
+    if already is not None:
+        return DryRunResult(
+            message_id=email.message_id,
+            subject=email.subject,
+            matched=True,
+            reason=f"already processed: this recipe made its {already} of this message; "
+            "nothing more would be written",
+        )
     made, why_not = would_create(recipe, email, thread_item=thread_item, found_item=found_item)
     return DryRunResult(
         message_id=email.message_id, subject=email.subject, matched=True, reason=why_not, would_create=made

@@ -60,6 +60,7 @@ def _evaluate_all(
     results = []
     for email in emails:
         thread_item = found_item = None
+        already = boards_store.made_of(recipe.id, email.message_id)
         builtin = (
             isinstance(action, CreateItemAction | CreateUpdateAction) and action.destination == "builtin"
         )
@@ -78,7 +79,9 @@ def _evaluate_all(
                 raise HTTPException(
                     status.HTTP_409_CONFLICT, detail=f"the recipe no longer fits its board: {err}"
                 ) from None
-        results.append(evaluate(recipe, email, thread_item=thread_item, found_item=found_item))
+        results.append(
+            evaluate(recipe, email, thread_item=thread_item, found_item=found_item, already=already)
+        )
     return results
 
 

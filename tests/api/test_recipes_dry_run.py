@@ -13,6 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from temporalio.testing import ActivityEnvironment
 
 from accounts.service import issue_api_token
 from activities.folders import AllowedFolders
@@ -25,6 +26,7 @@ from db.boards import BoardItem, ItemUpdate, LedgerEntry
 from db.connections import Connection
 from db.engine import session_scope
 from db.recipes import RecipeRow
+from payloads.messages import ItemRequest, MessageInput
 from recipes.fields import graph_fields_for
 from recipes.store import add_recipe, to_recipe
 from tests.activities.conftest import activity_engine, activity_settings, world  # noqa: F401
@@ -234,3 +236,26 @@ async def test_dry_run_refusals(world: World, api: httpx.AsyncClient):  # noqa: 
     response = await api.post(f"/api/recipes/{recipe_id}/dry-run", json={}, headers=bearer(token))
     assert response.status_code == 409 and "is revoked" in response.json()["detail"]
     assert await world.graph_requests(mailbox) == []
+
+
+async def test_dry_run_of_a_message_already_processed_says_so(world: World, api: httpx.AsyncClient):  # noqa: F811
+    mailbox = await world.connect()
+    token = await _token(world, mailbox)
+    board_id = await asyncio.to_thread(world.add_board, mailbox)
+    recipe_id = await asyncio.to_thread(world.add_recipe, mailbox, board_id)
+    message_id = await world.deliver(mailbox)
+    fetched = await ActivityEnvironment().run(
+        world.steps.fetch_message, MessageInput(connection_id=mailbox.connection_id, message_id=message_id)
+    )
+    assert fetched.email is not None
+    request = ItemRequest(
+        connection_id=mailbox.connection_id, message_id=message_id, recipe_id=recipe_id, email=fetched.email
+    )
+    await ActivityEnvironment().run(world.writes.create_item, request)
+
+    response = await api.post(f"/api/recipes/{recipe_id}/dry-run", json={"limit": 5}, headers=bearer(token))
+
+    assert response.status_code == 200, response.text
+    [result] = response.json()["data"]
+    assert result["matched"] is True and result["would_create"] is None
+    assert result["reason"].startswith("already processed: this recipe made its item of this message")
