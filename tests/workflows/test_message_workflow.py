@@ -37,6 +37,7 @@ from payloads.messages import (
     RecipeMiss,
     RecipeOutcome,
 )
+from tests.replay.record import RECORD, write_run
 from workflows.message import MessageWorkflow
 
 
@@ -122,15 +123,20 @@ class Steps:
         ]
 
 
-async def run_message(env: WorkflowEnvironment, steps: Steps) -> MessageResult:
+async def run_message(env: WorkflowEnvironment, steps: Steps, record_as: str | None = None) -> MessageResult:
+    """Runs one message workflow; with RECORD_HISTORIES=1 and `record_as`, its history is kept for the
+    replay tests (tests/replay)."""
     queue = f"message-{uuid.uuid4()}"
+    workflow_id = f"message/{uuid.uuid4()}"
     async with Worker(env.client, task_queue=queue, workflows=[MessageWorkflow], activities=steps.all()):
         result: MessageResult = await env.client.execute_workflow(
             MessageWorkflow.run,
-            MessageInput(connection_id=str(uuid.uuid4()), message_id="AAMk-1"),
-            id=f"message/{uuid.uuid4()}",
+            MessageInput(connection_id=str(uuid.uuid4()), message_id="AAMk-1", run_steps=True),
+            id=workflow_id,
             task_queue=queue,
         )
+    if RECORD and record_as:
+        await write_run(env.client, workflow_id, None, record_as)
     return result
 
 
@@ -189,7 +195,7 @@ async def test_each_recipe_gets_its_own_step_and_the_log_says_what_each_did(
         attaching={"r4"},
         missed=[RecipeMiss(recipe_name="Other", recipe_id="r5", condition="from")],
     )
-    result = await run_message(time_skipping_env, steps)
+    result = await run_message(time_skipping_env, steps, record_as="message-writes-each-kind")
 
     assert steps.calls == Counter(
         {
