@@ -15,6 +15,8 @@ import pytest
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
 from tests.e2e.test_messages import deliver, items, outcomes
+from tests.support.leak_scan import email_content, scan_email_content
+from workflows.ids import message_workflow_id, send_workflow_id
 
 pytestmark = pytest.mark.usefixtures("faults_cleared")
 
@@ -117,7 +119,7 @@ async def test_billing_scenario(stack: Stack) -> None:
     item_id = made[0]["id"]
 
     # Its reply, in the same conversation: an update on that item, no second item.
-    await deliver(
+    reply = await deliver(
         stack,
         mailbox,
         **{"from": {"name": "Grace Hopper", "address": customer}},
@@ -163,6 +165,22 @@ async def test_billing_scenario(stack: Stack) -> None:
     assert len(await items(stack, token, board_id)) == 1
     sends = [o for o in await outcomes(stack, token, connection_id) if o["direction"] == "outgoing"]
     assert sorted(o["outcome"] for o in sends) == ["processed", "processed"]
+
+    # The histories of the reply's message workflow and of both sends hold the mail only encrypted.
+    content = email_content(
+        "Invoice 8812 question",
+        "Could you check invoice 8812?",
+        reply="Grace Hopper: Here is the PDF.",
+        sent_body="Your request 'Invoice 8812 question' is Done.",
+        recipient=customer,
+    )
+    workflow_ids = [message_workflow_id(connection_id, reply["id"])]
+    workflow_ids += [send_workflow_id(connection_id, *o["message_id"].split("/")[1:]) for o in sends]
+    for workflow_id in workflow_ids:
+        history = await stack.env.client.get_workflow_handle(workflow_id).fetch_history()
+        scan = await scan_email_content(history, workflow_id, content)
+        assert not scan.stored, "\n".join(map(str, scan.stored))
+        assert scan.decoded, f"{workflow_id}: the scan did not see the content through the codec"
 
     # A dry run shows what would happen and changes nothing.
     before = (await items(stack, token, board_id), await outcomes(stack, token, connection_id))
