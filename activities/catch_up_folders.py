@@ -48,7 +48,8 @@ def folder_key(folder_id: str, inbox_id: str) -> str:
 async def caught_folders(folders: AllowedFolders, connection_id: str) -> list[CaughtFolder]:
     """The inbox first, then each other watched folder, in a stable order."""
     inbox_id = await folders.inbox(connection_id)
-    allowed = await folders.ids(connection_id)
+    # Read now: a catch-up follows a switch to a new folder, whose mail must be found (and allowed).
+    allowed = await folders.ids(connection_id, fresh=True)
     names: dict[str, set[str]] = {inbox_id: {"inbox"}}
     for name in sorted(await folders.recipe_folders(connection_id)):
         folder_id = await folders.folder_id(connection_id, name)

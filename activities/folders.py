@@ -54,10 +54,11 @@ class AllowedFolders:
         self._ids: dict[str, dict[str, str]] = {}
         self._recipe_folders: dict[str, tuple[float, frozenset[str]]] = {}
 
-    async def ids(self, connection_id: str) -> frozenset[str]:
-        """The folder ids whose messages the connection's recipes may read."""
+    async def ids(self, connection_id: str, *, fresh: bool = False) -> frozenset[str]:
+        """The folder ids whose messages the connection's recipes may read (`fresh`: the recipes read
+        now, not up to RECIPE_FOLDERS_FRESH_FOR ago)."""
         allowed = set((await self._resolve(connection_id, ALLOWED_FOLDERS)).values())
-        watched = await self.recipe_folders(connection_id)
+        watched = await self.recipe_folders(connection_id, fresh=fresh)
         if not watched - {"inbox"}:
             return frozenset(allowed)
         names = [f.lower() for f in watched if f.lower() in WELL_KNOWN_NAMES]
@@ -79,12 +80,14 @@ class AllowedFolders:
     async def inbox(self, connection_id: str) -> str:
         return (await self._resolve(connection_id, ALLOWED_FOLDERS))["inbox"]
 
-    async def recipe_folders(self, connection_id: str) -> frozenset[str]:
-        """The folders ("inbox", a well-known name or a folder id) the enabled incoming recipes watch."""
+    async def recipe_folders(self, connection_id: str, *, fresh: bool = False) -> frozenset[str]:
+        """The folders ("inbox", a well-known name or a folder id) the enabled incoming recipes watch.
+        A fresh read also renews what the folder checks of this process see: the catch-up that follows
+        a subscription's switch to a new folder reads fresh, so that folder's mail is not refused."""
         if self._engine is None:
             return frozenset({"inbox"})
         read = self._recipe_folders.get(connection_id)
-        if read is not None and time.monotonic() - read[0] < RECIPE_FOLDERS_FRESH_FOR:
+        if not fresh and read is not None and time.monotonic() - read[0] < RECIPE_FOLDERS_FRESH_FOR:
             return read[1]
         folders = await asyncio.to_thread(self._read_recipe_folders, connection_id)
         if len(self._recipe_folders) > 10_000:  # bounded: forget connections not seen lately
@@ -108,7 +111,9 @@ class AllowedFolders:
             known.update(
                 await self._access.call(connection_id, lambda m: m.resolve_well_known_folders(missing))
             )
-        return known
+        # These names only: the cache also holds the refused folders' ids, which `ids` resolves to
+        # exclude them; handing back the whole cache let them into the allowed set from the second call.
+        return {name: known[name] for name in names}
 
 
 async def refused_folder_ids(access: MailboxAccess, connection_id: str) -> dict[str, str]:

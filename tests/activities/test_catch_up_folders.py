@@ -5,17 +5,15 @@ folder; junk and unwatched folders are never delta-queried; an unwatched folder'
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from temporalio.testing import ActivityEnvironment
 
 from activities.catch_up_folders import INBOX_KEY, folder_key
-from activities.folders import RECIPE_FOLDERS_FRESH_FOR
 from db.engine import session_scope
 from db.recipes import RecipeRow
 from db.sync_state import MailSyncState
-from payloads.messages import CatchUpRequest, CatchUpResult
+from payloads.messages import CatchUpRequest, CatchUpResult, MessageInput
 from tests.activities.support import Mailbox, World
 
 
@@ -125,7 +123,30 @@ async def test_a_folder_no_recipe_watches_any_longer_loses_its_position(world: W
         row = session.get(RecipeRow, uuid.UUID(recipe))
         assert row is not None
         session.delete(row)
-    await asyncio.sleep(RECIPE_FOLDERS_FRESH_FOR + 0.1)  # the recipes' folders are read afresh
+    # No wait for the folder check's cache (activities/folders.py): a catch-up reads the recipes now.
     await catch_up(world, mailbox, call=2)
 
     assert set(positions(world, mailbox)) == {INBOX_KEY}
+
+
+async def test_after_a_catch_up_the_folder_check_still_refuses_junk_and_sent_items(world: World) -> None:
+    """Regression: the well-known ids resolved to exclude the refused folders were once handed back as
+    allowed by every later call (activities/folders.py)."""
+    mailbox = await world.connect()
+    board = world.add_board(mailbox)
+    filed = await world.add_folder(mailbox, "Filed support")
+    world.add_recipe(mailbox, board, folder=filed)
+    await catch_up(world, mailbox, call=1)
+    for folder in ("junkemail", "sentitems", "deleteditems", "drafts"):
+        message_id = await world.deliver(mailbox, folder=folder)
+        for _ in range(2):  # the first and a later check alike
+            check = await ActivityEnvironment().run(
+                world.steps.check_folder,
+                MessageInput(connection_id=mailbox.connection_id, message_id=message_id),
+            )
+            assert (check.allowed, check.reason) == (False, "folder"), folder
+    in_folder = await world.deliver(mailbox, folder=filed)
+    check = await ActivityEnvironment().run(
+        world.steps.check_folder, MessageInput(connection_id=mailbox.connection_id, message_id=in_folder)
+    )
+    assert (check.allowed, check.folder_id) == (True, filed)
