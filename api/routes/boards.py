@@ -1,4 +1,4 @@
-"""Boards of the caller's account: create, list, show, and their items."""
+"""Boards of the caller's account: create, list, show, change, and their items."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
 from boards import service
+from boards.change_plan import ChangeRejected
+from boards.change_schemas import BoardChange, BoardChangedPublic
+from boards.changes import ItemsInTheWay, change_board
 from boards.schemas import BoardCreate, BoardPublic, BoardsPublic, ItemsPublic
 from db.accounts import User
+from recipes.affected import affected_recipes
 
 router = APIRouter(prefix="/api/boards", tags=["boards"])
 
@@ -43,6 +47,31 @@ def list_boards(session: SessionDep, user: CurrentUser) -> BoardsPublic:
 def get_board(board_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> BoardPublic:
     """One board with its groups and columns."""
     return account_board(session, user, board_id)
+
+
+@router.patch("/{board_id}")
+def patch_board(
+    board_id: uuid.UUID, body: BoardChange, session: SessionDep, user: CurrentUser
+) -> BoardChangedPublic:
+    """Renames the board; adds, renames and removes groups and columns; sets a status column's labels. All
+    or nothing. A change that leaves recipes not fitting the board is made, and the answer names them."""
+    try:
+        changed = change_board(session, user.account_id, board_id, body)
+    except ChangeRejected as err:
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"type": "value_error", "loc": ["body", *err.loc], "msg": err.msg}],
+        ) from None
+    except ItemsInTheWay as err:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(err)) from None
+    if changed is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="board not found")
+    board, plan = changed
+    affected = affected_recipes(session, board, plan.renamed)
+    session.commit()
+    return BoardChangedPublic(**board.model_dump(), affected_recipes=affected)
 
 
 @router.get("/{board_id}/items")
