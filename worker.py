@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.envconfig import ClientConnectConfig
 from temporalio.worker import Worker
 
+import worker_pool
 from activities.catch_up import CatchUpActivities
 from activities.connection import ConnectionActivities
 from activities.destinations import Destinations
@@ -177,10 +178,20 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("worker stopped")
 
 
+async def serve(settings: Settings) -> None:
+    """The process: `run` on a loop whose blocking calls get WORKER_IO_THREADS threads (worker_pool.py);
+    how long they waited for one is logged on SIGUSR1 and once the worker has stopped."""
+    pool = worker_pool.install(settings)
+    try:
+        await run(settings)
+    finally:
+        worker_pool.log_waits(pool)
+
+
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
-    asyncio.run(run(settings))
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

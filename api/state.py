@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
@@ -19,6 +19,7 @@ from api.webhook_forwarder import WebhookForwarder
 from boards.monday.token_store import MondayTokenStore
 from codec.converter import data_converter
 from codec.vault_keys import vault_codec
+from config.executor import MeasuredThreadPool
 from config.logging import configure_logging
 from config.settings import Settings
 from config.temporal import temporal_connect_config
@@ -33,6 +34,7 @@ from webhooks.outbox import Outbox
 from webhooks.verify import ClientStateCache, Verifier
 
 IO_THREADS = 32
+log = logging.getLogger("api.state")
 
 
 def microsoft_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -60,12 +62,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_logging(settings)
     # Database and Vault calls (blocking clients) run in threads; asyncio's default of cpu+4 threads
     # made the webhook's requests queue for a thread while the threads waited on I/O.
-    asyncio.get_running_loop().set_default_executor(
-        ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="api-io")
-    )
+    # Measured (config/executor.py): how long calls waited for a thread is logged when the app stops.
+    pool = MeasuredThreadPool(IO_THREADS, thread_name_prefix="api-io")
+    asyncio.get_running_loop().set_default_executor(pool)
     # Everything opened here is closed when the app stops, in reverse order: the forwarder first (a round
     # in progress finishes or is cancelled before the engine goes), the engine last.
     async with AsyncExitStack() as resources:
+        resources.callback(lambda: log.info("thread pool %s: %s", pool.name, pool.waits().summary()))
         engine = engine_from_settings(settings)
         resources.callback(engine.dispose)
         app.state.engine = engine
