@@ -187,6 +187,11 @@ FIGURES = [
     ("  message workflows (children)", "burst", "message_events_per_email", ""),
     ("  connection workflows (parent)", "burst", "connection_events_per_email", ""),
     ("Graph calls/email (burst)", "burst", "graph_calls_per_email", ""),
+    ("worker pool threads", "burst", "pool_threads", ""),
+    ("worker pool queue wait p50 ms (burst)", "burst", "pool_wait_p50_ms", ""),
+    ("worker pool queue wait p99 ms (burst)", "burst", "pool_wait_p99_ms", ""),
+    ("worker pool queue wait max ms (burst)", "burst", "pool_wait_max_ms", ""),
+    ("worker pool queue wait p99 ms (paced)", "paced", "pool_wait_p99_ms", ""),
 ]
 DESIGNS = ("product", "today", "naive")
 

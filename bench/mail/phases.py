@@ -10,7 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.mail import cpu
+from bench.mail import cpu, pool_waits
 from bench.mail.drivers import Mailbox, OnSent, deliver_burst, deliver_paced
 from bench.mail.measure import (
     event_types,
@@ -103,6 +103,7 @@ async def measure(
     before_conn = await history_events(client, design.connections)
     since = time.time()
     cpu_before = cpu.snapshot()
+    pool_before = await pool_waits.snapshot(design.task_queue)
     if burst is not None:
         sent = await deliver_burst(stack, boxes, burst, on_sent=design.on_sent)
     else:
@@ -110,6 +111,7 @@ async def measure(
     ids = list(sent.at)
     committed, complete = await wait_committed(stack, ids, timeout)
     cpu_after = cpu.snapshot()
+    pool_after = await pool_waits.snapshot(design.task_queue)
     await settle(client, design.messages)
     after_msg = await history_events(client, design.messages)
     after_conn = await history_events(client, design.connections)
@@ -161,4 +163,6 @@ async def measure(
         "graph_calls_per_email": calls / emails,
         # From the first delivery to the last item: CPU milliseconds per email, per part of the stack.
         "cpu_ms_per_email": cpu.per_email_ms(cpu_before, cpu_after, emails),
+        # The worker's blocking calls waiting for a thread of its pool (the product's worker only).
+        **pool_waits.figures(pool_before, pool_after),
     }

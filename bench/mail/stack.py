@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.mailbox_access import MailboxAccess
+from bench.mail import pool_waits
 from bench.mail.api_process import api_process
 from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
@@ -121,8 +122,13 @@ async def _service(
         naive = _naive_worker(stack)
         task = asyncio.create_task(naive.run())
         try:
-            with worker_process(settings, data_dir / "worker.log"):
-                yield stack
+            with worker_process(settings, data_dir / "worker.log") as worker:
+                # Its thread pool's queue is read per phase (SIGUSR1; bench/mail/pool_waits.py).
+                pool_waits.register(settings.temporal_task_queue, worker)
+                try:
+                    yield stack
+                finally:
+                    pool_waits.unregister(settings.temporal_task_queue)
         finally:
             await naive.shutdown()
             with contextlib.suppress(Exception):
