@@ -41,6 +41,14 @@ class RecipeUpdate(BaseModel):
     action: Action | None = None
 
 
+class NeedsAttention(BaseModel):
+    """Why a recipe does not work: it no longer fits its board, or its latest result in the activity
+    log failed (recipes/attention.py). `since`: when its current run of failures began."""
+
+    reason: str
+    since: datetime
+
+
 class RecipePublic(BaseModel):
     id: uuid.UUID
     connection_id: uuid.UUID
@@ -51,9 +59,11 @@ class RecipePublic(BaseModel):
     action: Action
     created_at: datetime
     updated_at: datetime
+    # null when the recipe fits its board and its latest result did not fail.
+    needs_attention: NeedsAttention | None = None
 
     @classmethod
-    def of(cls, row: RecipeRow) -> RecipePublic:
+    def of(cls, row: RecipeRow, attention: NeedsAttention | None = None) -> RecipePublic:
         spec = RecipeSpec.model_validate(json.loads(row.definition))
         return cls(
             id=row.id,
@@ -65,6 +75,7 @@ class RecipePublic(BaseModel):
             action=spec.action,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            needs_attention=attention,
         )
 
 

@@ -23,6 +23,7 @@ from db.accounts import User
 from db.connections import Connection
 from db.recipes import RecipeRow
 from recipes import store
+from recipes.attention import needs_attention
 from recipes.board_check import Problem
 from recipes.checks import save_problems
 from recipes.model import RecipeSpec
@@ -114,13 +115,15 @@ def list_recipes(
 ) -> RecipesPublic:
     """The caller's recipes, oldest first."""
     rows = store.owned_recipes(session, user.id, connection_id)
-    return RecipesPublic(data=[RecipePublic.of(r) for r in rows], count=len(rows))
+    attention = needs_attention(session, user.account_id, rows)
+    return RecipesPublic(data=[RecipePublic.of(r, attention.get(r.id)) for r in rows], count=len(rows))
 
 
 @router.get("/{recipe_id}")
 def get_recipe(recipe_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> RecipePublic:
     """One of the caller's recipes."""
-    return RecipePublic.of(_owned(session, user, recipe_id))
+    row = _owned(session, user, recipe_id)
+    return RecipePublic.of(row, needs_attention(session, user.account_id, [row]).get(row.id))
 
 
 @router.patch("/{recipe_id}")
@@ -148,7 +151,7 @@ def update_recipe(
     watch_monday_board(request, session, row, user.account_id, created=False)
     after = store.spec_of(row) if row.enabled else None
     _tell_workflow(request, background, row.connection_id, before, after)
-    return RecipePublic.of(row)
+    return RecipePublic.of(row, needs_attention(session, user.account_id, [row]).get(row.id))
 
 
 @router.delete("/{recipe_id}", status_code=status.HTTP_204_NO_CONTENT)
