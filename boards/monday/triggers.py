@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select
 
 from boards.monday.api import MondayApi
 from boards.monday.client import MondayClient
-from boards.monday.errors import MondayError, MondayNotLinked
+from boards.monday.errors import MondayError, MondayNotLinked, MondayRequestRejected
 from boards.monday.inbound import secret_hash
 from boards.monday.token_store import MondayTokenStore
 from boards.monday.wire import RemoteBoard, RemoteColumn
@@ -192,9 +192,10 @@ class MondayTriggers:
         if row.monday_webhook_id is not None:
             try:
                 await api.delete_webhook(row.monday_webhook_id)
-            except MondayError as err:
+            except MondayRequestRejected as err:
                 # Already gone at monday.com (deleted by a person, or the board was): nothing to undo.
-                if "does not exist" not in str(err) and "not found" not in str(err).lower():
+                # The client's message names monday.com's error code, never monday.com's own text.
+                if "ResourceNotFoundException" not in str(err):
                     raise
         await asyncio.to_thread(self._delete_row, row.id)
 
