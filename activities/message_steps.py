@@ -61,7 +61,12 @@ class MessageSteps:
                 )
             except NotFound:
                 return FolderCheck(allowed=False, reason=GONE)
-            if folder_id not in await self._folders.ids(message.connection_id):
+            allowed = await self._folders.ids(message.connection_id)
+            if folder_id not in allowed:
+                # A recipe saved a moment ago may watch it: ask the database once before refusing, as a
+                # refusal is final (catch-up skips what has an outcome).
+                allowed = await self._folders.ids(message.connection_id, fresh=True)
+            if folder_id not in allowed:
                 return FolderCheck(allowed=False, reason="folder")
         return FolderCheck(allowed=True, folder_id=folder_id)
 

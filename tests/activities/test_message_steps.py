@@ -495,3 +495,28 @@ async def test_filter_matches_only_the_recipes_watching_the_messages_folder(worl
         matched[message_id] = (await ActivityEnvironment().run(world.steps.filter_message, request)).matched
 
     assert matched == {in_folder: [spec_folder], in_inbox: [inbox_recipe]}
+
+
+async def test_a_folder_a_recipe_began_watching_a_moment_ago_is_allowed_at_once(world: World) -> None:
+    """The folder check's cache of watched folders is re-read before a refusal, which is final."""
+    mailbox = await world.connect()
+    board_id = world.add_board(mailbox)
+    async with world.control() as c:
+        r = await c.post(f"/users/{mailbox.email}/folders", json={"display_name": "Orders"})
+        assert r.status_code == 201, r.text
+        orders = r.json()["id"]
+    first = await world.deliver(mailbox, folder="Orders")
+    refused = await ActivityEnvironment().run(world.steps.check_folder, message(mailbox, first))
+    assert (refused.allowed, refused.reason) == (False, "folder")
+
+    recipe_id = world.add_recipe(mailbox, board_id)
+    with session_scope(world.engine) as session:
+        row = session.get(RecipeRow, uuid.UUID(recipe_id))
+        assert row is not None
+        definition = json.loads(row.definition)
+        definition["trigger"]["folder"] = orders
+        row.definition = json.dumps(definition)
+    second = await world.deliver(mailbox, folder="Orders")
+    allowed = await ActivityEnvironment().run(world.steps.check_folder, message(mailbox, second))
+
+    assert allowed.allowed and allowed.folder_id == orders
