@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     temporal_ui_url: str = "http://127.0.0.1:8233"
     # The worker's threads for blocking calls (database, Vault): asyncio.to_thread's pool. Sized by
     # measurement (bench/README.md, "worker thread pool"), not asyncio's cores + 4.
-    worker_io_threads: int = Field(16, ge=1, le=256, description="Threads of the worker's blocking-call pool")
+    worker_io_threads: int = Field(32, ge=1, le=256, description="Threads of the worker's blocking-call pool")
 
     # Vault / OpenBao: the service logs in with AppRole and a narrow policy, never with a root token.
     vault_addr: str = "http://127.0.0.1:8200"
