@@ -4,8 +4,9 @@ Graph keeps one subscription per app, mailbox, resource and changeType (graph-fa
 the inbox or the whole mailbox (activities/subscription_resource.py), and only a subscription to the same
 one conflicts. A conflict is either stale - a create whose answer was lost and is now retried, a
 subscription a failed delete left behind, a workflow restarted without its state - and is then deleted
-so the create can be repeated; or it belongs to something that still needs it: another live connection of this service for the same
-mailbox, or another installation of the same app registration (a different notificationUrl).
+so the create can be repeated; or it belongs to something that still needs it: another live connection
+of this service for the same mailbox, or another installation of the same app registration (a different
+notificationUrl).
 Deleting those would silently break them, so this connection is refused instead, with a reason the
 user can act on (a non-retryable MAILBOX_INVALID error: the workflow shows it as the status reason).
 """

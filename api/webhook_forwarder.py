@@ -2,8 +2,11 @@
 
 The webhook only stores what Graph sent (webhooks/outbox.py) and answers 202, because a signal RPC can
 take seconds when Temporal is busy and Graph wants its answer within 3 s. This task claims stored rows
-with a lease, sends per connection one `notified` signal with all their message ids and one `lifecycle`
-signal per distinct event (webhooks/coalesce.py), and deletes what went through. It wakes when this
+with a lease, hands per connection its message ids to the workflow's `take_notified` update (at most
+1,000 per call) and sends one `lifecycle` signal per distinct event (webhooks/coalesce.py), and deletes
+what went through. A batch the workflow refuses because it already holds its maximum of waiting ids
+stays in the outbox for a later round (backpressure: the backlog waits here, outside the workflow's
+history, and leaves only once a workflow has durably taken it). It wakes when this
 process's webhook stored something and polls every second for the rest (other processes' rows, rows
 left by a crashed process once their lease ran out, rows whose retry is due).
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from payloads.messages import NotifiedMessages
@@ -184,12 +187,22 @@ class WebhookForwarder:
         return await self._settle(entries, progress)
 
     async def _deliver(self, progress: _Progress, limit: asyncio.Semaphore) -> None:
-        """Sends a connection's signals in order and records how far it got; never raises."""
+        """Hands a connection's batches over in order and records how far it got; never raises. A
+        batch of message ids the workflow refuses (it holds its maximum) stays in the outbox with the
+        ones after it, while its lifecycle events still go: they never wait behind a backlog."""
         async with limit:
             handle = self._temporal.get_workflow_handle(connection_workflow_id(progress.plan.connection_id))
+            backlogged = False
             for send in progress.plan.sends:
+                if backlogged and send.message_ids is not None:
+                    continue
                 try:
                     await self._signal(handle, send)
+                except WorkflowUpdateFailedError:
+                    # Refused by the update's validator: nothing was written to the history.
+                    backlogged = True
+                    progress.error = "backlogged"
+                    continue
                 except RPCError as err:
                     if _connection_ended(err):
                         # Disconnected or gone: nothing of this mailbox is ours to handle any more.
@@ -205,8 +218,11 @@ class WebhookForwarder:
     async def _signal(self, handle: WorkflowHandle[Any, Any], send: Send) -> None:
         timeout = self.timing.signal_timeout
         if send.message_ids is not None:
+            # An update, not a signal: accepted means durably in the workflow's history (the rows can
+            # go); refused means the workflow holds its maximum (the rows stay). With no worker
+            # running, the call times out and the rows stay too.
             batch = NotifiedMessages(message_ids=send.message_ids)
-            await handle.signal(ConnectionWorkflow.notified, batch, rpc_timeout=timeout)
+            await handle.execute_update(ConnectionWorkflow.take_notified, batch, rpc_timeout=timeout)
         elif send.lifecycle_event is not None:
             await handle.signal(ConnectionWorkflow.lifecycle, send.lifecycle_event, rpc_timeout=timeout)
 

@@ -62,6 +62,9 @@ class ConnectionState(BaseModel):
     messages_started: int = 0
     duplicates_dropped: int = 0
     catch_up_requested: bool = False
+    # Ids that did not fit under pending_bytes_max (only old-style `notified` signals can bring more
+    # than fits): not lost, a catch-up finds every message that has no outcome yet.
+    ids_overflowed: int = 0
     # The API said an incoming recipe changed (`recipes_changed` signal): the subscription's resource
     # is checked against the recipes' folders (activities/subscription_resource.py).
     recipes_changed: bool = False
@@ -99,6 +102,13 @@ class ConnectionTiming(BaseModel):
     child_batch: int = 100
     children_per_run: int = 400
     recent_messages_kept: int = 2000
+    # Bounds in bytes (ids as JSON, with a margin each), whatever arrives: the ids waiting for a start
+    # and the window of recently started ones are both carried over continue-as-new. Together with the
+    # rest of the state they stay under 512 KiB, the SDK's warning size for a payload, a quarter of
+    # Temporal's 2 MB limit. With ~150-character Graph ids that is ~1,600 waiting and ~800 remembered
+    # ids; the rest waits outside the history (workflows/connection_parts/messages.py).
+    pending_bytes_max: int = 256_000
+    recent_bytes_max: int = 128_000
 
 
 class ConnectionInput(BaseModel):

@@ -14,6 +14,13 @@ from webhooks.outbox import ClaimedEntry
 # NotifiedMessages.message_ids holds at most this many: a larger backlog for one connection becomes
 # several signals (still far fewer than one per request).
 MAX_IDS_PER_SIGNAL = 1000
+# And at most about this many bytes of ids: a quarter of what a connection workflow holds waiting
+# (ConnectionTiming.pending_bytes_max), so that a batch always fits once the backlog has drained a little.
+MAX_BYTES_PER_SIGNAL = 64_000
+
+
+def _bytes(message_ids: Sequence[str]) -> int:
+    return sum(len(m.encode()) + 4 for m in message_ids)
 
 
 @dataclass
@@ -49,18 +56,21 @@ def plan(entries: Sequence[ClaimedEntry]) -> list[ConnectionPlan]:
 def _message_sends(rows: list[ClaimedEntry]) -> list[Send]:
     sends: list[Send] = []
     ids: list[str] = []
+    size = 0
     row_ids: list[int] = []
     seen: set[str] = set()
     for row in rows:
         if row.message_ids is None:
             continue
         new = [i for i in dict.fromkeys(row.message_ids) if i not in seen]
-        if new and len(ids) + len(new) > MAX_IDS_PER_SIGNAL:
+        full = len(ids) + len(new) > MAX_IDS_PER_SIGNAL or size + _bytes(new) > MAX_BYTES_PER_SIGNAL
+        if new and ids and full:
             sends.append(Send(row_ids, message_ids=ids))
-            ids, row_ids = [], []
+            ids, row_ids, size = [], [], 0
         # A row whose ids all went into earlier sends rides along with this one: the sends go in
         # order and stop at the first failure, so this one succeeding means those did too.
         ids.extend(new)
+        size += _bytes(new)
         seen.update(new)
         row_ids.append(row.id)
     if row_ids:

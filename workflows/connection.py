@@ -52,6 +52,9 @@ STARTS_BY_ACTIVITY_PATCH = "message-starts-by-activity-v1"
 CHILDREN_PATCH = "message-children-v2"
 # Outgoing email (board events -> SendEmailWorkflow children) came after all of the above.
 SENDS_PATCH = "outgoing-email-sends-v1"
+# Bounded under any backlog: waiting and recent ids capped in bytes, one batch of starts per turn
+# (workflows/connection_parts/messages.py).
+BACKLOG_PATCH = "message-backlog-bounded-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
@@ -81,6 +84,27 @@ class ConnectionWorkflow:
         """Message ids from validated change notifications (the webhook batches them per request)."""
         self._messages.enqueue(batch.message_ids)
         self._state.last_notification_at = workflow.now()
+
+    @workflow.update
+    def take_notified(self, batch: NotifiedMessages) -> int:
+        """Message ids from validated change notifications, handed over by the API's forwarder. An
+        update rather than a signal so that a batch that does not fit is refused (below) and stays in
+        the outbox, outside the history, until the backlog has drained. Returns how many were new."""
+        fresh = len(self._messages.new_ids(batch.message_ids))
+        self._messages.enqueue(batch.message_ids)
+        self._state.last_notification_at = workflow.now()
+        return fresh
+
+    @take_notified.validator
+    def _room_for(self, batch: NotifiedMessages) -> None:
+        if not self._messages.fits(batch.message_ids):
+            raise ValueError(
+                "backlogged: the connection holds as many waiting messages as it may; try again later"
+            )
+        if self._messages.run_is_full():
+            # This run is about to continue as new: an update accepted now would make the server
+            # refuse that command (UNHANDLED_COMMAND) and the task be redone; the next run takes it.
+            raise ValueError("continuing as new: try again in a moment")
 
     @workflow.signal
     def board_event(self, event: BoardEventSignal) -> None:
@@ -131,6 +155,7 @@ class ConnectionWorkflow:
             patches.messages and not patches.children and workflow.patched(STARTS_BY_ACTIVITY_PATCH)
         )
         patches.sends = workflow.patched(SENDS_PATCH)
+        patches.backlog = patches.children and workflow.patched(BACKLOG_PATCH)
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         self._status.show()

@@ -156,7 +156,7 @@ async def test_a_step_whose_token_expired_refreshes_once_and_succeeds(short_toke
 
     check = await _check_folder(world, mailbox, message_id)
 
-    assert check.allowed and check.folder_id
+    assert isinstance(check, FolderCheck) and check.allowed and check.folder_id
     on_message = [a.status for a in world.graph_answers.answers if "/messages/" in a.path]
     assert on_message == [401, 200]
     after = await world.tokens.load(mailbox.connection_id)

@@ -1,8 +1,8 @@
 """The outbox forwarder against a real Temporal dev server and a real SQLite file.
 
-The connections' workflows here are ConnectionWorkflow executions on a task queue no worker polls: the
-server records every signal in their histories and nothing else happens, so a test reads exactly what
-the forwarder sent.
+The connections' workflows here are a stand-in with ConnectionWorkflow's name, update and signals: their
+histories record exactly what the forwarder handed over, and a test can make one refuse batches as a
+connection holding its maximum of waiting messages does.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, update
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
 
 from api.webhook_forwarder import ForwarderTiming, WebhookForwarder
 from db.engine import create_db_engine, session_scope
@@ -34,11 +36,42 @@ from webhooks.outbox import Outbox, OutboxEntry
 QUICK = ForwarderTiming(retry_first=timedelta(seconds=0.5), retry_max=timedelta(seconds=1))
 
 
+@workflow.defn(name="ConnectionWorkflow", sandboxed=False)
+class StandInConnection:
+    """The connection workflow as the forwarder sees it: the same names and payloads (the `take_notified`
+    update, the `lifecycle` signal), accepting every batch unless told it is full. The history then
+    holds exactly what the forwarder handed over."""
+
+    def __init__(self) -> None:
+        self.full = False
+
+    @workflow.run
+    async def run(self, input: ConnectionInput) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    def take_notified(self, batch: NotifiedMessages) -> int:
+        return len(batch.message_ids)
+
+    @take_notified.validator
+    def _room(self, batch: NotifiedMessages) -> None:
+        if self.full:
+            raise ValueError("backlogged")
+
+    @workflow.signal
+    def lifecycle(self, event: LifecycleEvent) -> None:
+        pass
+
+    @workflow.signal
+    def set_full(self, full: bool) -> None:
+        self.full = full
+
+
 @pytest.fixture
 async def parked(temporal_env: Any) -> AsyncIterator[Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]]:
-    """Starts a connection's workflow that no worker runs; terminated when the test ends."""
+    """Starts a connection's workflow (the stand-in, on a worker of its own); terminated at the end."""
     client: Client = temporal_env.client
-    queue = f"no-worker-{uuid.uuid4().hex[:8]}"
+    queue = f"forwarder-{uuid.uuid4().hex[:8]}"
     handles: list[WorkflowHandle[Any, Any]] = []
 
     async def start(connection_id: str) -> WorkflowHandle[Any, Any]:
@@ -51,12 +84,13 @@ async def parked(temporal_env: Any) -> AsyncIterator[Callable[[str], Awaitable[W
         handles.append(handle)
         return handle
 
-    yield start
-    for handle in handles:
-        try:
-            await handle.terminate("test over")
-        except Exception:  # already terminated by the test
-            pass
+    async with Worker(client, task_queue=queue, workflows=[StandInConnection]):
+        yield start
+        for handle in handles:
+            try:
+                await handle.terminate("test over")
+            except Exception:  # already terminated by the test
+                pass
 
 
 @pytest.fixture
@@ -65,16 +99,20 @@ def connection(engine: Engine, admin: tuple[Any, str]) -> Callable[[], str]:
 
 
 async def signals(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, Any]]:
-    """(signal name, decoded argument) for every signal in the workflow's history, in order."""
+    """("notified", batch) for every accepted take_notified update and (signal name, argument) for every
+    lifecycle signal in the workflow's history, in order."""
     history = await handle.fetch_history()
     found: list[tuple[str, Any]] = []
     for event in history.events:
-        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            continue
-        attrs = event.workflow_execution_signaled_event_attributes
-        hint = NotifiedMessages if attrs.signal_name == "notified" else LifecycleEvent
-        [value] = await TEST_DATA_CONVERTER.decode(attrs.input.payloads, [hint])
-        found.append((attrs.signal_name, value))
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            [batch] = await TEST_DATA_CONVERTER.decode(request.input.args.payloads, [NotifiedMessages])
+            found.append(("notified", batch))
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            attrs = event.workflow_execution_signaled_event_attributes
+            if attrs.signal_name == "lifecycle":
+                [value] = await TEST_DATA_CONVERTER.decode(attrs.input.payloads, [LifecycleEvent])
+                found.append((attrs.signal_name, value))
     return found
 
 
@@ -228,8 +266,8 @@ async def test_two_forwarders_on_one_database_never_forward_a_row_twice(
     assert count(engine) == 0
     assert one.totals["forwarded"] + two.totals["forwarded"] == 180
     assert one.totals["forwarded"] and two.totals["forwarded"], "one forwarder did all the work"
-    for cid, workflow in zip(cids, workflows, strict=True):
-        sent = [i for _name, batch in await signals(workflow) for i in batch.message_ids]
+    for cid, handle in zip(cids, workflows, strict=True):
+        sent = [i for _name, batch in await signals(handle) for i in batch.message_ids]
         assert sorted(sent) == sorted(f"{cid}/{n}" for n in range(60))  # each exactly once
 
 
@@ -292,3 +330,34 @@ async def test_a_database_without_the_table_is_waited_for(tmp_path, temporal_env
     finally:
         await forwarder.stop()
         engine.dispose()
+
+
+async def test_a_full_workflow_keeps_its_messages_in_the_outbox_but_gets_its_lifecycle_events(
+    engine, temporal_env, parked, connection
+):
+    """Backpressure: a refused batch stays in the outbox (never in the history) with those after it;
+    the connection's lifecycle events go anyway; once it has room, the batches follow in order."""
+    cid = connection()
+    workflow_handle = await parked(cid)
+    await workflow_handle.signal(StandInConnection.set_full, True)
+    outbox = Outbox(engine)
+    await outbox.put(changes(cid, ["m1"]))
+    await outbox.put(lifecycles(cid, LifecycleEvent.MISSED))
+    forwarder = WebhookForwarder(outbox, temporal_env.client, QUICK)
+
+    first = await forwarder.forward_once()
+
+    assert (first.forwarded, first.kept) == (1, 1)
+    assert await signals(workflow_handle) == [("lifecycle", LifecycleEvent.MISSED)]
+    assert [r.message_ids for r in left(engine)] == ['["m1"]']
+
+    await workflow_handle.signal(StandInConnection.set_full, False)
+    await asyncio.sleep(QUICK.retry_delay(1).total_seconds() + 0.1)
+    second = await forwarder.forward_once()
+
+    assert second.forwarded == 1
+    assert await signals(workflow_handle) == [
+        ("lifecycle", LifecycleEvent.MISSED),
+        ("notified", NotifiedMessages(message_ids=["m1"])),
+    ]
+    assert left(engine) == []

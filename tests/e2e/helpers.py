@@ -145,11 +145,18 @@ async def emulator_requests(stack: Stack, mailbox: str) -> list[dict[str, Any]]:
         return found
 
 
+HANDED_OVER = (
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+    # Message ids reach the workflow through the `take_notified` update (api/webhook_forwarder.py).
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+)
+
+
 async def signals_received(stack: Stack, connection_id: str) -> int:
-    """How many signals the connection workflow's current run has received (from its history)."""
+    """How many signals and updates the connection workflow's current run has taken (its history)."""
     handle = stack.env.client.get_workflow_handle(f"connection/{connection_id}")
     history = await handle.fetch_history()
-    return sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    return sum(1 for e in history.events if e.event_type in HANDED_OVER)
 
 
 @contextlib.asynccontextmanager

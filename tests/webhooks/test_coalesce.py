@@ -7,7 +7,7 @@ import uuid
 
 from payloads.connection import LifecycleEvent
 from payloads.messages import NotifiedMessages
-from webhooks.coalesce import MAX_IDS_PER_SIGNAL, plan
+from webhooks.coalesce import MAX_BYTES_PER_SIGNAL, MAX_IDS_PER_SIGNAL, plan
 from webhooks.outbox import ClaimedEntry
 
 A, B = uuid.uuid4(), uuid.uuid4()
@@ -63,3 +63,13 @@ def test_a_full_request_fills_one_signal_exactly():
     [only] = plan([change(1, A, *(f"id{i}" for i in range(MAX_IDS_PER_SIGNAL))), change(2, A, "one-more")])
     assert [len(s.message_ids or []) for s in only.sends] == [MAX_IDS_PER_SIGNAL, 1]
     NotifiedMessages(message_ids=only.sends[0].message_ids or [])
+
+
+def test_a_batch_is_split_past_its_bytes_as_well_as_its_count():
+    """Long ids: each batch stays within MAX_BYTES_PER_SIGNAL, so it fits a connection's waiting room."""
+    rows = [change(n, A, *(f"{n}-{k}".ljust(1000, "x") for k in range(10))) for n in range(1, 21)]
+    [a] = plan(rows)
+    sizes = [sum(len(m) + 4 for m in s.message_ids or []) for s in a.sends]
+    assert all(size <= MAX_BYTES_PER_SIGNAL for size in sizes)
+    assert len(a.sends) == 4  # 6 rows (60 ids, 60,240 bytes) a batch
+    assert [m for s in a.sends for m in s.message_ids or []] == [m for r in rows for m in r.message_ids or []]

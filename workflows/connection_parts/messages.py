@@ -4,6 +4,15 @@ Ids wait in the state until started; the latest started ones are remembered for 
 created+updated pairs and repeats are dropped here instead of costing a start each (the child's id would
 refuse them anyway: REJECT_DUPLICATE). A run hands over to the next (continue-as-new) after
 `children_per_run` messages, which keeps its history and its carried state small.
+
+Bounded under any backlog (runs with the BACKLOG patch): the waiting ids and the recent window are
+each capped in bytes (ConnectionTiming.pending_bytes_max, recent_bytes_max), so no run's state, and no
+continue-as-new input, grows with a backlog. What does not fit waits outside the history: the webhook's
+outbox keeps notifications until the `take_notified` update is accepted, and that update's validator
+refuses a batch that does not fit (nothing refused is written to the history); a catch-up pauses while
+the waiting ids fill half the cap and resumes as they drain. Each turn of the connection's loop starts
+at most one batch, so a disconnect, a lifecycle event, a token refresh or a renewal is acted on between
+batches, never after the whole backlog.
 """
 
 from __future__ import annotations
@@ -33,6 +42,11 @@ from workflows.connection_parts.run_state import RunState
 from workflows.connection_parts.status import Status
 
 
+def id_bytes(message_id: str) -> int:
+    """What an id costs in the carried state: its JSON string, the separator, and a margin."""
+    return len(message_id.encode()) + 4
+
+
 class Messages:
     def __init__(self, run: RunState, status: Status, attempts: Attempts) -> None:
         self._run = run
@@ -41,14 +55,36 @@ class Messages:
         state = run.state
         self._recent = set(state.recent_messages)
         self._pending = set(state.pending_messages)
+        self._pending_bytes = sum(id_bytes(m) for m in state.pending_messages)
+        self._recent_bytes = sum(id_bytes(m) for m in state.recent_messages)
         # Message workflows started by this run (continue-as-new after `children_per_run`).
         self.started_this_run = 0
 
+    def new_ids(self, message_ids: list[str]) -> list[str]:
+        """The ids neither waiting nor started lately, each once, in order."""
+        fresh = dict.fromkeys(m for m in message_ids if m not in self._recent and m not in self._pending)
+        return list(fresh)
+
+    def fits(self, message_ids: list[str]) -> bool:
+        """Whether these ids can wait here without passing the cap (the update's validator asks)."""
+        room = self._run.input.timing.pending_bytes_max - self._pending_bytes
+        return sum(id_bytes(m) for m in self.new_ids(message_ids)) <= room
+
     def enqueue(self, message_ids: list[str]) -> None:
-        for message_id in message_ids:
-            if message_id not in self._recent and message_id not in self._pending:
-                self._pending.add(message_id)
-                self._run.state.pending_messages.append(message_id)
+        bounded = self._run.patches.backlog
+        room = self._run.input.timing.pending_bytes_max - self._pending_bytes
+        for message_id in self.new_ids(message_ids):
+            size = id_bytes(message_id)
+            if bounded and size > room:
+                # Only an old-style signal (or a forwarder of an older release) brings more than fits:
+                # the message is not lost, the catch-up that this requests finds what has no outcome.
+                self._run.state.ids_overflowed += 1
+                self._run.state.catch_up_requested = True
+                continue
+            room -= size
+            self._pending.add(message_id)
+            self._pending_bytes += size
+            self._run.state.pending_messages.append(message_id)
 
     def has_work(self) -> bool:
         state = self._run.state
@@ -63,7 +99,8 @@ class Messages:
         state = run.state
         if state.next_reconcile_at is None:
             state.next_reconcile_at = workflow.now() + run.input.timing.reconcile_interval
-        if self._still_active() and (state.catch_up_requested or state.next_reconcile_at <= workflow.now()):
+        catch_up_due = state.catch_up_requested or state.next_reconcile_at <= workflow.now()
+        if self._still_active() and catch_up_due and self._room_for_catch_up():
             await self._catch_up()
         while state.pending_messages and self._still_active():
             if self.run_is_full():
@@ -84,7 +121,16 @@ class Messages:
                 await asyncio.gather(*(self._start_first_release_child(m) for m in batch))
             del state.pending_messages[: len(batch)]
             self._pending.difference_update(batch)
+            self._pending_bytes -= sum(id_bytes(m) for m in batch)
             self._remember(batch)
+            if run.patches.backlog:
+                return  # one batch per turn: the loop acts on disconnects and due work in between
+
+    def _room_for_catch_up(self) -> bool:
+        """A catch-up only while the waiting ids fill less than half the cap (bounded runs)."""
+        if not self._run.patches.backlog:
+            return True
+        return self._pending_bytes * 2 < self._run.input.timing.pending_bytes_max
 
     def _still_active(self) -> bool:
         return self._run.state.status is ConnectionStatus.ACTIVE
@@ -142,12 +188,23 @@ class Messages:
 
     def _remember(self, message_ids: list[str]) -> None:
         state = self._run.state
+        timing = self._run.input.timing
         state.recent_messages.extend(message_ids)
         self._recent.update(message_ids)
-        excess = len(state.recent_messages) - self._run.input.timing.recent_messages_kept
+        self._recent_bytes += sum(id_bytes(m) for m in message_ids)
+        excess = len(state.recent_messages) - timing.recent_messages_kept
+        if self._run.patches.backlog:
+            # Bounded in bytes as well as in count: Graph's ids vary in length.
+            over = self._recent_bytes - timing.recent_bytes_max
+            dropped = 0
+            while over > 0 and dropped < len(state.recent_messages):
+                over -= id_bytes(state.recent_messages[dropped])
+                dropped += 1
+            excess = max(excess, dropped)
         if excess > 0:
             for old in state.recent_messages[:excess]:
                 self._recent.discard(old)
+            self._recent_bytes -= sum(id_bytes(m) for m in state.recent_messages[:excess])
             del state.recent_messages[:excess]
 
     async def _catch_up(self) -> None:
@@ -165,6 +222,10 @@ class Messages:
             self.enqueue(found.message_ids)
             if found.complete:
                 break
+            if not self._room_for_catch_up():
+                # The rest of the round waits for the backlog to drain (its position is saved).
+                state.catch_up_requested = True
+                return
         state.next_reconcile_at = workflow.now() + run.input.timing.reconcile_interval
 
     def _catch_up_later(self) -> None:

@@ -22,6 +22,9 @@ class Patches:
     starts_by_activity: bool = False
     # Outgoing email: board events start SendEmailWorkflow children (workflows/connection_parts/sends.py).
     sends: bool = False
+    # The waiting ids and the recent window capped in bytes, one batch of starts per turn of the loop
+    # (workflows/connection_parts/messages.py).
+    backlog: bool = False
 
 
 @dataclass
