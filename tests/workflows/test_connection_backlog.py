@@ -44,6 +44,7 @@ from payloads.connection import (
 )
 from payloads.messages import MessageInput, MessageResult, Outcome
 from tests.recipes.support import add_connection
+from tests.replay.record import RECORD, write_run
 from tests.support.appdb import add_user, make_settings, migrated_engine
 from tests.workflows.test_connection_children import wait_for
 from tests.workflows.test_connection_time_skipping import SimulatedMicrosoft, status
@@ -239,7 +240,7 @@ async def test_a_disconnect_mid_drain_is_acted_on_before_the_rest_of_the_backlog
     async with backlog(temporal_env, tmp_path) as b, worker(b.env.client, b.queue, b.ms):
 
         async def draining() -> bool:
-            return await b.started() >= 300
+            return await b.started() >= MESSAGES // 10
 
         await wait_for_long("the drain to be under way", draining, timeout=300)
         asked = time.monotonic()
@@ -248,6 +249,9 @@ async def test_a_disconnect_mid_drain_is_acted_on_before_the_rest_of_the_backlog
         took = time.monotonic() - asked
         started_by_then = await b.started()
 
+    if RECORD:
+        # A run with the backlog patch: updates accepted, one batch per turn, a disconnect mid-drain.
+        await write_run(b.env.client, b.handle.id, None, "connection-backlog-disconnected")
     assert view.status is ConnectionStatus.DISCONNECTED
     assert b.ms.destroyed  # the secrets went: nothing of the mailbox can be read any more
     # Acted on between two batches, not after the backlog: most messages were never started.
