@@ -30,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import activitylog
 from activities.send_triggers import trigger_matches
+from api.background import pause
 from boards.events import mark_forwarded, pending_events
 from db.engine import session_scope
 from payloads.sends import BoardEventSignal
@@ -174,14 +175,9 @@ class BoardEventForwarder:
                 log.warning("board events unavailable (%s); trying again later", type(err).__name__)
                 result = None
             if result is None or (result.kept and not result.forwarded):
-                await self._pause(self.timing.retry_seconds, self._stopping)
+                await pause(self.timing.retry_seconds, self._stopping)
             elif result.events < self.timing.batch:
-                await self._pause(self.timing.poll_seconds, self._wake)
-
-    @staticmethod
-    async def _pause(seconds: float, until: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(until.wait(), seconds)
+                await pause(self.timing.poll_seconds, self._wake)
 
     async def forward_once(self) -> RoundResult:
         plans = await asyncio.to_thread(plan_round, self._engine, self.timing.batch)

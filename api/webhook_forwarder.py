@@ -31,6 +31,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.background import pause
 from payloads.messages import NotifiedMessages
 from webhooks.coalesce import ConnectionPlan, Send, plan
 from webhooks.outbox import ClaimedEntry, Outbox
@@ -150,20 +151,15 @@ class WebhookForwarder:
                 # Nothing went through: wait, whatever the webhook says, rather than hammer a Temporal
                 # or a database that is down (new rows keep until then; they are stored).
                 failed_rounds += 1
-                await self._pause(self.timing.retry_delay(failed_rounds).total_seconds(), self._stopping)
+                await pause(self.timing.retry_delay(failed_rounds).total_seconds(), self._stopping)
                 continue
             failed_rounds = 0
             if result.claimed < self.timing.batch_rows:
-                await self._pause(self.timing.poll_seconds, self._wake)
+                await pause(self.timing.poll_seconds, self._wake)
                 if self._wake.is_set() and not self._stopping.is_set():
                     # Woken by the webhook: let the requests arriving meanwhile join the round. Fewer,
                     # larger rounds leave the database's write lock to the webhook's inserts.
-                    await self._pause(self.timing.gather_seconds, self._stopping)
-
-    @staticmethod
-    async def _pause(seconds: float, until: asyncio.Event) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(until.wait(), seconds)
+                    await pause(self.timing.gather_seconds, self._stopping)
 
     # ----- one round ------------------------------------------------------------------------------
 
