@@ -196,6 +196,11 @@ class CreateItemAction(BaseModel):
     @model_validator(mode="after")
     def _valid(self) -> CreateItemAction:
         self.board_id = _board_id_for(self.destination, self.board_id)
+        if self.attachments and self.destination == "monday":
+            # monday.com takes files through its multipart upload endpoint, which is not built yet.
+            raise ValueError(
+                "attachments can only go onto built-in boards; monday.com boards do not take them yet"
+            )
         _email_template(self.item_name, "item_name")
         _email_template(self.reply_update, "reply_update")
         cleaned: dict[str, str] = {}

@@ -76,3 +76,17 @@ def test_sender_entries_are_normalised():
         "jane@customer.example",
         "*@acme.example",
     ]
+
+
+def test_attachments_are_refused_for_a_monday_destination():
+    with pytest.raises(ValidationError) as err:
+        recipe(
+            action={
+                "type": "create_item",
+                "destination": "monday",
+                "board_id": "123",
+                "group": "New",
+                "attachments": True,
+            }
+        )
+    assert "attachments can only go onto built-in boards" in str(err.value)
