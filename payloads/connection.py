@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from payloads.redo import RedoEntry
 from payloads.sends import BoardEventSignal
 
 
@@ -76,6 +77,10 @@ class ConnectionState(BaseModel):
     pending_sends: list[BoardEventSignal] = Field(default_factory=list)
     sends_started: int = 0
     sends_dropped: int = 0
+    # Messages asked to be redone (`redo_messages` update) whose new MessageWorkflow is not started yet;
+    # they count against pending_bytes_max with pending_messages (workflows/connection_parts/redo.py).
+    pending_redos: list[RedoEntry] = Field(default_factory=list)
+    redos_started: int = 0
 
 
 class ConnectionTiming(BaseModel):

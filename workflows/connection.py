@@ -29,10 +29,12 @@ with workflow.unsafe.imports_passed_through():
         LifecycleEvent,
     )
     from payloads.messages import NotifiedMessages
+    from payloads.redo import RedoRequest
     from payloads.sends import BoardEventSignal
 
 from workflows.connection_parts.calls import Attempts, ConnectionFailure, call, call_until_done
 from workflows.connection_parts.messages import Messages
+from workflows.connection_parts.redo import Redo
 from workflows.connection_parts.run_state import Patches, RunState
 from workflows.connection_parts.sends import Sends
 from workflows.connection_parts.status import Status
@@ -55,6 +57,8 @@ SENDS_PATCH = "outgoing-email-sends-v1"
 # Bounded under any backlog: waiting and recent ids capped in bytes, one batch of starts per turn
 # (workflows/connection_parts/messages.py).
 BACKLOG_PATCH = "message-backlog-bounded-v1"
+# Failed messages redone on request (`redo_messages` update, workflows/connection_parts/redo.py).
+REDO_PATCH = "message-redo-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
@@ -69,6 +73,7 @@ class ConnectionWorkflow:
         self._tokens = Tokens(self._run, self._status, attempts)
         self._subscription = Subscription(self._run, self._status, attempts)
         self._messages = Messages(self._run, self._status, attempts)
+        self._redo = Redo(self._run, self._status, self._messages)
         self._sends = Sends(self._run)
 
     # ----- signals and the query ------------------------------------------------------------------
@@ -105,6 +110,19 @@ class ConnectionWorkflow:
             # This run is about to continue as new: an update accepted now would make the server
             # refuse that command (UNHANDLED_COMMAND) and the task be redone; the next run takes it.
             raise ValueError("continuing as new: try again in a moment")
+
+    @workflow.update
+    def redo_messages(self, request: RedoRequest) -> int:
+        """Messages to process again (the API: a failed message, or all failures since a time): each
+        gets a new MessageWorkflow named by the request id. Returns how many were not waiting already."""
+        return self._redo.enqueue(request)
+
+    @redo_messages.validator
+    def _room_for_redo(self, request: RedoRequest) -> None:
+        # Refused requests are never written to the history: the caller tries again later.
+        refusal = self._redo.refusal(request)
+        if refusal:
+            raise ValueError(refusal)
 
     @workflow.signal
     def board_event(self, event: BoardEventSignal) -> None:
@@ -156,6 +174,7 @@ class ConnectionWorkflow:
         )
         patches.sends = workflow.patched(SENDS_PATCH)
         patches.backlog = patches.children and workflow.patched(BACKLOG_PATCH)
+        patches.redo = patches.backlog and workflow.patched(REDO_PATCH)
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         self._status.show()
@@ -200,6 +219,7 @@ class ConnectionWorkflow:
                     # Only when this run processes mail: otherwise pending ids would wake it forever.
                     or (self._run.patches.messages and state.status is active and self._messages.has_work())
                     or (self._run.patches.sends and self._sends.has_work())
+                    or (self._run.patches.redo and state.status is active and self._redo.has_work())
                 ),
                 timeout=timeout,
                 timeout_summary="next refresh or renewal" if timeout else None,
@@ -230,6 +250,8 @@ class ConnectionWorkflow:
             await self._subscription.renew()
         if self._run.patches.messages:
             await self._messages.process()
+        if self._run.patches.redo:
+            await self._redo.process()
 
     async def _on_lifecycle(self, event: LifecycleEvent) -> None:
         workflow.logger.info("lifecycle event %s", event.value)

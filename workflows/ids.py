@@ -14,6 +14,11 @@ def message_workflow_id(connection_id: str, message_id: str) -> str:
     return f"message/{connection_id}/{message_id}"
 
 
+def redo_workflow_id(connection_id: str, message_id: str, request_id: str) -> str:
+    """A message processed again: a new id per redo request (the first id is closed for good)."""
+    return f"message/{connection_id}/{message_id}/redo/{request_id}"
+
+
 def send_workflow_id(connection_id: str, event_id: str, recipe_id: str) -> str:
     """One board event, one send workflow per recipe, ever (started with REJECT_DUPLICATE)."""
     return f"send/{connection_id}/{event_id}/{recipe_id}"

@@ -59,6 +59,9 @@ class Messages:
         self._recent_bytes = sum(id_bytes(m) for m in state.recent_messages)
         # Message workflows started by this run (continue-as-new after `children_per_run`).
         self.started_this_run = 0
+        # Bytes of ids waiting in another part (messages to redo: connection_parts/redo.py), which
+        # count against the same cap.
+        self.held_elsewhere = 0
 
     def new_ids(self, message_ids: list[str]) -> list[str]:
         """The ids neither waiting nor started lately, each once, in order."""
@@ -67,12 +70,16 @@ class Messages:
 
     def fits(self, message_ids: list[str]) -> bool:
         """Whether these ids can wait here without passing the cap (the update's validator asks)."""
-        room = self._run.input.timing.pending_bytes_max - self._pending_bytes
+        room = self.room()
         return sum(id_bytes(m) for m in self.new_ids(message_ids)) <= room
+
+    def room(self) -> int:
+        """Bytes still free under the waiting-ids cap."""
+        return self._run.input.timing.pending_bytes_max - self._pending_bytes - self.held_elsewhere
 
     def enqueue(self, message_ids: list[str]) -> None:
         bounded = self._run.patches.backlog
-        room = self._run.input.timing.pending_bytes_max - self._pending_bytes
+        room = self.room()
         for message_id in self.new_ids(message_ids):
             size = id_bytes(message_id)
             if bounded and size > room:

@@ -25,6 +25,8 @@ class Patches:
     # The waiting ids and the recent window capped in bytes, one batch of starts per turn of the loop
     # (workflows/connection_parts/messages.py).
     backlog: bool = False
+    # Failed messages redone on request (`redo_messages` update, workflows/connection_parts/redo.py).
+    redo: bool = False
 
 
 @dataclass
