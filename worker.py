@@ -33,6 +33,7 @@ from activities.message_starts import start_message_workflows
 from activities.message_steps import MessageSteps
 from activities.message_writes import MessageWrites
 from activities.recipe_cache import RecipeCache
+from activities.redo_candidates import RedoCandidateActivities
 from activities.send_email import SendEmailActivities
 from boards.builtin import BuiltinBoards
 from boards.monday.destination import MondayBoards
@@ -87,6 +88,8 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
         *steps.all(),
         *writes.all(),
         *catch_up.all(),
+        # Catch-up's redos: dead-grant failures after a reconnect, workflows closed without an outcome.
+        *RedoCandidateActivities(engine).all(),
         *sends.all(),
         *legacy,
     ]

@@ -41,3 +41,22 @@ def failed_since(engine: Engine, connection_id: uuid.UUID, since: datetime, limi
                 .limit(limit)
             )
         )
+
+
+def failed_with_prefix(engine: Engine, connection_id: uuid.UUID, prefix: str, limit: int) -> list[str]:
+    """The ids of failed incoming messages whose reason starts with `prefix` (e.g. a dead grant), oldest
+    first, at most `limit`."""
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(MessageOutcome.message_id)
+                .where(
+                    MessageOutcome.connection_id == connection_id,
+                    MessageOutcome.direction == "incoming",
+                    MessageOutcome.outcome == "failed",
+                    MessageOutcome.reason.startswith(prefix, autoescape=True),
+                )
+                .order_by(MessageOutcome.recorded_at, MessageOutcome.message_id)
+                .limit(limit)
+            )
+        )

@@ -81,6 +81,10 @@ class ConnectionState(BaseModel):
     # they count against pending_bytes_max with pending_messages (workflows/connection_parts/redo.py).
     pending_redos: list[RedoEntry] = Field(default_factory=list)
     redos_started: int = 0
+    # Set by a reconnect: the next catch-up also redoes the messages that failed for a dead grant.
+    redo_dead_grants: bool = False
+    # The catch_up_calls count at which redo candidates were last looked for (one look per catch-up).
+    redo_checked_calls: int = 0
 
 
 class ConnectionTiming(BaseModel):

@@ -29,3 +29,24 @@ class RedoEntry(BaseModel):
 def redo_bytes(entry: RedoEntry) -> int:
     """What an entry costs in the carried state: both ids as JSON, the keys, and a margin."""
     return len(entry.message_id.encode()) + len(entry.request_id.encode()) + 40
+
+
+# The message workflow starts a failure's reason with this when its grant was dead (revoked, expired,
+# no tokens): catch-up after a reconnect redoes exactly those.
+DEAD_GRANT_PREFIX = "grant revoked: "
+
+
+class RedoCandidatesRequest(BaseModel):
+    connection_id: str
+    # After a reconnect: also the messages that failed because the grant was dead.
+    dead_grants: bool = False
+    # At most this many ids (the workflow passes what fits under its byte cap).
+    limit: int = Field(default=200, ge=0, le=MAX_REDO_IDS)
+
+
+class RedoCandidates(BaseModel):
+    """Messages catch-up redoes: failed for a dead grant, or whose workflow closed without an outcome."""
+
+    message_ids: list[str] = Field(default_factory=list)
+    # False when dead-grant failures were left for the next catch-up (the limit was reached).
+    dead_grants_done: bool = True

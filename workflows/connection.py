@@ -59,6 +59,9 @@ SENDS_PATCH = "outgoing-email-sends-v1"
 BACKLOG_PATCH = "message-backlog-bounded-v1"
 # Failed messages redone on request (`redo_messages` update, workflows/connection_parts/redo.py).
 REDO_PATCH = "message-redo-v1"
+# Catch-up also redoes dead-grant failures after a reconnect and message workflows closed without an
+# outcome (a new activity after each catch-up).
+REDO_CATCH_UP_PATCH = "message-redo-catch-up-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
@@ -73,7 +76,7 @@ class ConnectionWorkflow:
         self._tokens = Tokens(self._run, self._status, attempts)
         self._subscription = Subscription(self._run, self._status, attempts)
         self._messages = Messages(self._run, self._status, attempts)
-        self._redo = Redo(self._run, self._status, self._messages)
+        self._redo = Redo(self._run, self._status, self._messages, attempts)
         self._sends = Sends(self._run)
 
     # ----- signals and the query ------------------------------------------------------------------
@@ -175,6 +178,7 @@ class ConnectionWorkflow:
         patches.sends = workflow.patched(SENDS_PATCH)
         patches.backlog = patches.children and workflow.patched(BACKLOG_PATCH)
         patches.redo = patches.backlog and workflow.patched(REDO_PATCH)
+        patches.redo_catch_up = patches.redo and workflow.patched(REDO_CATCH_UP_PATCH)
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         self._status.show()
@@ -187,6 +191,8 @@ class ConnectionWorkflow:
                 return self.status()
             if state.reconnect_requested:
                 state.reconnect_requested = False
+                # New tokens: the messages that failed for the dead grant can now be made.
+                state.redo_dead_grants = self._run.patches.redo_catch_up
                 state.status = ConnectionStatus.CONNECTING
                 state.next_refresh_at = None
             if state.status is ConnectionStatus.CONNECTING and self._is_due(state.next_refresh_at):
@@ -251,6 +257,8 @@ class ConnectionWorkflow:
         if self._run.patches.messages:
             await self._messages.process()
         if self._run.patches.redo:
+            if self._run.patches.redo_catch_up:
+                await self._redo.after_catch_up()
             await self._redo.process()
 
     async def _on_lifecycle(self, event: LifecycleEvent) -> None:

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         OutcomeRecord,
         RecipeOutcome,
     )
+    from payloads.redo import DEAD_GRANT_PREFIX
 
 __all__ = ["MessageWorkflow", "message_workflow_id"]
 
@@ -109,7 +110,11 @@ class MessageWorkflow:
         try:
             result = await self._steps(input)
         except FailureError as err:
-            _kind, reason = step_failure(err)
+            kind, reason = step_failure(err)
+            if kind == GRANT_REVOKED:
+                # Named so that catch-up after a reconnect finds and redoes it (workflows/connection_parts/
+                # redo.py). Only the activity's argument changes: replays compare no arguments.
+                reason = (DEAD_GRANT_PREFIX + reason)[:200]
             workflow.logger.warning("message failed: %s", reason)
             result = MessageResult(outcome=Outcome.FAILED, reason=reason)
         await self._step(

@@ -37,6 +37,7 @@ from payloads.connection import (
     ValidationResult,
 )
 from payloads.messages import CatchUpRequest, CatchUpResult, NotifiedMessages
+from payloads.redo import RedoCandidates, RedoCandidatesRequest
 from tests.replay.record import RECORD, write_single_run
 from workflows.connection import ConnectionWorkflow
 
@@ -115,6 +116,10 @@ class SimulatedMicrosoft:
     async def destroy_connection_secrets(self, ref: ConnectionRef) -> None:
         self.destroyed = True
 
+    @activity.defn(name="redo_candidates")
+    async def redo_candidates(self, request: RedoCandidatesRequest) -> RedoCandidates:
+        return RedoCandidates()  # nothing failed for a dead grant, no message workflow terminated
+
     @activity.defn(name="catch_up_messages")
     async def catch_up_messages(self, request: CatchUpRequest) -> CatchUpResult:
         self.catch_ups.append(self.now())
@@ -141,6 +146,7 @@ class SimulatedMicrosoft:
             self.destroy_connection_secrets,
             self.record_connection_status,
             self.catch_up_messages,
+            self.redo_candidates,
         ]
 
 

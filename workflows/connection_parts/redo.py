@@ -18,21 +18,24 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.redo_candidates import RedoCandidateActivities
     from payloads.connection import ConnectionStatus
     from payloads.messages import MessageInput
-    from payloads.redo import RedoEntry, RedoRequest, redo_bytes
+    from payloads.redo import RedoCandidatesRequest, RedoEntry, RedoRequest, redo_bytes
     from workflows.ids import redo_workflow_id
     from workflows.message import MessageWorkflow
     from workflows.search_attributes import CONNECTION_ID
 
+from workflows.connection_parts.calls import Attempts, call
 from workflows.connection_parts.messages import Messages
 from workflows.connection_parts.run_state import RunState
 from workflows.connection_parts.status import Status
 
 
 class Redo:
-    def __init__(self, run: RunState, status: Status, messages: Messages) -> None:
+    def __init__(self, run: RunState, status: Status, messages: Messages, attempts: Attempts) -> None:
         self._run = run
+        self._attempts = attempts
         self._status = status
         self._messages = messages
         state = run.state
@@ -63,6 +66,43 @@ class Redo:
             self._messages.held_elsewhere += redo_bytes(entry)
             self._run.state.pending_redos.append(entry)
         return len(entries)
+
+    async def after_catch_up(self) -> None:
+        """Once per catch-up: redo what it cannot find by itself (the delta skips every message with an
+        outcome, and a message whose workflow was terminated has none but also no notification left):
+        after a reconnect the failures of the dead grant, always the workflows closed without an
+        outcome. Under the same byte cap: what does not fit waits for a later catch-up."""
+        state = self._run.state
+        if state.catch_up_calls == state.redo_checked_calls or state.status is not ConnectionStatus.ACTIVE:
+            return
+        await self._attempts.attempt(self._look_for_candidates(), lambda: None)
+
+    async def _look_for_candidates(self) -> None:
+        state = self._run.state
+        calls = state.catch_up_calls
+        # ~150-character ids: what fits under the cap now, at most one update's worth.
+        limit = max(0, min(self._messages.room() // 250, 500))
+        request = RedoCandidatesRequest(
+            connection_id=self._run.connection_id, dead_grants=state.redo_dead_grants, limit=limit
+        )
+        found = await call(RedoCandidateActivities.redo_candidates, request, "messages to redo")
+        state.redo_checked_calls = calls
+        if found.dead_grants_done:
+            state.redo_dead_grants = False
+        if not found.message_ids:
+            return
+        redo = RedoRequest(request_id=f"catch-up-{calls}", message_ids=found.message_ids)
+        room = self._messages.room()
+        fitting: list[str] = []
+        for entry in self._new_entries(redo):
+            room -= redo_bytes(entry)
+            if room < 0:
+                # Ids longer than the estimate: the rest waits for a later catch-up.
+                state.redo_dead_grants = state.redo_dead_grants or request.dead_grants
+                break
+            fitting.append(entry.message_id)
+        if fitting:
+            self.enqueue(RedoRequest(request_id=redo.request_id, message_ids=fitting))
 
     def has_work(self) -> bool:
         return bool(self._run.state.pending_redos)

@@ -27,6 +27,8 @@ class Patches:
     backlog: bool = False
     # Failed messages redone on request (`redo_messages` update, workflows/connection_parts/redo.py).
     redo: bool = False
+    # Catch-up also redoes dead-grant failures (after a reconnect) and workflows closed without an outcome.
+    redo_catch_up: bool = False
 
 
 @dataclass
