@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import hvac
-from hvac.exceptions import InvalidPath, VaultError
+from hvac.exceptions import InvalidPath, InvalidRequest, VaultError
 from pydantic import BaseModel
 
 from boards.monday.token_store import MONDAY_SECRET_PATH
@@ -176,6 +176,7 @@ def configure(addr: str, root_token: str, state_dir: Path) -> AppRoleCredentials
     except InvalidPath:
         client.secrets.transit.create_key(TRANSIT_KEY, derived=True, mount_point=TRANSIT_MOUNT)
 
+    wait_for_kv(client)
     limit_kv_versions(client)
     # The payload codec's keys: random on a new install, kept (never replaced) on every later start.
     ensure_keyring(client, KV_MOUNT)
@@ -230,6 +231,20 @@ def _role_grants_default_policy(client: hvac.Client) -> bool:
     except InvalidPath:
         return False  # first start: no role, no tokens
     return not role["data"].get("token_no_default_policy", False)
+
+
+def wait_for_kv(client: hvac.Client, timeout: float = 60.0) -> None:
+    """Waits until a newly mounted KV v2 engine answers: for a moment after the mount it refuses every
+    call with "Upgrading from non-versioned to versioned data" (400), more often on a busy machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.secrets.kv.v2.read_configuration(mount_point=KV_MOUNT)
+            return
+        except InvalidRequest as err:
+            if "upgrading" not in str(err).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def limit_kv_versions(client: hvac.Client) -> None:

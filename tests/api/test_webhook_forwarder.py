@@ -33,7 +33,14 @@ from tests.support.codec_keys import TEST_DATA_CONVERTER
 from tests.support.servers import free_port
 from webhooks.outbox import Outbox, OutboxEntry
 
-QUICK = ForwarderTiming(retry_first=timedelta(seconds=0.5), retry_max=timedelta(seconds=1))
+# Quick retries; but generous time for each hand-over, which on a loaded machine waits for the stand-in's
+# worker to run the update (a signal needed no worker), so that a round's outcome does not depend on load.
+QUICK = ForwarderTiming(
+    retry_first=timedelta(seconds=0.5),
+    retry_max=timedelta(seconds=1),
+    signal_timeout=timedelta(seconds=30),
+    lease=timedelta(seconds=90),
+)
 
 
 @workflow.defn(name="ConnectionWorkflow", sandboxed=False)
