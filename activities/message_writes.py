@@ -14,7 +14,6 @@ without retries (RECIPE_BROKEN); the workflow goes on with the others.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
@@ -27,15 +26,12 @@ from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
 from activities.recipe_cache import RecipeCache
 from boards.destination import Destination, ThreadTaken, Written
-from boards.draft import ItemDraft
 from boards.errors import BoardStoreError
 from boards.monday.errors import retry_semantics as monday_retry_semantics
 from graph.errors import NotFound
-from payloads.email import EmailFacts
 from payloads.messages import RECIPE_BROKEN, AttachRequest, AttachResult, ItemRequest, ItemResult
 from recipes.model import CreateItemAction, CreateUpdateAction, Recipe
-from recipes.render import NAME_MAX, NO_SUBJECT, VALUE_MAX, placeholder_values, truncate
-from recipes.templates import render
+from recipes.render import NO_SUBJECT, render_create_item, render_update
 from recipes.threads import claim_keys, lookup_keys
 
 
@@ -62,20 +58,6 @@ def _gone(what: str) -> ApplicationError:
         f"the recipe was deleted, disabled or changed before its {what} was made",
         type=RECIPE_BROKEN,
         non_retryable=True,
-    )
-
-
-def render_draft(action: CreateItemAction, email: EmailFacts, missing: list[str]) -> ItemDraft:
-    values = placeholder_values(email)
-    # An item name is one line.
-    name = re.sub(r"\s+", " ", render(action.item_name, values, missing)).strip()
-    return ItemDraft(
-        name=truncate(name, NAME_MAX) or NO_SUBJECT,
-        group=action.group,
-        columns={
-            title: truncate(render(template, values, missing), VALUE_MAX)
-            for title, template in action.columns.items()
-        },
     )
 
 
@@ -119,10 +101,11 @@ class MessageWrites:
             earlier = await destination.item_for_thread(recipe, lookup_keys(email))
             if earlier is not None:
                 return await self._reply(destination, recipe, action, request, earlier, missing), "update"
-        draft = render_draft(action, email, missing)
+        rendered = render_create_item(action, email)
+        missing.extend(rendered.item_missing)
         try:
             written = await destination.create_item_once(
-                recipe, request.message_id, draft, claim_keys(email) if threads else ()
+                recipe, request.message_id, rendered.draft, claim_keys(email) if threads else ()
             )
         except ThreadTaken as taken:
             # Another message of the conversation made the item a moment ago: this one is its update.
@@ -138,10 +121,10 @@ class MessageWrites:
         item_id: str,
         missing: list[str],
     ) -> Written:
-        body = render(action.reply_update, placeholder_values(request.email), missing)
-        return await destination.add_update_once(
-            recipe, request.message_id, item_id, truncate(body, VALUE_MAX) or NO_SUBJECT
-        )
+        rendered = render_create_item(action, request.email)
+        missing.extend(rendered.reply_missing)
+        body = rendered.reply_update or NO_SUBJECT
+        return await destination.add_update_once(recipe, request.message_id, item_id, body)
 
     @activity.defn(name="create_update")
     async def create_update(self, request: ItemRequest) -> ItemResult:
@@ -150,9 +133,9 @@ class MessageWrites:
             raise _gone("update")
         action = recipe.action
         destination = self._destinations.for_recipe(recipe)
-        values = placeholder_values(request.email)
-        missing: list[str] = []
-        wanted = render(action.find.value, values, missing).strip()
+        rendered = render_update(action, request.email)
+        missing = rendered.missing
+        wanted = rendered.find_value
         with writing(recipe):
             item_id = await destination.find_item(recipe, action.find.column, wanted) if wanted else None
             if item_id is None:
@@ -165,7 +148,7 @@ class MessageWrites:
                     missing=missing,
                     reason=f"no item whose {action.find.column!r} matches",
                 )
-            body = truncate(render(action.body, values, missing), VALUE_MAX) or NO_SUBJECT
+            body = rendered.body or NO_SUBJECT
             written = await destination.add_update_once(recipe, request.message_id, item_id, body)
         return ItemResult(
             item_id=written.id,

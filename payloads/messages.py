@@ -156,6 +156,12 @@ class OutcomeRecord(BaseModel):
     result: MessageResult
 
 
+def id_bytes(message_id: str) -> int:
+    """What a message id costs in a workflow's carried state or an update's payload: its JSON string,
+    the separator, and a margin (the caps in ConnectionTiming and webhooks/coalesce.py count this)."""
+    return len(message_id.encode()) + 4
+
+
 class NotifiedMessages(BaseModel):
     """A webhook's batch for one connection: the message ids Graph notified about."""
 

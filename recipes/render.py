@@ -49,6 +49,9 @@ class RenderedItem(BaseModel):
     # The update a reply in this item's conversation becomes ("replies": "update").
     reply_update: str
     missing: list[str] = Field(default_factory=list)
+    # The same, apart: what the item's own templates lacked, and what the reply update's lacked.
+    item_missing: list[str] = Field(default_factory=list)
+    reply_missing: list[str] = Field(default_factory=list)
 
 
 class RenderedUpdate(BaseModel):
@@ -115,19 +118,27 @@ def render_create_item(recipe: Recipe | CreateItemAction, email: EmailFacts) -> 
     """The item a create_item action makes of this email, and the update a reply would become."""
     action = _create_item_action(recipe)
     values = placeholder_values(email)
-    missing: list[str] = []
+    item_missing: list[str] = []
     # An item name is one line.
-    name = _one_line(render(action.item_name, values, missing))
+    name = _one_line(render(action.item_name, values, item_missing))
     draft = ItemDraft(
         name=truncate(name, NAME_MAX) or NO_SUBJECT,
         group=action.group,
         columns={
-            title: truncate(render(template, values, missing), VALUE_MAX)
+            title: truncate(render(template, values, item_missing), VALUE_MAX)
             for title, template in action.columns.items()
         },
     )
-    reply = truncate(render(action.reply_update, values, missing), VALUE_MAX)
-    return RenderedItem(draft=draft, reply_update=reply, missing=missing)
+    reply_missing: list[str] = []
+    reply = truncate(render(action.reply_update, values, reply_missing), VALUE_MAX)
+    missing = item_missing + [m for m in reply_missing if m not in item_missing]
+    return RenderedItem(
+        draft=draft,
+        reply_update=reply,
+        missing=missing,
+        item_missing=item_missing,
+        reply_missing=reply_missing,
+    )
 
 
 def render_item(

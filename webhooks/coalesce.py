@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from payloads.connection import LifecycleEvent
+from payloads.messages import id_bytes
 from webhooks.outbox import ClaimedEntry
 
 # NotifiedMessages.message_ids holds at most this many: a larger backlog for one connection becomes
@@ -20,7 +21,7 @@ MAX_BYTES_PER_SIGNAL = 64_000
 
 
 def _bytes(message_ids: Sequence[str]) -> int:
-    return sum(len(m.encode()) + 4 for m in message_ids)
+    return sum(id_bytes(m) for m in message_ids)
 
 
 @dataclass

@@ -33,18 +33,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.catch_up import CatchUpActivities
     from activities.message_starts import start_message_workflows
     from payloads.connection import ConnectionStatus
-    from payloads.messages import CatchUpRequest, MessageInput, MessageStarts
+    from payloads.messages import CatchUpRequest, MessageInput, MessageStarts, id_bytes
     from workflows.message import MessageWorkflow, message_workflow_id
     from workflows.search_attributes import CONNECTION_ID
 
 from workflows.connection_parts.calls import STEP_DEADLINE, Attempts, call
 from workflows.connection_parts.run_state import RunState
 from workflows.connection_parts.status import Status
-
-
-def id_bytes(message_id: str) -> int:
-    """What an id costs in the carried state: its JSON string, the separator, and a margin."""
-    return len(message_id.encode()) + 4
 
 
 class Messages:
