@@ -87,9 +87,12 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     api_port, ui_port = free_port(), free_port()
     api_url, ui_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     settings = make_settings(tmp_path, public_base_url=api_url, api_port=api_port, temporal_ui_url=ui_url)
-    engine = migrated_engine(settings)
-    _admin_id, admin_token = add_user(engine, account_name="ops", role="admin")
-    _member_id, member_token = add_user(engine, account_name="ops-members", role="member")
+    # Blocking work off the event loop (the stall check watches it): eight migrations take over 100 ms.
+    engine = await asyncio.to_thread(migrated_engine, settings)
+    _admin_id, admin_token = await asyncio.to_thread(add_user, engine, account_name="ops", role="admin")
+    _member_id, member_token = await asyncio.to_thread(
+        add_user, engine, account_name="ops-members", role="member"
+    )
     app = create_app(settings)
     app.router.lifespan_context = _no_lifespan
     app.dependency_overrides[get_engine] = lambda: engine
