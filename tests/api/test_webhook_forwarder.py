@@ -105,9 +105,21 @@ def connection(engine: Engine, admin: tuple[Any, str]) -> Callable[[], str]:
     return lambda: add_connection(engine, admin[0], mailbox=f"{uuid.uuid4().hex[:8]}@x.test")
 
 
+async def settled(handle: WorkflowHandle[Any, Any], timeout: float = 30.0) -> None:
+    """Waits until the workflow has no workflow task pending. A signal that arrives while a task is in
+    flight is buffered by the server and joins the history only when that task completes, so a history
+    read before then can miss a signal whose RPC has already succeeded."""
+    deadline = time.monotonic() + timeout
+    while (await handle.describe()).raw_description.HasField("pending_workflow_task"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{handle.id} still has a workflow task pending after {timeout} s")
+        await asyncio.sleep(0.05)
+
+
 async def signals(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, Any]]:
     """("notified", batch) for every accepted take_notified update and (signal name, argument) for every
-    lifecycle signal in the workflow's history, in order."""
+    lifecycle signal in the workflow's history, in order, once the workflow has settled."""
+    await settled(handle)
     history = await handle.fetch_history()
     found: list[tuple[str, Any]] = []
     for event in history.events:
