@@ -18,11 +18,19 @@ COLUMN_TYPES = ("text", "long_text", "email", "date", "status", "number", "link"
 
 class Board(Base):
     __tablename__ = "boards"
+    __table_args__ = (CheckConstraint("visibility IN ('private', 'account')", name="visibility"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The member who made it; None for boards made before boards had owners (those are `account`) and
+    # for a board whose owner was deleted.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
+    # "private": its owner only; "account": every member of the account.
+    visibility: Mapped[str] = mapped_column(String(10), default="private", server_default="private")
 
 
 class BoardGroup(Base):
