@@ -6,9 +6,11 @@ production deployment can never run on the values that ship in this repository.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +20,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SESSION_SECRET = "development-session-secret-not-for-production"
 DEV_CLIENT_SECRET = "development-client-secret"
 EXAMPLE_MARKERS = ("change-me", "example", "development-")
+# The emulator's client id and its host name in docker-compose's dev profile: Microsoft is neither.
+EMULATOR_CLIENT_ID = "00000000-0000-4000-8000-00000000c0de"
+EMULATOR_HOSTS = ("emulator",)
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: a host only this machine reaches."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _emulator_url_problem(name: str, url: str) -> str | None:
+    """Why `url` cannot be Microsoft's (the emulator runs on this machine or as compose's "emulator")."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https":
+        return f"{name.upper()} must be an https URL of Microsoft's service"
+    if is_loopback_host(host) or host in EMULATOR_HOSTS or "/_emulator" in parts.path:
+        return f"{name.upper()} points at the emulator ({host}), not at Microsoft"
+    return None
 
 
 class Settings(BaseSettings):
@@ -71,7 +98,7 @@ class Settings(BaseSettings):
     # Microsoft identity platform and Graph (the local emulator in development).
     ms_authority: str = "https://127.0.0.1:9443/common"
     ms_graph_base_url: str = "https://127.0.0.1:9443/v1.0"
-    ms_client_id: str = "00000000-0000-4000-8000-00000000c0de"
+    ms_client_id: str = EMULATOR_CLIENT_ID
     ms_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
     ms_ca_bundle: Path | None = Field(
         None, description="CA file that signs the Microsoft endpoints' certificates (the emulator's ca.pem)"
@@ -112,9 +139,28 @@ class Settings(BaseSettings):
                 problems.append(f"{name.upper()} is a default or example value")
         if not self.vault_role_id:
             problems.append("VAULT_ROLE_ID is missing")
+        problems.extend(self._url_problems())
         if problems:
             raise ValueError(f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems))
         return self
+
+    def _url_problems(self) -> list[str]:
+        """Outside development: Microsoft's real endpoints, and a redirect URI that only TLS protects
+        (Microsoft accepts http only for loopback, where nothing crosses a network)."""
+        problems = []
+        base = self.public_base_url
+        if base.scheme != "https" and not is_loopback_host(base.host or ""):
+            problems.append(
+                f"PUBLIC_BASE_URL must be https for a non-loopback host ({base.host}): the OAuth "
+                "redirect URI and the session cookie would cross the network unencrypted"
+            )
+        for name in ("ms_authority", "ms_graph_base_url"):
+            problem = _emulator_url_problem(name, getattr(self, name))
+            if problem:
+                problems.append(problem)
+        if self.ms_client_id == EMULATOR_CLIENT_ID:
+            problems.append("MS_CLIENT_ID is the emulator's client id; set your app registration's")
+        return problems
 
 
 @lru_cache

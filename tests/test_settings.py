@@ -19,6 +19,13 @@ GOOD = {
     "VAULT_SECRET_ID": "5b1f6a52-3c2e-4d8f-9a1b-7e6c5d4f3a21",
     "VAULT_ROLE_ID": "0d4b8c3e-1f2a-4b5c-8d9e-a1b2c3d4e5f6",
 }
+# Where a production deployment points (not secrets, but refused when left at the emulator's).
+REAL_MICROSOFT = {
+    "PUBLIC_BASE_URL": "https://mail.example.com",
+    "MS_AUTHORITY": "https://login.microsoftonline.com/common",
+    "MS_GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0",
+    "MS_CLIENT_ID": "6731de76-14a6-49ae-97bc-6eba6914391e",
+}
 
 
 def env_example() -> dict[str, str]:
@@ -98,13 +105,13 @@ def test_production_refuses_the_env_example_values():
     "bad", ["short-secret", "change-me-please-0123456789", "an-example-value-0123456789"]
 )
 def test_production_refuses_each_weak_secret_without_echoing_it(field, bad):
-    message = refusal(**{**GOOD, field: bad, "ENVIRONMENT": "production"})
+    message = refusal(**{**GOOD, **REAL_MICROSOFT, field: bad, "ENVIRONMENT": "production"})
     assert field in message
     assert bad not in message
 
 
 def test_production_accepts_real_secrets():
-    settings = load(**GOOD, ENVIRONMENT="production")
+    settings = load(**GOOD, **REAL_MICROSOFT, ENVIRONMENT="production")
     assert not settings.is_development
     assert settings.session_secret.get_secret_value() == GOOD["SESSION_SECRET"]
     # SecretStr keeps them out of reprs and logs.
@@ -169,3 +176,58 @@ def test_public_base_url_is_joined_as_before_trailing_slash_or_not(configured, b
     settings = load(PUBLIC_BASE_URL=configured)
     assert settings.public_base == base
     assert settings.oauth_redirect_uri == f"{base}/oauth/callback"
+
+
+def production(**overrides: str) -> dict[str, str]:
+    return {**GOOD, **REAL_MICROSOFT, "ENVIRONMENT": "production", **overrides}
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_outside_development_the_emulator_defaults_are_refused_naming_each_setting(environment):
+    message = refusal(**{**GOOD, "ENVIRONMENT": environment})
+    assert "MS_AUTHORITY points at the emulator (127.0.0.1), not at Microsoft" in message
+    assert "MS_GRAPH_BASE_URL points at the emulator (127.0.0.1), not at Microsoft" in message
+    assert "MS_CLIENT_ID is the emulator's client id" in message
+    # http on loopback is what Microsoft itself allows for redirect URIs: not refused.
+    assert "PUBLIC_BASE_URL" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("MS_AUTHORITY", "https://localhost:9443/common"),
+        ("MS_AUTHORITY", "https://[::1]:9443/common"),
+        ("MS_AUTHORITY", "https://emulator:9443/common"),
+        ("MS_GRAPH_BASE_URL", "https://127.0.0.2:9443/v1.0"),
+        ("MS_GRAPH_BASE_URL", "https://emulator:9443/v1.0"),
+    ],
+)
+def test_outside_development_any_emulator_url_is_refused(name, url):
+    message = refusal(**production(**{name: url}))
+    assert f"{name} points at the emulator" in message
+    assert message.count("points at the emulator") == 1
+
+
+@pytest.mark.parametrize("name", ["MS_AUTHORITY", "MS_GRAPH_BASE_URL"])
+def test_outside_development_microsoft_urls_must_be_https(name):
+    message = refusal(**production(**{name: "http://login.microsoftonline.com/common"}))
+    assert f"{name} must be an https URL" in message
+
+
+@pytest.mark.parametrize("base", ["http://mail.example.com", "http://10.0.0.5:8000", "http://0.0.0.0:8000"])
+def test_outside_development_an_http_redirect_uri_on_a_network_host_is_refused(base):
+    message = refusal(**production(PUBLIC_BASE_URL=base))
+    assert "PUBLIC_BASE_URL must be https for a non-loopback host" in message
+
+
+@pytest.mark.parametrize("base", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"])
+def test_outside_development_http_on_loopback_is_accepted(base):
+    settings = load(**production(PUBLIC_BASE_URL=base))
+    assert settings.oauth_redirect_uri.startswith("http://")
+
+
+def test_development_accepts_the_emulator_and_http():
+    settings = load(
+        PUBLIC_BASE_URL="http://devbox.internal:8000", MS_AUTHORITY="https://emulator:9443/common"
+    )
+    assert settings.is_development
