@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 RoleName = Literal["admin", "member"]
 
@@ -42,6 +42,15 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
+    # None: valid until revoked.
+    expires_at: AwareDatetime | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future")
+        return value
 
 
 class TokenPublic(BaseModel):
@@ -51,6 +60,7 @@ class TokenPublic(BaseModel):
     name: str
     created_at: datetime
     last_used_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class TokensPublic(BaseModel):
@@ -65,3 +75,4 @@ class TokenIssued(BaseModel):
     name: str
     token: str
     created_at: datetime
+    expires_at: datetime | None = None

@@ -60,10 +60,13 @@ def admin_exists(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(User).where(User.role == Role.admin.value)))
 
 
-def issue_api_token(session: Session, user: User, name: str) -> IssuedToken:
-    """Creates a token; the plain value is returned here once and never stored."""
+def issue_api_token(
+    session: Session, user: User, name: str, expires_at: datetime | None = None
+) -> IssuedToken:
+    """Creates a token (valid until revoked, or until `expires_at`); the plain value is returned here
+    once and never stored."""
     plain = new_api_token()
-    record = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(plain))
+    record = ApiToken(user_id=user.id, name=name, token_hash=hash_api_token(plain), expires_at=expires_at)
     session.add(record)
     session.flush()
     return IssuedToken(record=record, plain=plain)
@@ -91,6 +94,8 @@ def authenticate_token(session: Session, token: str) -> User | None:
     if record is None:
         return None
     now = datetime.now(UTC)
+    if record.expires_at is not None and record.expires_at <= now:
+        return None
     # Minute precision is plenty, and it spares a database write on most requests.
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now

@@ -70,10 +70,14 @@ def create_token(
 ) -> TokenIssued:
     """Issues an API token. This response is the only time the token is shown."""
     target = _self_or_admin(session, caller, user_id)
-    issued = service.issue_api_token(session, target, body.name)
+    issued = service.issue_api_token(session, target, body.name, body.expires_at)
     session.commit()
     return TokenIssued(
-        id=issued.record.id, name=issued.record.name, token=issued.plain, created_at=issued.record.created_at
+        id=issued.record.id,
+        name=issued.record.name,
+        token=issued.plain,
+        created_at=issued.record.created_at,
+        expires_at=issued.record.expires_at,
     )
 
 

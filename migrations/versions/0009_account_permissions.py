@@ -1,5 +1,5 @@
-"""who may create integrations (an account setting, with its listed users), and board ownership and
-visibility
+"""who may create integrations (an account setting, with its listed users), board ownership and
+visibility, and an optional expiry for API tokens
 
 Boards made before this revision had no owner and every member of the account saw them: they become
 `account` boards without an owner, so nobody loses a board they used. New boards are `private` to the
@@ -68,9 +68,13 @@ def upgrade() -> None:
         batch.create_index(op.f("ix_boards_owner_id"), ["owner_id"])
         batch.create_check_constraint(op.f("ck_boards_visibility"), "visibility IN ('private', 'account')")
     op.execute("UPDATE boards SET visibility = 'account'")
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("expires_at")
     with op.batch_alter_table("boards") as batch:
         batch.drop_constraint(op.f("ck_boards_visibility"), type_="check")
         batch.drop_index(op.f("ix_boards_owner_id"))

@@ -100,7 +100,7 @@ async def test_token_is_shown_once_and_never_as_a_hash(client, admin, member):
     )
     assert created.status_code == 201
     issued = created.json()
-    assert set(issued) == {"id", "name", "token", "created_at"} and issued["name"] == "laptop"
+    assert set(issued) == {"id", "name", "token", "created_at", "expires_at"} and issued["name"] == "laptop"
     token = issued["token"]
     token_hash = hashlib.sha256(token.encode()).hexdigest()
 
@@ -120,7 +120,7 @@ async def test_token_is_shown_once_and_never_as_a_hash(client, admin, member):
         assert "hash" not in response.text
     listed = responses[0].json()["data"]
     assert {t["name"] for t in listed} == {"test", "laptop"}
-    assert all(set(t) == {"id", "name", "created_at", "last_used_at"} for t in listed)
+    assert all(set(t) == {"id", "name", "created_at", "last_used_at", "expires_at"} for t in listed)
 
 
 async def test_a_read_only_request_records_the_tokens_last_use(client, member, engine):
