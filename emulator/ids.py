@@ -12,11 +12,14 @@ def folder_id() -> str:
 
 def immutable_id() -> str:
     # Exchange ids are base64 and often end in "=": clients must not mangle them in URLs.
-    return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + secrets.token_urlsafe(33) + "AAA="
+    # About 152 characters, as Graph's (see rest_id).
+    return "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A" + secrets.token_urlsafe(84) + "AAA="
 
 
 def rest_id() -> str:
-    return "AAMkAGI2TG93AAA" + secrets.token_urlsafe(39) + "AAA="
+    # Graph's message ids are about 152 characters (a mailbox GUID, a folder and an item part): the same
+    # length here, so what the service stores, signals and keeps per id is sized as in production.
+    return "AAMkAGI2TG93AAA" + secrets.token_urlsafe(99) + "AAA="
 
 
 def change_key() -> str:
