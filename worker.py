@@ -35,6 +35,7 @@ from activities.message_writes import MessageWrites
 from activities.recipe_cache import RecipeCache
 from activities.redo_candidates import RedoCandidateActivities
 from activities.send_email import SendEmailActivities
+from audit.record import TokenReads
 from boards.builtin import BuiltinBoards
 from boards.monday.destination import MondayBoards
 from boards.monday.token_store import MondayTokenStore
@@ -65,10 +66,11 @@ def activities(settings: Settings, resources: AsyncExitStack) -> Sequence[Callab
     """The activity classes, each built once with the process's shared clients; `resources` closes those
     clients (after the worker has stopped)."""
     health = HealthActivities(settings)
-    access = MailboxAccess.from_settings(settings)
-    resources.push_async_callback(access.aclose)
     engine = engine_from_settings(settings)
     resources.callback(engine.dispose)
+    # Every read of a connection's tokens is audited (which activity, which workflow run).
+    access = MailboxAccess.from_settings(settings, on_token_read=TokenReads(engine))
+    resources.push_async_callback(access.aclose)
     connection = ConnectionActivities(access, engine, settings.public_base)
     # Well-known folder ids, resolved once per connection, for the folder check and the catch-up alike;
     # the engine lets the check also allow the folders the connection's recipes watch.

@@ -21,6 +21,7 @@ from activities.errors import retry_semantics
 from activities.mailbox_access import MailboxAccess
 from activities.subscription_conflict import stale_conflicts
 from activities.subscription_resource import same_resource, subscription_resource
+from audit.record import status_changed
 from db.connections import Connection
 from db.engine import session_scope
 from graph.errors import Conflict, Forbidden, NotFound
@@ -247,6 +248,10 @@ class ConnectionActivities:
 
     def _update_row(self, connection_id: str, values: dict[str, object]) -> None:
         with session_scope(self._engine) as session:
+            if "status" in values:
+                # A newly revoked or disconnected connection is audited in the same transaction.
+                reason = str(values.get("status_reason", ""))
+                status_changed(session, uuid.UUID(connection_id), str(values["status"]), reason)
             session.execute(
                 update(Connection)
                 .where(Connection.id == uuid.UUID(connection_id))

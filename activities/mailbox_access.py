@@ -26,7 +26,7 @@ from graph.mail import GraphMail, MailboxClient
 from graph.tokens import with_token_refresh
 from vault.client import VaultClient
 from vault.models import StoredTokens
-from vault.token_store import TokenStore
+from vault.token_store import ReadHook, TokenStore
 
 T = TypeVar("T")
 
@@ -44,13 +44,15 @@ class MailboxAccess:
         self._owned: tuple[VaultClient, Identity, httpx.AsyncClient] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MailboxAccess:
+    def from_settings(cls, settings: Settings, *, on_token_read: ReadHook | None = None) -> MailboxAccess:
         """Vault, the identity platform and Graph as the settings say (one set of clients per call).
-        The instance owns these clients: `aclose()` closes them."""
+        The instance owns these clients: `aclose()` closes them. `on_token_read`: the token store's
+        audit hook (audit/record.py TokenReads)."""
         vault = VaultClient.from_settings(settings)
         identity = Identity.from_settings(settings)
         http = build_http_client(settings.ms_ca_bundle)
-        access = cls(TokenStore(vault), identity, GraphMail(http, settings.ms_graph_base_url))
+        tokens = TokenStore(vault, on_read=on_token_read)
+        access = cls(tokens, identity, GraphMail(http, settings.ms_graph_base_url))
         access._owned = (vault, identity, http)
         return access
 

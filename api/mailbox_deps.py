@@ -7,17 +7,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 
 from activities.mailbox_access import MailboxAccess
-from api.deps import app_state
+from api.deps import CurrentUser, app_state
+from audit.context import set_request_user
 from db.connections import Connection
 from graph.errors import Forbidden, GraphError, GraphUnavailable, NotFound, Throttled, Unauthorized
 from graph.identity_errors import IdentityError, ReconnectRequired
 from payloads.connection import ConnectionStatus
 from vault.errors import TokenNotFound, VaultStoreError
 
-get_mailbox_access = app_state("mailbox_access", MailboxAccess)
+_mailbox_access = app_state("mailbox_access", MailboxAccess)
+
+
+async def get_mailbox_access(request: Request, user: CurrentUser) -> MailboxAccess:
+    """The lifespan's MailboxAccess; its token reads are audited as this request's user's."""
+    set_request_user(user.id)
+    return await _mailbox_access(request)
+
+
 MailboxAccessDep = Annotated[MailboxAccess, Depends(get_mailbox_access)]
 
 UNUSABLE = (

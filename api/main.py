@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from api.audit_context import AuditContextMiddleware
 from api.codec_cors import CodecCORSMiddleware
 from api.errors import RequestIdAndErrorsMiddleware
 from api.routes import (
     activity,
+    audit,
     auth,
     boards,
     codec,
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Added first, so it sits inside the error middleware (the last added is the outermost).
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
+    app.add_middleware(AuditContextMiddleware)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
     for module in (
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recipes,
         recipe_dry_run,
         activity,
+        audit,
         message_retry,
         codec,
         monday,

@@ -16,6 +16,7 @@ from temporalio.converter import PayloadCodec
 from activities.mailbox_access import MailboxAccess
 from api.board_event_forwarder import BoardEventForwarder
 from api.webhook_forwarder import WebhookForwarder
+from audit.record import TokenReads
 from boards.monday.token_store import MondayTokenStore
 from codec.converter import data_converter
 from codec.vault_keys import vault_codec
@@ -79,7 +80,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # starts while Vault is still coming up. The codec endpoints use the same codec.
         app.state.payload_codec = vault_codec(vault, settings.vault_kv_mount)
         app.state.temporal_client = await temporal_client(settings, app.state.payload_codec)
-        app.state.token_store = TokenStore(vault)
+        # Every read of a connection's tokens is audited (the request and its user).
+        app.state.token_store = TokenStore(vault, on_read=TokenReads(engine))
         app.state.monday_tokens = MondayTokenStore(vault)
         app.state.identity = Identity.from_settings(settings)
         resources.callback(app.state.identity.close)

@@ -3,6 +3,8 @@
 Layout under the KV v2 mount (default `outlook-kv`):
     connections/<connection_id>/tokens        the StoredTokens fields, each a Transit ciphertext
     connections/<connection_id>/subscription  the subscription's clientState, a Transit ciphertext
+OAuth sign-ins in progress are encrypted with the same key (`seal_flow`, derived per user rather than
+per connection) and kept, as ciphertext only, in the app database's oauth_flows table for ten minutes.
 Only `obtained_at` (when the identity platform issued the set) and a format number are stored in
 plain text: saving compares them to keep the newest refresh token without decrypting anything.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,9 +60,15 @@ class _Current:
     data: dict[str, Any] | None  # None when absent or the latest version is deleted
 
 
+# Called with the connection id before every read of its tokens (audit/record.py TokenReads writes the
+# audit entry); raising refuses the read.
+ReadHook = Callable[[str], Awaitable[None]]
+
+
 class TokenStore:
-    def __init__(self, vault: VaultClient) -> None:
+    def __init__(self, vault: VaultClient, *, on_read: ReadHook | None = None) -> None:
         self._vault = vault
+        self._on_read = on_read
 
     # --- tokens ---
 
@@ -93,6 +102,8 @@ class TokenStore:
 
     async def load(self, connection_id: str) -> StoredTokens:
         path = f"{connection_prefix(connection_id)}/{TOKENS}"
+        if self._on_read is not None:
+            await self._on_read(connection_id)
         current = await self._read(path)
         if current.data is None:
             raise TokenNotFound(f"no tokens stored for connection {connection_id}")
@@ -135,6 +146,20 @@ class TokenStore:
             raise ClientStateNotFound(f"no clientState stored for connection {connection_id}")
         (plain,) = await decrypt_many(self._vault, connection_id, [str(current.data["client_state"])])
         return SecretStr(plain)
+
+    # --- OAuth sign-ins in progress ---
+
+    async def seal_flow(self, user_id: str, flow_json: str) -> str:
+        """MSAL's auth-code flow (PKCE verifier, nonce, state) as a Transit ciphertext for the app
+        database, like the tokens; the key is derived for the user who started it, so the ciphertext
+        opens only for them."""
+        (ciphertext,) = await encrypt_many(self._vault, _flow_context(user_id), [flow_json])
+        return ciphertext
+
+    async def open_flow(self, user_id: str, sealed: str) -> str:
+        """The flow `seal_flow` sealed for this user; DecryptionFailed for anyone else's or altered."""
+        (flow_json,) = await decrypt_many(self._vault, _flow_context(user_id), [sealed])
+        return flow_json
 
     # --- removal ---
 
@@ -195,6 +220,11 @@ class TokenStore:
                 raise VaultStoreError(f"write {path}: rejected by Vault") from None
 
         await self._vault.call(run, what=f"write {path}")
+
+
+def _flow_context(user_id: str) -> str:
+    # A '/' never occurs in a connection id (connection_prefix), so no flow shares a connection's key.
+    return f"oauth-flow/{user_id}"
 
 
 class _CasMismatch(Exception):

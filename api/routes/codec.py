@@ -16,11 +16,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
-from api.deps import CurrentAdmin
+from api.deps import CurrentAdmin, EngineDep
+from audit.record import record_codec_decode
 from codec.errors import CodecError, PayloadDecryptionFailed, UnknownKeyId
+from db.accounts import User
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/codec", tags=["codec"])
@@ -95,9 +99,12 @@ async def encode(request: Request, _admin: CurrentAdmin, codec: PayloadCodecDep)
 
 
 @router.post("/decode")
-async def decode(request: Request, _admin: CurrentAdmin, codec: PayloadCodecDep) -> Response:
+async def decode(
+    request: Request, admin: CurrentAdmin, codec: PayloadCodecDep, engine: EngineDep
+) -> Response:
     """Decodes (decrypts) payloads from a workflow's history."""
     payloads = await _parse(request)
+    count = len(payloads.payloads)
     try:
         with _keys_unavailable_is_503():
             decoded = await codec.decode(payloads.payloads)
@@ -105,11 +112,26 @@ async def decode(request: Request, _admin: CurrentAdmin, codec: PayloadCodecDep)
         # The caller sent it (a key id we lack, altered ciphertext or metadata). The codec's message
         # names key ids, ours and theirs: the caller learns only that it failed, the log only how.
         log.info("codec decode refused: %s", type(exc).__name__)
+        await _audited(engine, admin, count, "refused")
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="a payload could not be decoded: unknown key or altered data",
         ) from None
+    # Decoded payloads are email content: none leaves without its audit entry.
+    await _audited(engine, admin, count, "decoded")
     return _answer(decoded)
+
+
+async def _audited(engine: Engine, admin: User, count: int, outcome: str) -> None:
+    try:
+        await record_codec_decode(engine, admin, count, outcome)
+    except SQLAlchemyError as exc:
+        log.warning(
+            "codec decode not answered: its audit entry could not be written (%s)", type(exc).__name__
+        )
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="the audit log is not available; try again"
+        ) from None
 
 
 @contextmanager
