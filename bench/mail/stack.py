@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities.mailbox_access import MailboxAccess
 from bench.mail import pool_waits
-from bench.mail.api_process import api_process
+from bench.mail.api_process import ServiceProcess, api_process
 from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
 from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
@@ -41,6 +41,14 @@ from tests.support.servers import free_port
 from vault.client import VaultClient
 
 NAIVE_QUEUE = "bench-naive"
+# The product worker process of each running stack, by its task queue: the chaos suite stops and
+# starts it (chaos/).
+_PRODUCT_WORKERS: dict[str, ServiceProcess] = {}
+
+
+def product_worker(stack: Stack) -> ServiceProcess:
+    """The product's worker process serving `stack` (stop() and start() it to take it away and back)."""
+    return _PRODUCT_WORKERS[stack.settings.temporal_task_queue]
 
 
 def _naive_worker(stack: Stack) -> Worker:
@@ -77,7 +85,9 @@ async def _keyring(openbao: OpenBaoServer) -> Keyring:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(*, api_in_process: bool = False) -> AsyncIterator[Stack]:
+async def running_stack(*, api_in_process: bool = False, naive: bool = True) -> AsyncIterator[Stack]:
+    """The whole service on free ports; `naive=False` leaves out the naive design's worker (only the
+    benchmark compares against it)."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     # OpenBao first: the benchmark's own client encrypts payloads with the keys the service uses.
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
@@ -94,7 +104,7 @@ async def running_stack(*, api_in_process: bool = False) -> AsyncIterator[Stack]
         raise
     emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
     try:
-        async with _service(data_dir, env, openbao, emulator, api_in_process) as stack:
+        async with _service(data_dir, env, openbao, emulator, api_in_process, naive) as stack:
             yield stack
     finally:
         emulator.stop()
@@ -110,6 +120,7 @@ async def _service(
     openbao: OpenBaoServer,
     emulator: RunningEmulator,
     in_process: bool,
+    naive: bool,
 ) -> AsyncIterator[Stack]:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
@@ -119,18 +130,22 @@ async def _service(
     logging.getLogger().setLevel(logging.WARNING)
     async with _api(settings, port, data_dir, in_process) as served:
         stack = Stack(settings, engine, env, emulator, openbao, served, data_dir / "api.log")
-        naive = _naive_worker(stack)
-        task = asyncio.create_task(naive.run())
+        naive_worker = _naive_worker(stack) if naive else None
+        task = asyncio.create_task(naive_worker.run()) if naive_worker else None
+        queue = settings.temporal_task_queue
         try:
             with worker_process(settings, data_dir / "worker.log") as worker:
                 # Its thread pool's queue is read per phase (SIGUSR1; bench/mail/pool_waits.py).
-                pool_waits.register(settings.temporal_task_queue, worker)
+                pool_waits.register(queue, worker)
+                _PRODUCT_WORKERS[queue] = worker
                 try:
                     yield stack
                 finally:
-                    pool_waits.unregister(settings.temporal_task_queue)
+                    pool_waits.unregister(queue)
+                    _PRODUCT_WORKERS.pop(queue, None)
         finally:
-            await naive.shutdown()
-            with contextlib.suppress(Exception):
-                await task
+            if naive_worker is not None and task is not None:
+                await naive_worker.shutdown()
+                with contextlib.suppress(Exception):
+                    await task
         engine.dispose()
