@@ -23,12 +23,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from audit.record import Kind, connection_event
 from connections.lifecycle import signal_reconnected, start_workflow
 from db.accounts import User
 from db.connections import Connection, OAuthFlow
 from graph.identity import Identity, TokenSet
 from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope
 from payloads.connection import ConnectionStatus
+from vault.errors import DecryptionFailed
 from vault.models import StoredTokens
 from vault.token_store import TokenStore
 
@@ -75,24 +77,28 @@ async def begin(
     scopes: list[str],
     redirect_uri: str,
     connection: Connection | None = None,
+    *,
+    flows: TokenStore,
 ) -> str:
-    """Starts a consent and returns the URL to send the browser to."""
+    """Starts a consent and returns the URL to send the browser to. The flow (its PKCE verifier and
+    nonce) is kept in the app database only encrypted by Vault, with a key derived for this user."""
     flow = await identity.initiate_auth_code_flow(
         scopes, redirect_uri, login_hint=connection.mailbox if connection else None
     )
-    await asyncio.to_thread(_keep_flow, session, user, flow, connection)
+    sealed = await flows.seal_flow(str(user.id), json.dumps(flow))
+    await asyncio.to_thread(_keep_flow, session, user, str(flow["state"]), sealed, connection)
     return str(flow["auth_uri"])
 
 
-def _keep_flow(session: Session, user: User, flow: dict[str, Any], connection: Connection | None) -> None:
+def _keep_flow(session: Session, user: User, state: str, sealed: str, connection: Connection | None) -> None:
     now = datetime.now(UTC)
     session.execute(delete(OAuthFlow).where(OAuthFlow.expires_at < now))
     session.add(
         OAuthFlow(
-            state_hash=_state_hash(str(flow["state"])),
+            state_hash=_state_hash(state),
             user_id=user.id,
             connection_id=connection.id if connection else None,
-            flow_json=json.dumps(flow),
+            flow_json=sealed,
             expires_at=now + FLOW_LIFETIME,
         )
     )
@@ -100,15 +106,22 @@ def _keep_flow(session: Session, user: User, flow: dict[str, Any], connection: C
 
 
 async def take_flow(
-    session: Session, user: User, state: str | None
+    session: Session, user: User, state: str | None, *, flows: TokenStore
 ) -> tuple[dict[str, Any], uuid.UUID | None]:
     """The flow this callback belongs to, removed at once so the same callback can never be replayed."""
     if not state:
         raise ConnectError("the sign-in response has no state: start connecting again")
-    return await asyncio.to_thread(_take_flow, session, user, state)
+    sealed, connection_id = await asyncio.to_thread(_take_flow, session, user, state)
+    try:
+        flow: dict[str, Any] = json.loads(await flows.open_flow(str(user.id), sealed))
+    except (DecryptionFailed, ValueError):
+        # Sealed for someone else (a row altered in the database), or kept in the clear by a release
+        # before flows were encrypted: either way not usable.
+        raise ConnectError("this sign-in could not be read back: connect again") from None
+    return flow, connection_id
 
 
-def _take_flow(session: Session, user: User, state: str) -> tuple[dict[str, Any], uuid.UUID | None]:
+def _take_flow(session: Session, user: User, state: str) -> tuple[str, uuid.UUID | None]:
     row = session.get(OAuthFlow, _state_hash(state))
     if row is None:
         raise ConnectError("this sign-in response was already used or never started here: connect again")
@@ -122,8 +135,7 @@ def _take_flow(session: Session, user: User, state: str) -> tuple[dict[str, Any]
     session.commit()
     if row.expires_at < datetime.now(UTC):
         raise ConnectError("this sign-in took longer than 10 minutes and expired: connect again")
-    flow: dict[str, Any] = json.loads(row.flow_json)
-    return flow, row.connection_id
+    return row.flow_json, row.connection_id
 
 
 def tokens_to_store(tokens: TokenSet, mailbox: str) -> StoredTokens:
@@ -161,7 +173,7 @@ async def complete(
     existing = await asyncio.to_thread(_reconnect_target, session, user, mailbox, reconnect_id)
     if existing is not None:
         await tokens_store.save(str(existing.id), stored)
-        await asyncio.to_thread(_regranted, session, existing, tokens.scopes, stored.display_name)
+        await asyncio.to_thread(_regranted, session, existing, tokens.scopes, stored.display_name, user)
         await signal_reconnected(temporal, task_queue, existing)
         return Connected(existing, reconnected=True)
     connection = Connection(
@@ -172,12 +184,12 @@ async def complete(
         scopes=" ".join(tokens.scopes),
         status=ConnectionStatus.CONNECTING.value,
     )
-    await asyncio.to_thread(_insert, session, connection)
+    await asyncio.to_thread(_insert, session, connection, user)
     try:
         await tokens_store.save(str(connection.id), stored)
         await start_workflow(temporal, task_queue, connection)
     except Exception:
-        await _undo(session, tokens_store, connection)
+        await _undo(session, tokens_store, connection, user)
         raise
     return Connected(connection, reconnected=False)
 
@@ -205,25 +217,34 @@ def _reconnect_target(
     ).first()
 
 
-def _regranted(session: Session, connection: Connection, scopes: list[str], display_name: str) -> None:
+# Each change below commits with its audit entry (audit/record.py) in one transaction.
+
+
+def _regranted(
+    session: Session, connection: Connection, scopes: list[str], display_name: str, user: User
+) -> None:
     connection.scopes = " ".join(scopes)
     connection.display_name = display_name
+    connection_event(session, connection, Kind.RECONNECT, user)
     session.commit()
 
 
-def _insert(session: Session, connection: Connection) -> None:
+def _insert(session: Session, connection: Connection, user: User) -> None:
     session.add(connection)
+    session.flush()  # assigns the id the entry names
+    connection_event(session, connection, Kind.CONNECT, user)
     session.commit()
 
 
-async def _undo(session: Session, tokens_store: TokenStore, connection: Connection) -> None:
+async def _undo(session: Session, tokens_store: TokenStore, connection: Connection, user: User) -> None:
     log.warning("connecting %s failed midway; removing what was stored", connection.id)
     try:
         await tokens_store.destroy(str(connection.id))
     finally:
-        await asyncio.to_thread(_remove, session, connection)
+        await asyncio.to_thread(_remove, session, connection, user)
 
 
-def _remove(session: Session, connection: Connection) -> None:
+def _remove(session: Session, connection: Connection, user: User) -> None:
+    connection_event(session, connection, Kind.CONNECT_UNDONE, user)
     session.delete(connection)
     session.commit()

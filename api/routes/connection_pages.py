@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from api.connection_deps import IdentityDep
+from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
 from api.schemas_connections import ConnectionPublic
@@ -68,6 +68,7 @@ async def reconnect_page(
     session: SessionDep,
     settings: SettingsDep,
     identity: IdentityDep,
+    tokens: TokenStoreDep,
     user: OptionalUserDep,
 ) -> Response:
     """Sends the browser to Microsoft's consent page for the same connection."""
@@ -78,7 +79,13 @@ async def reconnect_page(
         raise HTTPException(409, detail="a disconnected connection cannot be reconnected")
     try:
         url = await consent.begin(
-            session, identity, user, consent.requestable(row.scope_list), settings.oauth_redirect_uri, row
+            session,
+            identity,
+            user,
+            consent.requestable(row.scope_list),
+            settings.oauth_redirect_uri,
+            row,
+            flows=tokens,
         )
     except IdentityError:
         raise HTTPException(502, detail="Microsoft's sign-in service did not answer") from None

@@ -12,12 +12,13 @@ import uuid
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from temporalio.service import RPCError
 
-from api.connection_deps import IdentityDep
+from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep
 from api.schemas_connections import ConnectionPublic, ConnectionsPublic, ReconnectPublic
+from audit.record import record_disconnect_requested
 from connections import consent, lifecycle
 from db.accounts import User
 from db.connections import Connection
@@ -77,6 +78,11 @@ async def request_disconnect(temporal: TemporalClientDep, task_queue: str, row: 
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
         ) from None
+    # Audited on the session that loaded the row (only its owner gets here: owned_connection).
+    session = object_session(row)
+    if session is None:
+        raise RuntimeError("request_disconnect needs a connection loaded by the request's session")
+    await record_disconnect_requested(session, row)
 
 
 @router.post("/{connection_id}/reconnect")
@@ -85,6 +91,7 @@ async def reconnect(
     session: SessionDep,
     settings: SettingsDep,
     identity: IdentityDep,
+    tokens: TokenStoreDep,
     user: CurrentUser,
 ) -> ReconnectPublic:
     """Starts a new consent for the same connection; open the returned URL in a browser."""
@@ -95,7 +102,9 @@ async def reconnect(
         )
     scopes = consent.requestable(row.scope_list)
     try:
-        url = await consent.begin(session, identity, user, scopes, settings.oauth_redirect_uri, row)
+        url = await consent.begin(
+            session, identity, user, scopes, settings.oauth_redirect_uri, row, flows=tokens
+        )
     except IdentityError:
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY, detail="Microsoft's sign-in service did not answer"

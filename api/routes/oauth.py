@@ -30,6 +30,7 @@ async def connect_outlook(
     session: SessionDep,
     settings: SettingsDep,
     identity: IdentityDep,
+    tokens: TokenStoreDep,
     user: OptionalUserDep,
     scopes: str = Query(
         "incoming", description="comma-separated: incoming (Mail.Read), outgoing (Mail.Send)"
@@ -40,7 +41,7 @@ async def connect_outlook(
         return RedirectResponse("/signin", status_code=303)
     try:
         wanted = consent.graph_scopes([s.strip() for s in scopes.split(",") if s.strip()])
-        url = await consent.begin(session, identity, user, wanted, settings.oauth_redirect_uri)
+        url = await consent.begin(session, identity, user, wanted, settings.oauth_redirect_uri, flows=tokens)
     except ConnectError as err:
         return _problem(request, err.message, err.status)
     except IdentityError:
@@ -63,7 +64,7 @@ async def oauth_callback(
         return _problem(request, "sign in first, then connect the mailbox again", 401)
     params = dict(request.query_params)
     try:
-        flow, reconnect_id = await consent.take_flow(session, user, params.get("state"))
+        flow, reconnect_id = await consent.take_flow(session, user, params.get("state"), flows=tokens)
         if "error" in params:
             if params["error"] == "access_denied":
                 raise ConsentDeclined()
