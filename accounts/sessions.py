@@ -31,7 +31,8 @@ def cookie_params(settings: Settings) -> CookieParams:
         max_age=settings.session_max_age_seconds,
         httponly=True,
         samesite="lax",
-        secure=settings.public_base_url.scheme == "https",
+        # Outside development always (a deployment is https; browsers accept Secure on loopback http).
+        secure=settings.public_base_url.scheme == "https" or not settings.is_development,
     )
 
 

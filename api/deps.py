@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from accounts.service import authenticate_token
 from accounts.sessions import SESSION_COOKIE, resolve_session
+from api.csrf import check_csrf, submitted_csrf_token
 from config.settings import Settings
 from db.accounts import Role, User
 from db.engine import session_factory
@@ -57,10 +58,12 @@ cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description=
 
 
 def get_optional_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
+    csrf: Annotated[str | None, Depends(submitted_csrf_token)],
 ) -> User | None:
     if bearer is not None:
         # An explicit token decides on its own: a bad one is never rescued by a cookie.
@@ -71,7 +74,11 @@ def get_optional_user(
         session.commit()
         return user
     if cookie:
-        return resolve_session(session, settings, cookie)
+        user = resolve_session(session, settings, cookie)
+        if user is not None:
+            # A state change on the strength of a cookie alone must prove it comes from our page.
+            check_csrf(request, settings, cookie, csrf)
+        return user
     return None
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.audit_context import AuditContextMiddleware
 from api.codec_cors import CodecCORSMiddleware
@@ -29,6 +32,7 @@ from api.routes import (
     users,
     webhooks,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.state import lifespan
 from config.settings import Settings, get_settings
 
@@ -39,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Added first, so it sits inside the error middleware (the last added is the outermost).
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AuditContextMiddleware)
     app.add_middleware(RequestIdAndErrorsMiddleware)
     routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
@@ -57,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         monday_webhooks,
     ):
         app.include_router(module.router)
+    # The pages' stylesheet and scripts (the Content-Security-Policy allows no inline script).
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
 
 

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from accounts.sessions import SESSION_COOKIE
+from api.csrf import csrf_token_for
+
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of the browser's session, for the page's forms (empty without a session)."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    return csrf_token_for(request.app.state.settings, session_id) if session_id else ""
+
+
+templates.env.globals["csrf_token"] = csrf_token

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from accounts.sessions import SESSION_COOKIE
@@ -46,7 +48,9 @@ async def test_signin_sets_a_safe_cookie_and_signout_ends_it(client, admin):
     me = await client.get("/api/me")
     assert me.status_code == 200 and me.json()["id"] == str(admin[0])
 
-    out = await client.post("/signout")
+    csrf = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', home.text)
+    assert csrf, "the sign-out form carries the session's CSRF token"
+    out = await client.post("/signout", data={"csrf_token": csrf.group(1)})
     assert out.status_code == 303
     assert (
         f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
