@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from boards.schemas import MAX_LABELS, BoardPublic, ColumnCreate, Title
+from boards.schemas import MAX_LABELS, BoardPublic, ColumnCreate, Title, Visibility
 
 MAX_CHANGES = 100
 
@@ -78,6 +78,8 @@ class BoardChange(BaseModel):
 
     # The board's new name; left out: unchanged.
     name: Title | None = None
+    # "private" (its owner only) or "account" (every member); left out: unchanged.
+    visibility: Visibility | None = None
     changes: list[BoardChangeOp] = Field(default_factory=list, max_length=MAX_CHANGES)
 
 
@@ -90,4 +92,6 @@ class AffectedRecipe(BaseModel):
 
 
 class BoardChangedPublic(BoardPublic):
+    # The caller's own recipes that no longer fit; other members' recipes are only counted.
     affected_recipes: list[AffectedRecipe] = Field(default_factory=list)
+    other_members_affected_recipes: int = 0

@@ -55,6 +55,8 @@ def change_board(
     plan = plan_changes(before, body)
     rewrites = _item_rewrites(session, board_id, plan)
     _write(session, row, plan, groups, columns, rewrites)
+    if body.visibility is not None:
+        row.visibility = body.visibility
     after = service.get_board(session, account_id, board_id)
     assert after is not None
     return after, plan

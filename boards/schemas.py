@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+Visibility = Literal["private", "account"]
 ColumnType = Literal["text", "long_text", "email", "date", "status", "number", "link"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ItemName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -58,6 +59,8 @@ class BoardCreate(BaseModel):
     name: Title
     groups: list[Title] = Field(max_length=MAX_GROUPS)
     columns: list[ColumnCreate] = Field(default_factory=list, max_length=MAX_COLUMNS)
+    # "private": only its owner (who makes it) sees it; "account": every member of the account.
+    visibility: Visibility = "private"
 
     @field_validator("groups")
     @classmethod
@@ -93,6 +96,9 @@ class BoardPublic(BaseModel):
     groups: list[GroupPublic]
     columns: list[ColumnPublic]
     created_at: datetime
+    visibility: Visibility = "private"
+    # None for a board made before boards had owners, or whose owner was deleted.
+    owner_id: uuid.UUID | None = None
 
 
 class BoardsPublic(BaseModel):

@@ -25,8 +25,12 @@ from db.boards import Board, BoardColumn, BoardGroup, BoardItem, ItemUpdate
 from db.item_files import ItemFile
 
 
-def create_board(session: Session, account_id: uuid.UUID, body: BoardCreate) -> BoardPublic:
-    board = Board(id=uuid.uuid4(), account_id=account_id, name=body.name)
+def create_board(
+    session: Session, account_id: uuid.UUID, body: BoardCreate, owner_id: uuid.UUID | None = None
+) -> BoardPublic:
+    board = Board(
+        id=uuid.uuid4(), account_id=account_id, name=body.name, owner_id=owner_id, visibility=body.visibility
+    )
     session.add(board)
     session.flush()
     session.add_all(
@@ -158,6 +162,14 @@ def _describe(session: Session, boards: Sequence[Board]) -> list[BoardPublic]:
                 ColumnPublic(id=c.id, title=c.title, type=c.type, labels=labels_of(c.settings))
             )
     return [
-        BoardPublic(id=b.id, name=b.name, groups=groups[b.id], columns=columns[b.id], created_at=b.created_at)
+        BoardPublic(
+            id=b.id,
+            name=b.name,
+            groups=groups[b.id],
+            columns=columns[b.id],
+            created_at=b.created_at,
+            visibility="account" if b.visibility == "account" else "private",
+            owner_id=b.owner_id,
+        )
         for b in boards
     ]

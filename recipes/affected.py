@@ -6,6 +6,8 @@ silent rewrite would change what a user wrote): the problems say so."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,8 +20,10 @@ from recipes.store import spec_of
 
 def affected_recipes(
     session: Session, board: BoardPublic, renamed: list[tuple[str, str, str]]
-) -> list[AffectedRecipe]:
-    """The board's recipes that no longer fit it, oldest first; `renamed`: (kind, old, new) titles."""
+) -> list[tuple[uuid.UUID, AffectedRecipe]]:
+    """The board's recipes that no longer fit it with their owners, oldest first; `renamed`: (kind, old,
+    new) titles. The API shows the caller only their own (a shared board's other recipes belong to other
+    members)."""
     rows = session.scalars(
         select(RecipeRow).where(RecipeRow.board_id == board.id).order_by(RecipeRow.created_at, RecipeRow.id)
     ).all()
@@ -34,5 +38,5 @@ def affected_recipes(
                     f"{kind} {old!r} was renamed to {new!r}; the recipe still names {old!r} "
                     f"(recipes are not rewritten: edit the recipe to use {new!r})"
                 )
-        affected.append(AffectedRecipe(id=row.id, name=row.name, problems=problems))
+        affected.append((row.owner_id, AffectedRecipe(id=row.id, name=row.name, problems=problems)))
     return affected

@@ -29,7 +29,10 @@ class Problem(BaseModel):
 
 
 def _no_board(loc: tuple[str, ...], board_id: str) -> Problem:
-    return Problem(loc=loc, msg=f"no board {board_id} in your account")
+    return Problem(
+        loc=loc,
+        msg=f"no board {board_id} in your account that you may write to (yours, or shared with the account)",
+    )
 
 
 def _no_column(loc: tuple[str, ...], board: BoardPublic, title: str) -> Problem:

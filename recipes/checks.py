@@ -11,7 +11,8 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from boards import service as boards
+from boards import access
+from db.accounts import User
 from db.connections import Connection
 from db.monday_accounts import MondayAccount
 from graph.scopes import MAIL_READ, MAIL_SEND, reads_mail, sends_mail
@@ -61,12 +62,15 @@ def monday_problems(session: Session, spec: RecipeSpec, account_id: uuid.UUID) -
 
 
 def save_problems(session: Session, spec: RecipeSpec, connection: Connection) -> list[Problem]:
-    """Everything that keeps the recipe from being saved on this connection (the connection's account
-    is the recipe's: boards are looked up there)."""
+    """Everything that keeps the recipe from being saved on this connection (the connection's owner is
+    the recipe's: boards are looked up among those they see)."""
     problems = scope_problems(spec, connection)
     problems += monday_problems(session, spec, connection.account_id)
     board_id = spec.builtin_board_id()
-    board = boards.get_board(session, connection.account_id, uuid.UUID(board_id)) if board_id else None
+    # Only a board the recipe's owner sees (their own, or one shared with the account): any other is
+    # reported as not found, like one of another account.
+    owner = session.get_one(User, connection.owner_id)
+    board = access.visible_board(session, owner, uuid.UUID(board_id)) if board_id else None
     # A monday.com board is checked against monday.com itself (api/monday_triggers.py), not here.
     if board_id is not None or (not spec.incoming and spec.monday_trigger() is None):
         problems += spec_problems(spec, board)

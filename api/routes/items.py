@@ -1,4 +1,4 @@
-"""Items of the caller's boards: create, show, change column values, add updates, download files.
+"""Items of the boards the caller sees: create, show, change column values, add updates, download files.
 
 Changes write their board events in the same transaction (boards.items); the event forwarder takes them
 from there. A value that does not fit its column, an unknown column or group: 422 saying which and why.
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.board_event_forwarder import wake_board_events
 from api.deps import CurrentUser, SessionDep
 from api.routes.boards import account_board
-from boards import items, service
+from boards import access, items, service
 from boards.errors import BoardStoreError
 from boards.schemas import BoardPublic, ItemChange, ItemCreate, ItemPublic, UpdateCreate, UpdatePublic
 from db.accounts import User
@@ -25,8 +25,8 @@ router = APIRouter(tags=["items"])
 
 
 def _account_item(session: Session, user: User, item_id: uuid.UUID) -> tuple[BoardItem, BoardPublic]:
-    """An item of the caller's account; another account's item is indistinguishable from a missing one."""
-    found = service.get_item(session, user.account_id, item_id)
+    """An item of a board the caller sees; any other item is indistinguishable from a missing one."""
+    found = access.visible_item(session, user, item_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="item not found")
     return found

@@ -38,8 +38,10 @@ async def test_create_board_with_the_issue_body(client, admin):
 
 
 async def test_list_and_get_are_scoped_to_the_account(client, admin, member, stranger):
-    created = (await client.post("/api/boards", json=ISSUE_BODY, headers=bearer(admin[1]))).json()
-    # A member of the same account sees it.
+    shared = {**ISSUE_BODY, "visibility": "account"}
+    created = (await client.post("/api/boards", json=shared, headers=bearer(admin[1]))).json()
+    # A member of the same account sees a board shared with the account (tests/api/test_board_visibility.py
+    # has the private ones).
     listed = (await client.get("/api/boards", headers=bearer(member[1]))).json()
     assert listed["count"] == 1 and listed["data"][0]["id"] == created["id"]
     got = await client.get(f"/api/boards/{created['id']}", headers=bearer(member[1]))

@@ -63,8 +63,9 @@ def add_connection(
 
 
 def add_board(engine: Engine, user_id: uuid.UUID, body: dict[str, Any] | None = None) -> BoardPublic:
+    """A board owned by the user (private unless the body says "visibility": "account")."""
     with session_scope(engine) as session:
         user = session.get_one(User, user_id)
         return boards.create_board(
-            session, user.account_id, BoardCreate.model_validate(body or SUPPORT_BOARD)
+            session, user.account_id, BoardCreate.model_validate(body or SUPPORT_BOARD), owner_id=user.id
         )
