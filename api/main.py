@@ -11,6 +11,7 @@ from api.audit_context import AuditContextMiddleware
 from api.codec_cors import CodecCORSMiddleware
 from api.errors import RequestIdAndErrorsMiddleware
 from api.routes import (
+    account,
     activity,
     audit,
     auth,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activity,
         audit,
         message_retry,
+        account,
         codec,
         monday,
         monday_webhooks,

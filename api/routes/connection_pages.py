@@ -8,8 +8,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from accounts import permissions
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
+from api.permission_deps import check_integration_creator
 from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
 from api.schemas_connections import ConnectionPublic
 from api.templating import templates
@@ -30,8 +32,12 @@ def connections_page(request: Request, session: SessionDep, user: OptionalUserDe
     rows = session.scalars(
         select(Connection).where(Connection.owner_id == user.id).order_by(Connection.created_at.desc())
     ).all()
+    # The Connect form is left out, and the page says why, for a user the account does not let connect.
+    refused = permissions.refusal(session, user)
     return templates.TemplateResponse(
-        request, "connections.html", {"user": user, "connections": [ConnectionPublic.of(r) for r in rows]}
+        request,
+        "connections.html",
+        {"user": user, "connections": [ConnectionPublic.of(r) for r in rows], "connect_refused": refused},
     )
 
 
@@ -58,6 +64,7 @@ def connection_page(
             "temporal_ui_url": settings.temporal_ui_url,
             # The client's, which Temporal's environment configuration (a profile) may have set.
             "namespace": temporal.namespace,
+            "reconnect_refused": permissions.refusal(session, user),
         },
     )
 
@@ -77,6 +84,7 @@ async def reconnect_page(
     row = await load_owned_connection(session, user, connection_id)
     if row.status == ConnectionStatus.DISCONNECTED.value:
         raise HTTPException(409, detail="a disconnected connection cannot be reconnected")
+    await check_integration_creator(session, user)
     try:
         url = await consent.begin(
             session,

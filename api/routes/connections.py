@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalClientDep
+from api.permission_deps import check_integration_creator
 from api.schemas_connections import ConnectionPublic, ConnectionsPublic, ReconnectPublic
 from audit.record import record_disconnect_requested
 from connections import consent, lifecycle
@@ -100,6 +101,7 @@ async def reconnect(
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="a disconnected connection cannot be reconnected"
         )
+    await check_integration_creator(session, user)
     scopes = consent.requestable(row.scope_list)
     try:
         url = await consent.begin(

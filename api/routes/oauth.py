@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.service import RPCError
 
+from accounts import permissions
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.templating import templates
@@ -39,6 +41,9 @@ async def connect_outlook(
     """Starts connecting an Outlook mailbox: redirects to Microsoft's consent page."""
     if user is None:
         return RedirectResponse("/signin", status_code=303)
+    refused = await asyncio.to_thread(permissions.refusal, session, user)
+    if refused is not None:
+        return _problem(request, refused, 403)
     try:
         wanted = consent.graph_scopes([s.strip() for s in scopes.split(",") if s.strip()])
         url = await consent.begin(session, identity, user, wanted, settings.oauth_redirect_uri, flows=tokens)
@@ -62,6 +67,11 @@ async def oauth_callback(
     """Microsoft redirects here with a code (or an error); completes the connection."""
     if user is None:
         return _problem(request, "sign in first, then connect the mailbox again", 401)
+    # Checked again here, before the code is redeemed: the setting may have narrowed since the consent
+    # began (the unused flow expires like any abandoned one).
+    refused = await asyncio.to_thread(permissions.refusal, session, user)
+    if refused is not None:
+        return _problem(request, refused, 403)
     params = dict(request.query_params)
     try:
         flow, reconnect_id = await consent.take_flow(session, user, params.get("state"), flows=tokens)

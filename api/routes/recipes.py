@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep
 from api.monday_recipe_hooks import check_monday_board, forget_monday_webhooks, watch_monday_board
+from api.permission_deps import require_integration_creator
 from api.recipe_signals import moves_subscription, signal_recipes_changed
 from api.routes.connections import owned_connection
 from db.accounts import User
@@ -87,7 +88,9 @@ def _owned(session: Session, user: User, recipe_id: uuid.UUID) -> RecipeRow:
 def create_recipe(
     body: RecipeCreate, session: SessionDep, user: CurrentUser, request: Request, background: BackgroundTasks
 ) -> RecipePublic:
-    """Creates a recipe on one of the caller's connections."""
+    """Creates a recipe on one of the caller's connections (403 unless the account lets the caller create
+    integrations)."""
+    require_integration_creator(session, user)
     connection = owned_connection(session, user, body.connection_id)
     spec = body.spec()
     _check(session, spec, connection)
@@ -135,8 +138,12 @@ def update_recipe(
     request: Request,
     background: BackgroundTasks,
 ) -> RecipePublic:
-    """Changes the given fields; a new trigger or action is checked like on creation."""
+    """Changes the given fields; a new trigger or action is checked like on creation. Changing what the
+    recipe does or enabling it is saving an integration (403 unless the account lets the caller);
+    disabling or renaming it is always allowed."""
     row = _owned(session, user, recipe_id)
+    if body.trigger is not None or body.action is not None or (body.enabled and not row.enabled):
+        require_integration_creator(session, user)
     before = store.spec_of(row) if row.enabled else None
     if body.trigger is not None or body.action is not None:
         spec = _merged(store.spec_of(row), body)
