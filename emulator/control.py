@@ -163,6 +163,19 @@ async def clear_requests(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@router.get("/token-requests")
+async def token_requests(request: Request, mailbox: str | None = None, since: str | None = None) -> list[Any]:
+    """Refresh-token grants at the token endpoint: time, grant_type, status, client_id, mailbox (whose
+    refresh token it was, when known) and refresh_token_sha256 (hex SHA-256 of the token presented)."""
+    after = _since(since)
+    return [
+        entry
+        for entry in ctx_of(request).store.token_log
+        if (not mailbox or (entry["mailbox"] or "").lower() == mailbox.lower())
+        and (after is None or entry["time"] >= after)
+    ]
+
+
 @router.get("/issued-tokens")
 async def issued_tokens(request: Request) -> dict[str, list[str]]:
     st = ctx_of(request).store.state
@@ -227,6 +240,7 @@ async def reset(request: Request) -> Response:
         store.faults = Faults()
         store.consents.clear()
         store.request_log.clear()
+        store.token_log.clear()
         ctx.notifier.held.clear()
         ctx.notifier.pending.clear()
         store.changed()

@@ -253,6 +253,28 @@ def _redeem_refresh(ctx: Ctx, base: str, app: AppRegistration, form: dict[str, s
     return issue(ctx, base, app.client_id, user, scopes, client_info=form.get("client_info") == "1")
 
 
+def _log_refresh(ctx: Ctx, client_id: str, form: dict[str, str], status: int) -> None:
+    """A refresh_token grant in the token log (control API /_emulator/token-requests): whose grant
+    and a digest of the token presented, so a test can tell which stored token a service used."""
+    value = form.get("refresh_token", "")
+    with ctx.store.lock:
+        rt = ctx.store.state.refresh_tokens.get(value)
+        user = ctx.store.state.users.get(rt.user_id) if rt else None
+        log = ctx.store.token_log
+        log.append(
+            {
+                "time": time.time(),
+                "grant_type": "refresh_token",
+                "status": status,
+                "client_id": client_id,
+                "mailbox": user.email if user else None,
+                "refresh_token_sha256": hashlib.sha256(value.encode("utf-8")).hexdigest(),
+            }
+        )
+        if len(log) > 100_000:  # bounded, as the request log
+            del log[: len(log) - 100_000]
+
+
 @router.post("/{tenant}/oauth2/v2.0/token")
 async def token(tenant: str, request: Request) -> Response:
     ctx = ctx_of(request)
@@ -270,7 +292,12 @@ async def token(tenant: str, request: Request) -> Response:
         if grant_type == "authorization_code":
             body = _redeem_code(ctx, base_url(request), app, form)
         elif grant_type == "refresh_token":
-            body = _redeem_refresh(ctx, base_url(request), app, form)
+            try:
+                body = _redeem_refresh(ctx, base_url(request), app, form)
+            except AadError as err:
+                _log_refresh(ctx, app.client_id, form, err.status)
+                raise
+            _log_refresh(ctx, app.client_id, form, 200)
         elif not grant_type:
             raise AadError(
                 "invalid_request",

@@ -44,6 +44,9 @@ class Store:
         self.faults = Faults()
         self.consents: list[Consent] = []
         self.request_log: list[dict[str, Any]] = []
+        # Refresh-token grants at the token endpoint (identity.py): outcome, whose grant and a SHA-256
+        # of the refresh token presented, never the token itself.
+        self.token_log: list[dict[str, Any]] = []
         self.listeners: list[ChangeListener] = []
         self.dirty_listeners: list[Callable[[], None]] = []
         self._by_email: dict[str, str] = {}

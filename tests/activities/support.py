@@ -23,6 +23,7 @@ from activities.mailbox_access import MailboxAccess
 from activities.message_steps import MessageSteps
 from activities.message_writes import MessageWrites
 from activities.recipe_cache import RecipeCache
+from audit.record import TokenReads
 from boards.builtin import BuiltinBoards
 from boards.schemas import BoardCreate, ColumnCreate
 from boards.service import create_board
@@ -329,7 +330,7 @@ async def build_world(settings: Settings, engine: Engine, emulator: RunningEmula
     http = build_http_client(settings.ms_ca_bundle)
     http.event_hooks = {"request": [], "response": [answers.on_response]}
     vault = VaultClient.from_settings(settings)
-    tokens = TokenStore(vault)
+    tokens = TokenStore(vault, on_read=TokenReads(engine))
     identity = Identity.from_settings(settings)
     access = MailboxAccess(tokens, identity, GraphMail(http, settings.ms_graph_base_url))
     boards = BoardStore(engine)
