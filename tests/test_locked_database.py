@@ -78,12 +78,21 @@ class LockingIdentity:
         return {"state": uuid.uuid4().hex, "auth_uri": "https://login.example/authorize"}
 
 
+class TransitStandIn:
+    """Vault's part of storing a sign-in (TokenStore.seal_flow, tested against OpenBao in
+    tests/e2e/test_oauth_flow_sealed.py): not what this test is about."""
+
+    async def seal_flow(self, user_id: str, flow_json: str) -> str:
+        return "vault:v1:" + uuid.uuid4().hex
+
+
 async def test_connect_stores_its_sign_in_while_the_loop_serves(engine: Engine, tmp_path: Path) -> None:
     _user_id, token = await asyncio.to_thread(add_user, engine)
     app = create_app(make_settings(tmp_path))
     app.dependency_overrides[get_engine] = lambda: engine
     lock = WriteLock(engine)
     app.state.identity = LockingIdentity(lock)
+    app.state.token_store = TransitStandIn()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         started = time.monotonic()
