@@ -110,6 +110,10 @@ class ConnectionTiming(BaseModel):
     # this many so its history and pending-children count stay small.
     child_batch: int = 100
     children_per_run: int = 400
+    # Message workflows of a run running at once (runs with the in-flight patch): a backlog waits in
+    # the state and the outbox rather than as thousands of running workflows whose tasks would queue
+    # on the task queue ahead of the connection's own, a disconnect's among them.
+    children_in_flight: int = 100
     recent_messages_kept: int = 2000
     # Bounds in bytes (ids as JSON, with a margin each), whatever arrives: the ids waiting for a start
     # and the window of recently started ones are both carried over continue-as-new. Together with the

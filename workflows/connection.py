@@ -62,6 +62,8 @@ REDO_PATCH = "message-redo-v1"
 # Catch-up also redoes dead-grant failures after a reconnect and message workflows closed without an
 # outcome (a new activity after each catch-up).
 REDO_CATCH_UP_PATCH = "message-redo-catch-up-v1"
+# At most `children_in_flight` message workflows of a run running at once (Patches.in_flight).
+IN_FLIGHT_PATCH = "message-children-in-flight-v1"
 
 
 @workflow.defn(name="ConnectionWorkflow")
@@ -179,6 +181,7 @@ class ConnectionWorkflow:
         patches.backlog = patches.children and workflow.patched(BACKLOG_PATCH)
         patches.redo = patches.backlog and workflow.patched(REDO_PATCH)
         patches.redo_catch_up = patches.redo and workflow.patched(REDO_CATCH_UP_PATCH)
+        patches.in_flight = patches.redo_catch_up and workflow.patched(IN_FLIGHT_PATCH)
         # The UI's static summary and details belong to the first run only (continue-as-new cannot
         # carry them): every run shows its own current details from the start.
         self._status.show()

@@ -69,7 +69,16 @@ TIMING = ConnectionTiming(
     subscription_lifetime=timedelta(seconds=70),
     renewal_lead=timedelta(seconds=10),
     renewal_jitter=timedelta(0),
+    # Below a batch (100): a run that started a whole batch at once would show here.
+    children_in_flight=50,
 )
+CLOSED = {
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
+}
 
 
 def graph_id(n: int) -> str:
@@ -116,6 +125,8 @@ class Runs:
     # Workflow task failures by cause, and the largest event (any payload: inputs, updates, results).
     failures: Counter[str] = field(default_factory=Counter)
     largest_event: int = 0
+    # The most message workflows one run had running at once (started, not yet closed).
+    most_in_flight: int = 0
 
 
 async def read_runs(client: Client, workflow_id: str) -> Runs:
@@ -123,7 +134,10 @@ async def read_runs(client: Client, workflow_id: str) -> Runs:
     async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
         runs.count += 1
         history = await client.get_workflow_handle(workflow_id, run_id=execution.run_id).fetch_history()
+        in_flight = 0
         for event in history.events:
+            if event.event_type in CLOSED:
+                in_flight -= 1
             runs.largest_event = max(runs.largest_event, event.ByteSize())
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 attributes = event.workflow_task_failed_event_attributes
@@ -133,6 +147,8 @@ async def read_runs(client: Client, workflow_id: str) -> Runs:
                     event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id
                 )
                 runs.started[child_id.rsplit("/", 1)[1]] += 1
+                in_flight += 1
+                runs.most_in_flight = max(runs.most_in_flight, in_flight)
                 when = event.event_time.ToDatetime(tzinfo=UTC)
                 runs.last_start = when if runs.last_start is None else max(runs.last_start, when)
     return runs
@@ -223,12 +239,15 @@ async def test_a_backlog_past_the_payload_limit_drains_once_each_and_bounded(
     assert set(runs.failures) <= {"WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND"}, runs.failures
     assert runs.largest_event < PAYLOAD_BOUND, f"an event of {runs.largest_event} bytes"
     assert runs.count > 1  # the drain went through continue-as-new, carrying bounded state
+    # The backlog waited in the state and the outbox, not as running workflows.
+    assert runs.most_in_flight <= TIMING.children_in_flight, runs.most_in_flight
     # The renewal fell due while messages were still waiting, and did not wait for the last start.
     renewals = b.ms.renewals
     assert renewals and runs.last_start is not None and renewals[0] < runs.last_start, (renewals, runs)
     print(
         f"drained {MESSAGES} messages in {drain_seconds:.1f} s over {runs.count} runs; largest event "
-        f"{runs.largest_event} B; task failures {dict(runs.failures)}; renewal {renewals[0]}, "
+        f"{runs.largest_event} B; task failures {dict(runs.failures)}; at most {runs.most_in_flight} "
+        f"running at once; renewal {renewals[0]}, "
         f"last start {runs.last_start}"
     )
 
@@ -250,8 +269,9 @@ async def test_a_disconnect_mid_drain_is_acted_on_before_the_rest_of_the_backlog
         started_by_then = await b.started()
 
     if RECORD:
-        # A run with the backlog patch: updates accepted, one batch per turn, a disconnect mid-drain.
-        await write_run(b.env.client, b.handle.id, None, "connection-backlog-disconnected")
+        # A run with the in-flight patch: updates accepted, starts held at the run's maximum running
+        # (connection-backlog-disconnected.json.gz: the same before that patch), a disconnect mid-drain.
+        await write_run(b.env.client, b.handle.id, None, "connection-backlog-in-flight-disconnected")
     assert view.status is ConnectionStatus.DISCONNECTED
     assert b.ms.destroyed  # the secrets went: nothing of the mailbox can be read any more
     # Acted on between two batches, not after the backlog: most messages were never started.

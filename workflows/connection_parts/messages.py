@@ -18,7 +18,9 @@ batches, never after the whole backlog.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import (
@@ -57,6 +59,9 @@ class Messages:
         # Bytes of ids waiting in another part (messages to redo: connection_parts/redo.py), which
         # count against the same cap.
         self.held_elsewhere = 0
+        # Message workflows this run started that have not closed yet (in-flight patch).
+        self.in_flight = 0
+        self._watching: set[asyncio.Task[None]] = set()
 
     def new_ids(self, message_ids: list[str]) -> list[str]:
         """The ids neither waiting nor started lately, each once, in order."""
@@ -90,7 +95,31 @@ class Messages:
 
     def has_work(self) -> bool:
         state = self._run.state
-        return bool(state.pending_messages or state.catch_up_requested)
+        return bool((state.pending_messages and self.free_slots()) or state.catch_up_requested)
+
+    def free_slots(self) -> int:
+        """How many message workflows may start now: a batch, or fewer while the run has its maximum
+        running (in-flight patch; a child's close wakes the loop)."""
+        timing = self._run.input.timing
+        if not self._run.patches.in_flight:
+            return timing.child_batch
+        return max(0, min(timing.child_batch, timing.children_in_flight - self.in_flight))
+
+    def track(self, child: workflow.ChildWorkflowHandle[Any, Any]) -> None:
+        """Counts a started child as running until it closes, however it closes."""
+        if not self._run.patches.in_flight:
+            return
+        self.in_flight += 1
+
+        async def closed() -> None:
+            # Failed, timed out or terminated: closed all the same.
+            with contextlib.suppress(Exception):
+                await child
+            self.in_flight -= 1
+
+        task = asyncio.create_task(closed())
+        self._watching.add(task)
+        task.add_done_callback(self._watching.discard)
 
     def run_is_full(self) -> bool:
         return self.started_this_run >= self._run.input.timing.children_per_run
@@ -107,7 +136,9 @@ class Messages:
         while state.pending_messages and self._still_active():
             if self.run_is_full():
                 return  # the loop continues as new first; the rest is carried in the state
-            batch = state.pending_messages[: run.input.timing.child_batch]
+            batch = state.pending_messages[: self.free_slots()]
+            if not batch:
+                return  # the run has its maximum running; a child's close wakes the loop
             if run.patches.children:
                 started = await asyncio.gather(*(self._start_child(m) for m in batch))
                 self.started_this_run += len(batch)
@@ -141,7 +172,7 @@ class Messages:
         """Starts the message's workflow as a child; False when that message already had one."""
         connection_id = self._run.connection_id
         try:
-            await workflow.start_child_workflow(
+            child = await workflow.start_child_workflow(
                 MessageWorkflow.run,
                 MessageInput(connection_id=connection_id, message_id=message_id, run_steps=True),
                 id=message_workflow_id(connection_id, message_id),
@@ -153,6 +184,7 @@ class Messages:
             )
         except WorkflowAlreadyStartedError:
             return False  # Graph's repeats, created+updated pairs, catch-up overlap: the dedup working
+        self.track(child)
         return True
 
     async def _start_by_activity(self, batch: list[str]) -> bool:

@@ -105,7 +105,7 @@ class Redo:
             self.enqueue(RedoRequest(request_id=redo.request_id, message_ids=fitting))
 
     def has_work(self) -> bool:
-        return bool(self._run.state.pending_redos)
+        return bool(self._run.state.pending_redos) and self._messages.free_slots() > 0
 
     async def process(self) -> None:
         """One batch of redo starts while the connection stays active and the run has room."""
@@ -115,7 +115,9 @@ class Redo:
             return
         if self._messages.run_is_full():
             return  # the loop continues as new first; the rest is carried in the state
-        batch = state.pending_redos[: run.input.timing.child_batch]
+        batch = state.pending_redos[: self._messages.free_slots()]
+        if not batch:
+            return  # the run has its maximum running; a child's close wakes the loop
         started = await asyncio.gather(*(self._start(e) for e in batch))
         self._messages.started_this_run += len(batch)
         state.redos_started += sum(started)
@@ -129,7 +131,7 @@ class Redo:
         """Starts the message's redo as a child; False when this request already started it."""
         connection_id = self._run.connection_id
         try:
-            await workflow.start_child_workflow(
+            child = await workflow.start_child_workflow(
                 MessageWorkflow.run,
                 MessageInput(connection_id=connection_id, message_id=entry.message_id, run_steps=True),
                 id=redo_workflow_id(connection_id, entry.message_id, entry.request_id),
@@ -140,4 +142,5 @@ class Redo:
             )
         except WorkflowAlreadyStartedError:
             return False  # the same request delivered twice
+        self._messages.track(child)
         return True

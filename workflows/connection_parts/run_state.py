@@ -29,6 +29,10 @@ class Patches:
     redo: bool = False
     # Catch-up also redoes dead-grant failures (after a reconnect) and workflows closed without an outcome.
     redo_catch_up: bool = False
+    # At most ConnectionTiming.children_in_flight message workflows of a run running at once: a backlog
+    # waits in the state and the outbox, not as thousands of running workflows whose tasks would queue
+    # ahead of the connection's own (a disconnect, a refresh, a renewal).
+    in_flight: bool = False
 
 
 @dataclass
