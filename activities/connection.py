@@ -24,7 +24,7 @@ from activities.subscription_resource import same_resource, subscription_resourc
 from audit.record import status_changed
 from db.connections import Connection
 from db.engine import session_scope
-from graph.errors import Conflict, Forbidden, NotFound
+from graph.errors import Conflict, Forbidden, NotFound, ScopeNotGranted
 from graph.identity_errors import ReconnectRequired
 from graph.scopes import reads_mail
 from graph.wire import Subscription
@@ -81,6 +81,11 @@ class ConnectionActivities:
                     await self._with_mailbox(ref.connection_id, lambda m: m.latest_inbox_message_id())
                 else:
                     await self._with_mailbox(ref.connection_id, lambda m: m.get_me())
+            except ScopeNotGranted as err:
+                # Refused by our client before asking Microsoft (graph.mail): say what is missing.
+                return ValidationResult(
+                    ok=False, reason=f"the mailbox was connected without {err.scope}: connect it again"
+                )
             except Forbidden:
                 return ValidationResult(ok=False, reason="Microsoft refused access to this mailbox")
             except NotFound:

@@ -37,6 +37,19 @@ class Forbidden(GraphError):
     """403 accessDenied: the call needs a scope the user did not grant."""
 
 
+class ScopeNotGranted(Forbidden):
+    """Refused by this client before any request: the call needs a scope the connection was not granted
+    (e.g. sending without Mail.Send, reading without Mail.Read). A Forbidden, so whoever handles Graph's
+    own 403 handles it alike; `status` is 0 because Graph was never asked."""
+
+    def __init__(self, operation: str, scope: str) -> None:
+        super().__init__(operation, 0, "scopeNotGranted")
+        self.scope = scope
+        self.args = (
+            f"{operation}: needs {scope}, which the connection was not granted; no request was sent",
+        )
+
+
 class NotFound(GraphError):
     """404: the message, folder or subscription does not exist (any more)."""
 

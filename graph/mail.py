@@ -21,8 +21,9 @@ import httpx
 from pydantic import SecretStr
 
 from graph.attachments import Attachment
-from graph.errors import GraphError, GraphUnavailable, Throttled, error_from_response
+from graph.errors import GraphError, GraphUnavailable, ScopeNotGranted, Throttled, error_from_response
 from graph.limits import MailboxLimiter
+from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope
 from graph.wire import (
     INTERNET_MESSAGE_ID,
     DeltaPage,
@@ -81,31 +82,47 @@ class GraphMail:
         self.throttle_retries = throttle_retries
         self.max_throttle_wait = max_throttle_wait
 
-    def mailbox(self, key: str, access_token: SecretStr) -> MailboxClient:
-        """`key` identifies the mailbox for the limiter (the connection id, or the address)."""
-        return MailboxClient(self, key, access_token)
+    def mailbox(
+        self, key: str, access_token: SecretStr, granted: Iterable[str] | None = None
+    ) -> MailboxClient:
+        """`key` identifies the mailbox for the limiter (the connection id, or the address). `granted`:
+        the scopes the connection was granted; a call needing another is refused before any request
+        (ScopeNotGranted). None only where nothing is known yet (right after a consent, to read the
+        profile); every call on behalf of a stored connection passes its scopes."""
+        return MailboxClient(self, key, access_token, granted)
 
 
 class MailboxClient:
-    def __init__(self, graph: GraphMail, key: str, access_token: SecretStr) -> None:
+    def __init__(
+        self, graph: GraphMail, key: str, access_token: SecretStr, granted: Iterable[str] | None = None
+    ) -> None:
         self._graph = graph
         self._key = key
         self._token = access_token
+        self._granted = None if granted is None else list(granted)
+
+    def _require(self, scope: str, operation: str) -> None:
+        """Before anything is sent: the token must carry `scope`, or Graph would only answer 403."""
+        if self._granted is not None and not has_scope(self._granted, scope):
+            raise ScopeNotGranted(operation, scope)
 
     # --- user and folders ---
 
     async def get_me(self) -> User:
+        self._require(USER_READ, "get me")
         data = await self._json(
             "GET", "/me", "get me", params={"$select": "id,displayName,mail,userPrincipalName"}
         )
         return User.model_validate(data)
 
     async def get_folder(self, name_or_id: str) -> MailFolder:
+        self._require(MAIL_READ, "get folder")
         data = await self._json("GET", f"/me/mailFolders/{_path_id(name_or_id)}", "get folder")
         return MailFolder.model_validate(data)
 
     async def resolve_well_known_folders(self, names: Sequence[str] = WELL_KNOWN_FOLDERS) -> dict[str, str]:
         """Well-known name -> opaque folder id (compare parentFolderId against ids, never names)."""
+        self._require(MAIL_READ, "resolve folder")
 
         async def resolve(name: str) -> str:
             data = await self._json(
@@ -118,6 +135,7 @@ class MailboxClient:
 
     async def list_folders(self) -> list[MailFolder]:
         """The mailbox's top-level mail folders (id and displayName only), every page."""
+        self._require(MAIL_READ, "list folders")
         url: str | None = "/me/mailFolders"
         params: dict[str, str] | None = {"$select": "id,displayName"}
         folders: list[MailFolder] = []
@@ -132,6 +150,7 @@ class MailboxClient:
         self, folder: str, top: int, select: Sequence[str], *, body_text: bool = False
     ) -> list[Message]:
         """The folder's newest `top` messages (one page), with only the `select`ed fields."""
+        self._require(MAIL_READ, "recent messages")
         params = {"$top": str(int(top)), "$orderby": "receivedDateTime desc", "$select": _select(select)}
         prefer = ['outlook.body-content-type="text"'] if body_text else []
         data = await self._json(
@@ -147,6 +166,7 @@ class MailboxClient:
 
     async def latest_inbox_message_id(self) -> str | None:
         """The validity check: proves the token can read the inbox without reading any mail content."""
+        self._require(MAIL_READ, "latest inbox message")
         data = await self._json(
             "GET",
             "/me/mailFolders/inbox/messages",
@@ -159,6 +179,7 @@ class MailboxClient:
     async def get_message(
         self, message_id: str, select: Sequence[str], *, body_text: bool = False
     ) -> Message:
+        self._require(MAIL_READ, "get message")
         prefer = ['outlook.body-content-type="text"'] if body_text else []
         data = await self._json(
             "GET",
@@ -177,6 +198,7 @@ class MailboxClient:
 
     async def attachments(self, message_id: str) -> list[Attachment]:
         """The message's attachments with their bytes (contentBytes, base64) as Graph lists them."""
+        self._require(MAIL_READ, "attachments")
         data = await self._json("GET", f"/me/messages/{_path_id(message_id)}/attachments", "attachments")
         return [Attachment.model_validate(a) for a in data.get("value") or []]
 
@@ -192,6 +214,7 @@ class MailboxClient:
 
         `delta_link` may also be a next link saved mid-round (to resume there). `received_since`
         limits a first round to messages received from then on (Graph then caps it at 5,000)."""
+        self._require(MAIL_READ, "delta")
         prefer = [f"odata.maxpagesize={int(max_page_size)}"] if max_page_size else []
         url: str | None
         params: dict[str, str] | None
@@ -224,6 +247,8 @@ class MailboxClient:
         client_state: SecretStr,
         expiration: datetime,
     ) -> Subscription:
+        # A subscription to messages needs the permission to read them.
+        self._require(MAIL_READ, "create subscription")
         body = {
             "changeType": change_type,
             "notificationUrl": notification_url,
@@ -236,6 +261,7 @@ class MailboxClient:
         return Subscription.model_validate(data)
 
     async def renew_subscription(self, subscription_id: str, expiration: datetime) -> Subscription:
+        self._require(MAIL_READ, "renew subscription")
         data = await self._json(
             "PATCH",
             f"/subscriptions/{_path_id(subscription_id)}",
@@ -246,29 +272,36 @@ class MailboxClient:
 
     async def get_subscription(self, subscription_id: str) -> Subscription:
         """One of this app's subscriptions as Graph has it now (its resource, its expiry)."""
+        self._require(MAIL_READ, "read subscription")
         data = await self._json("GET", f"/subscriptions/{_path_id(subscription_id)}", "read subscription")
         return Subscription.model_validate(data)
 
     async def list_subscriptions(self) -> list[Subscription]:
         """This app's subscriptions for this mailbox (Graph lists only the caller's own)."""
+        self._require(MAIL_READ, "list subscriptions")
         data = await self._json("GET", "/subscriptions", "list subscriptions")
         return [Subscription.model_validate(item) for item in data.get("value", [])]
 
     async def reauthorize_subscription(self, subscription_id: str) -> None:
+        self._require(MAIL_READ, "reauthorize")
         await self._send("POST", f"/subscriptions/{_path_id(subscription_id)}/reauthorize", "reauthorize")
 
     async def delete_subscription(self, subscription_id: str) -> None:
+        # Not checked here: removing what the service made is always attempted (on disconnect, after a
+        # grant changed); Graph judges it.
         await self._send("DELETE", f"/subscriptions/{_path_id(subscription_id)}", "delete subscription")
 
     # --- sending ---
 
     async def send_mail(self, message: OutgoingMessage, *, save_to_sent_items: bool = True) -> None:
+        self._require(MAIL_SEND, "send mail")
         body = {"message": message.to_graph(), "saveToSentItems": save_to_sent_items}
         await self._send("POST", "/me/sendMail", "send mail", json=body)
 
     async def sent_message_exists(self, internet_message_id: str) -> bool:
         """Whether Sent Items holds a message with this internetMessageId (needs Mail.Read). Exchange
         saves the Sent Items copy asynchronously, so a miss right after a send proves nothing."""
+        self._require(MAIL_READ, "find sent message")
         if not re.fullmatch(INTERNET_MESSAGE_ID, internet_message_id):
             raise ValueError("not an RFC 2822 internetMessageId")
         quoted = internet_message_id.replace("'", "''")  # an OData string literal
@@ -281,6 +314,7 @@ class MailboxClient:
         return bool(data.get("value"))
 
     async def reply(self, message_id: str, comment: str, headers: Mapping[str, str] | None = None) -> None:
+        self._require(MAIL_SEND, "reply")
         body: dict[str, Any] = {"comment": comment}
         if headers:
             # A body would conflict with `comment` (400); headers alone are allowed.
