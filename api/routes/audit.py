@@ -24,7 +24,8 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 class AuditEntryPublic(BaseModel):
     id: int
     at: datetime
-    kind: Kind
+    # audit.record.Kind (a plain string: a kind added by a newer release still lists)
+    kind: str
     # "user" (actor_user_id says who) or "service" (service, workflow_id and run_id say what ran).
     actor: str
     actor_user_id: uuid.UUID | None
@@ -39,7 +40,7 @@ class AuditEntryPublic(BaseModel):
         return cls(
             id=row.id,
             at=row.at,
-            kind=Kind(row.kind),
+            kind=row.kind,
             actor="user" if row.actor_user_id else "service",
             actor_user_id=row.actor_user_id,
             service=row.service,
