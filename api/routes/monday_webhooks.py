@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.board_event_forwarder import wake_board_events
 from api.deps import EngineDep
+from api.json_body import require_json
 from boards.monday import inbound
 from boards.monday.webhook_events import MondayDelivery
 
@@ -58,6 +59,7 @@ async def monday_webhook(secret: str, request: Request, engine: EngineDep) -> JS
     try:
         if not await asyncio.to_thread(inbound.known, engine, secret):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=_NOT_FOUND)
+        require_json(request)
         raw = await _read_body(request)
         try:
             delivery = MondayDelivery.model_validate_json(raw)

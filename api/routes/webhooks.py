@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.json_body import require_json
 from api.webhook_deps import DirectoryDep, ForwarderDep, OutboxDep, VerifierDep
 from payloads.connection import LifecycleEvent
 from vault.errors import VaultStoreError
@@ -39,6 +40,7 @@ def _handshake(token: str) -> Response:
 
 
 async def _read_batch(request: Request) -> NotificationBatch:
+    require_json(request)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="notification body too large")

@@ -3,8 +3,8 @@
 An unknown or malformed secret is a 404 whatever the body; the challenge is echoed only for a known
 secret; an event is stored once per triggerUuid, in the transaction that decides the 200; the database
 failing answers 503 and stores nothing; the secret is neither logged nor stored in clear.
-Like the Graph endpoint (api/routes/webhooks.py), the content type is not checked: a body that is not
-monday.com's JSON is a 400, whatever it claims to be.
+Like the Graph endpoint (api/routes/webhooks.py), a body not declared application/json is a 415, and a
+JSON body that is not monday.com's is a 400.
 """
 
 from __future__ import annotations
@@ -90,11 +90,11 @@ async def test_an_unknown_or_malformed_secret_is_404_whatever_the_body(client, h
 
 async def test_a_known_secret_with_a_body_that_is_not_mondays_json_is_400(client, hooked, engine):
     _recipe, secret = hooked
+    json_type = {"content-type": "application/json"}
     wrong: list[dict[str, Any]] = [
-        {"content": b"not json"},
-        {"content": b'{"event": {"type": "update_column_value"'},  # cut off
-        {"content": b"not json", "headers": {"content-type": "text/plain"}},
-        {"content": b"challenge=abc", "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        {"content": b"not json", "headers": json_type},
+        {"content": b'{"event": {"type": "update_column_value"', "headers": json_type},  # cut off
+        {"content": b"\xff\xfe", "headers": json_type},  # not UTF-8
         {"json": []},
         {"json": {}},  # neither challenge nor event
         {"json": {"event": {"type": "update_column_value"}}},  # no board, no item
@@ -103,6 +103,20 @@ async def test_a_known_secret_with_a_body_that_is_not_mondays_json_is_400(client
     for body in wrong:
         r = await client.post(PATH + secret, **body)
         assert r.status_code == 400, (body, r.status_code, r.text)
+    assert await asyncio.to_thread(count_events, engine) == 0
+
+
+async def test_a_body_not_declared_json_is_415_and_nothing_is_stored(client, hooked, engine):
+    _recipe, secret = hooked
+    challenge = b'{"challenge": "abc"}'
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        headers = {"content-type": content_type} if content_type else {}
+        r = await client.post(PATH + secret, content=challenge, headers=headers)
+        assert r.status_code == 415, (content_type, r.status_code, r.text)
+        assert "application/json" in r.json()["detail"] and "abc" not in r.text
+    with_charset = {"content-type": "application/json; charset=utf-8"}
+    r = await client.post(PATH + secret, content=challenge, headers=with_charset)
+    assert r.status_code == 200 and r.json() == {"challenge": "abc"}
     assert await asyncio.to_thread(count_events, engine) == 0
 
 
@@ -117,7 +131,7 @@ async def test_an_oversized_body_is_413_and_nothing_is_stored(client, hooked, en
         for _ in range(MAX_BODY_BYTES // 10_000 + 2):
             yield b" " * 10_000
 
-    r = await client.post(PATH + secret, content=chunks())
+    r = await client.post(PATH + secret, content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413, r.text
     assert await asyncio.to_thread(count_events, engine) == 0
 
@@ -242,7 +256,8 @@ async def test_the_secret_is_neither_logged_nor_stored_in_clear(client, hooked, 
     caplog.set_level(logging.DEBUG)
     assert (await client.post(PATH + secret, json={"challenge": "abc"})).status_code == 200
     assert (await client.post(PATH + secret, json=status_event())).status_code == 200
-    assert (await client.post(PATH + secret, content=b"nope")).status_code == 400
+    nope = await client.post(PATH + secret, content=b"nope", headers={"content-type": "application/json"})
+    assert nope.status_code == 400
     assert (await client.post(PATH + secret + "x", json=status_event())).status_code == 404
     await asyncio.to_thread(_rename, engine, "board_events", "board_events_away")
     try:

@@ -24,12 +24,14 @@ async def test_concurrent_gets_share_one_read() -> None:
         await asyncio.sleep(0.05)  # a Vault round trip
         return SecretStr(f"state-{connection_id}")
 
-    cache = ClientStateCache(load)
+    now = [0.0]
+    cache = ClientStateCache(load, clock=lambda: now[0])
     values = await asyncio.gather(*(cache.get("c1") for _ in range(20)), cache.get("c2"))
     assert reads == ["c1", "c2"]
     # Only digests are kept in memory, never the clientState itself.
     assert set(values) == {digest(SecretStr("state-c1")), digest(SecretStr("state-c2"))}
-    # A fresh read (after a mismatch) still reads again.
+    # A fresh read (after a mismatch) still reads again, once the refresh interval has passed.
+    now[0] += cache.refresh_interval
     await cache.get("c1", fresh=True)
     assert reads == ["c1", "c2", "c1"]
 
