@@ -32,7 +32,7 @@ from vault.client import VaultClient
 from vault.token_store import TokenStore
 from webhooks.directory import SubscriptionDirectory
 from webhooks.outbox import Outbox
-from webhooks.verify import ClientStateCache, Verifier
+from webhooks.verify import ClientStateCache, Verifier, single_tenant
 
 IO_THREADS = 32
 log = logging.getLogger("api.state")
@@ -91,7 +91,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.mailbox_access = MailboxAccess(
             app.state.token_store, app.state.identity, GraphMail(graph_http, settings.ms_graph_base_url)
         )
-        app.state.webhook_verifier = Verifier(ClientStateCache(app.state.token_store.load_client_state))
+        app.state.webhook_verifier = Verifier(
+            ClientStateCache(app.state.token_store.load_client_state),
+            tenant_id=single_tenant(settings.ms_authority),
+        )
         app.state.subscription_directory = SubscriptionDirectory(engine)
         app.state.webhook_outbox = Outbox(engine)
         # Every API process forwards the outbox (its own rows at once, others' by polling).

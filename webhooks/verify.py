@@ -15,9 +15,11 @@ import asyncio
 import hashlib
 import hmac
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -74,9 +76,23 @@ class ClientStateCache:
             self._loading.pop(connection_id, None)
 
 
+def single_tenant(authority: str) -> str | None:
+    """The tenant id when MS_AUTHORITY names one tenant by its GUID (a single-tenant deployment), else
+    None (common, organizations, consumers or a domain name: notifications may come from any tenant)."""
+    segments = [s for s in urlsplit(authority).path.split("/") if s]
+    if not segments:
+        return None
+    try:
+        return str(uuid.UUID(segments[-1]))
+    except ValueError:
+        return None
+
+
 @dataclass
 class Verifier:
     cache: ClientStateCache
+    # A single-tenant deployment's tenant: a notification from any other tenant is not ours.
+    tenant_id: str | None = None
     dropped: Counter[str] = field(default_factory=Counter)
 
     async def verify(
@@ -92,6 +108,9 @@ class Verifier:
             connection_id = connection_of.get(n.subscription_id)
             if connection_id is None:
                 self.dropped["unknown_subscription"] += 1
+                continue
+            if self.tenant_id is not None and (n.tenant_id or "").lower() != self.tenant_id:
+                self.dropped["foreign_tenant"] += 1
                 continue
             if n.client_state is None or not await self._matches(connection_id, n.client_state):
                 self.dropped["client_state_mismatch"] += 1

@@ -23,7 +23,7 @@ from tests.webhooks.support import (
     subscribed,
     webhook_app,
 )
-from webhooks.verify import REFRESH_SECONDS
+from webhooks.verify import REFRESH_SECONDS, single_tenant
 
 PATHS = ("/webhooks/graph", "/webhooks/graph/lifecycle")
 
@@ -201,3 +201,40 @@ async def test_unknown_lifecycle_events_are_ignored(setup, states):
     response = await client.post("/webhooks/graph/lifecycle", json={"value": [unknown]})
     assert response.status_code == 202
     assert await count(engine) == 0
+
+
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+@pytest.mark.parametrize(
+    ("authority", "tenant"),
+    [
+        (f"https://login.microsoftonline.com/{TENANT}", TENANT),
+        (f"https://login.microsoftonline.com/{TENANT.upper()}/", TENANT),
+        ("https://login.microsoftonline.com/common", None),
+        ("https://login.microsoftonline.com/organizations", None),
+        ("https://login.microsoftonline.com/contoso.onmicrosoft.com", None),
+        ("https://127.0.0.1:9443/common", None),
+    ],
+)
+def test_a_single_tenant_deployment_is_recognised_by_its_authority(authority, tenant):
+    assert single_tenant(authority) == tenant
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_single_tenant_deployment_drops_notifications_from_other_tenants(setup, states, path):
+    app, engine, client = setup
+    app.state.webhook_verifier.tenant_id = TENANT
+    ours = await asyncio.to_thread(subscribed, engine, states)
+    foreign = [
+        {**notification(ours), "tenantId": str(uuid.uuid4())},  # genuine clientState, another tenant
+        {k: v for k, v in notification(ours).items() if k != "tenantId"},  # no tenant at all
+    ]
+    response = await client.post(path, json=body_for(path, foreign))
+    assert response.status_code == 202
+    assert await count(engine) == 0
+    assert app.state.webhook_verifier.dropped["foreign_tenant"] == 2
+    # The same notification from the deployment's tenant (Graph writes it in any case) is taken.
+    genuine = {**notification(ours), "tenantId": TENANT.upper()}
+    assert (await client.post(path, json=body_for(path, [genuine]))).status_code == 202
+    assert await count(engine) == 1
