@@ -32,7 +32,7 @@ from api.main import create_app
 from tests.support.appdb import add_user, make_settings, migrated_engine
 from tests.webhooks.support import ClientStates, outbox_count, subscribed, webhook_app
 
-EXAMPLES_PER_OPERATION = 24
+EXAMPLES_PER_OPERATION = 20
 # Counted across both identities and every operation, for the summary at the end.
 TOTALS: dict[str, int] = {"requests": 0}
 
@@ -149,5 +149,5 @@ def test_the_fuzz_covered_every_operation_with_thousands_of_requests(api_schema:
     """Runs after the fuzz (same module, file order): it reached every operation of the document."""
     assert len(OPERATIONS) >= 40
     assert {(o.ok().method.upper(), o.ok().path) for o in api_schema.get_all_operations()} == set(OPERATIONS)
-    assert TOTALS["requests"] >= 1800, TOTALS
+    assert TOTALS["requests"] >= 1500, TOTALS
     print(f"fuzz: {TOTALS['requests']} requests in {time.monotonic() - fuzzed.started:.1f} s")
