@@ -16,7 +16,7 @@ from boards.change_plan import ChangeRejected
 from boards.change_schemas import BoardChange, BoardChangedPublic
 from boards.changes import ItemsInTheWay, change_board
 from boards.schemas import BoardCreate, BoardPublic, BoardsPublic, ItemsPublic
-from db.accounts import User
+from db.accounts import Role, User
 from db.recipes import RecipeRow
 from recipes.affected import affected_recipes
 
@@ -67,14 +67,14 @@ def _changeable(session: Session, user: User, board_id: uuid.UUID, body: BoardCh
             "you may add and change its items",
         )
     if body.visibility == "private" and row.visibility != "private":
-        others = (
-            session.scalar(
-                select(func.count())
-                .select_from(RecipeRow)
-                .where(RecipeRow.board_id == board_id, RecipeRow.owner_id != row.owner_id)
-            )
+        # Who would lose it: everyone but its owner; for a board without an owner, everyone but admins.
+        losing = (
+            RecipeRow.owner_id != row.owner_id
             if row.owner_id is not None
-            else 0
+            else RecipeRow.owner_id.in_(select(User.id).where(User.role != Role.admin.value))
+        )
+        others = session.scalar(
+            select(func.count()).select_from(RecipeRow).where(RecipeRow.board_id == board_id, losing)
         )
         if others:
             raise HTTPException(

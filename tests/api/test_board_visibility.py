@@ -182,3 +182,25 @@ async def test_boards_from_before_owners_stay_shared_and_admins_keep_ownerless_o
     assert (await client.get(f"/api/boards/{shared['id']}", headers=bearer(member[1]))).status_code == 200
     assert (await client.get(f"/api/boards/{private['id']}", headers=bearer(member[1]))).status_code == 404
     assert (await client.get(f"/api/boards/{private['id']}", headers=bearer(admin[1]))).status_code == 200
+
+
+async def test_an_ownerless_board_stays_shared_while_members_recipes_use_it(client, admin, member, engine):
+    shared = await _board(client, admin, "account")
+    connection = add_connection(engine, member[0], mailbox="m@acme.example")
+    made = await client.post(
+        "/api/recipes", json=recipe_body(connection, shared["id"]), headers=bearer(member[1])
+    )
+    assert made.status_code == 201, made.text
+    with session_scope(engine) as session:
+        session.get_one(Board, uuid.UUID(shared["id"])).owner_id = None
+    refused = await client.patch(
+        f"/api/boards/{shared['id']}", json={"visibility": "private"}, headers=bearer(admin[1])
+    )
+    assert refused.status_code == 409 and refused.json()["detail"].startswith("1 recipe(s) of other members")
+    assert (
+        await client.delete(f"/api/recipes/{made.json()['id']}", headers=bearer(member[1]))
+    ).status_code == 204
+    private = await client.patch(
+        f"/api/boards/{shared['id']}", json={"visibility": "private"}, headers=bearer(admin[1])
+    )
+    assert private.status_code == 200 and private.json()["visibility"] == "private"
