@@ -46,6 +46,7 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from config.temporal import temporal_connect_config
 from db.engine import engine_from_settings
+from telemetry.worker_server import start_worker_metrics
 from vault.client import VaultClient
 from vault.errors import VaultUnavailable
 from workflows.connection import ConnectionWorkflow
@@ -187,9 +188,13 @@ async def serve(settings: Settings) -> None:
     """The process: `run` on a loop whose blocking calls get WORKER_IO_THREADS threads (worker_pool.py);
     how long they waited for one is logged on SIGUSR1 and once the worker has stopped."""
     pool = worker_pool.install(settings)
+    # Before run() connects: the Temporal SDK's metrics need their runtime in place first.
+    metrics = start_worker_metrics(settings.worker_metrics_port)
     try:
         await run(settings)
     finally:
+        if metrics is not None:
+            metrics.close()
         worker_pool.log_waits(pool)
 
 

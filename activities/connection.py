@@ -31,6 +31,7 @@ from graph.wire import Subscription
 from payloads.connection import (
     SUBSCRIPTION_GONE,
     ConnectionRef,
+    ConnectionStatus,
     RefreshResult,
     StatusRecord,
     SubscriptionInfo,
@@ -40,6 +41,7 @@ from payloads.connection import (
 )
 from recipes.model import EmailReceivedTrigger
 from recipes.store import recipes_for_connection
+from telemetry.metrics import REVOCATIONS, SUBSCRIPTION_RENEWALS
 
 CHANGE_TYPE = "created"
 
@@ -196,6 +198,18 @@ class ConnectionActivities:
     async def renew_subscription(self, ref: SubscriptionRef) -> SubscriptionInfo:
         """Extends the subscription; one that watches other than what the recipes call for now (a
         `recipes_changed` signal was lost) is replaced, as follow_recipe_folders does."""
+        try:
+            info = await self._renew(ref)
+        except ApplicationError as err:
+            SUBSCRIPTION_RENEWALS.labels(result="gone" if err.type == SUBSCRIPTION_GONE else "failed").inc()
+            raise
+        except Exception:
+            SUBSCRIPTION_RENEWALS.labels(result="failed").inc()
+            raise
+        SUBSCRIPTION_RENEWALS.labels(result="ok").inc()
+        return info
+
+    async def _renew(self, ref: SubscriptionRef) -> SubscriptionInfo:
         expiration = datetime.now(UTC) + ref.lifetime
         with retry_semantics("renew subscription"):
             try:
@@ -252,7 +266,11 @@ class ConnectionActivities:
         await asyncio.to_thread(self._update_row, connection_id, values)
 
     def _update_row(self, connection_id: str, values: dict[str, object]) -> None:
+        newly_revoked = False
         with session_scope(self._engine) as session:
+            if values.get("status") == ConnectionStatus.REVOKED.value:
+                row = session.get(Connection, uuid.UUID(connection_id))
+                newly_revoked = row is not None and row.status != ConnectionStatus.REVOKED.value
             if "status" in values:
                 # A newly revoked or disconnected connection is audited in the same transaction.
                 reason = str(values.get("status_reason", ""))
@@ -262,6 +280,8 @@ class ConnectionActivities:
                 .where(Connection.id == uuid.UUID(connection_id))
                 .values(updated_at=datetime.now(UTC), **values)
             )
+        if newly_revoked:  # committed: an activity's retry of the same record counts no second time
+            REVOCATIONS.inc()
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [

@@ -24,6 +24,7 @@ from graph.identity import Identity
 from graph.identity_errors import ReconnectRequired
 from graph.mail import GraphMail, MailboxClient
 from graph.tokens import with_token_refresh
+from telemetry.metrics import TOKEN_REFRESHES
 from vault.client import VaultClient
 from vault.models import StoredTokens
 from vault.token_store import ReadHook, TokenStore
@@ -96,8 +97,14 @@ class MailboxAccess:
                 # Another worker may have rotated the token a moment ago: then ours is merely stale.
                 latest = await self.tokens.load(connection_id)
                 if latest.obtained_at > stored.obtained_at:
+                    TOKEN_REFRESHES.labels(result="rotated_elsewhere").inc()
                     return latest
+                TOKEN_REFRESHES.labels(result="reconnect_required").inc()
                 raise
+            except Exception:
+                TOKEN_REFRESHES.labels(result="error").inc()
+                raise
+            TOKEN_REFRESHES.labels(result="ok").inc()
             renewed = StoredTokens(
                 access_token=fresh.access_token,
                 refresh_token=fresh.refresh_token,

@@ -39,6 +39,7 @@ from recipes.fields import graph_fields_for, needs_body_text
 from recipes.loops import is_automatic_reply, is_own_mail
 from recipes.match import first_failed_condition
 from recipes.model import EmailReceivedTrigger, Recipe
+from telemetry.metrics import MESSAGES, reason_kind
 
 GONE = "message no longer exists"
 
@@ -127,6 +128,9 @@ class MessageSteps:
                 details=[r.model_dump() for r in result.recipes] if result.recipes else None,
             )
         )
+        # After the write: a retry of a failed write counts once, when it succeeds.
+        outcome = result.outcome.value
+        MESSAGES.labels(outcome=outcome, reason_kind=reason_kind(outcome, result.reason)).inc()
 
     async def _watches(self, connection_id: str, recipe: Recipe, folder_id: str) -> bool:
         folder = recipe.trigger.folder if isinstance(recipe.trigger, EmailReceivedTrigger) else "inbox"

@@ -33,6 +33,7 @@ from payloads.messages import RECIPE_BROKEN, AttachRequest, AttachResult, ItemRe
 from recipes.model import CreateItemAction, CreateUpdateAction, Recipe
 from recipes.render import NO_SUBJECT, render_create_item, render_update
 from recipes.threads import claim_keys, lookup_keys
+from telemetry.metrics import observe_end_to_end
 
 
 @contextmanager
@@ -78,6 +79,8 @@ class MessageWrites:
         missing: list[str] = []
         with writing(recipe):
             written, kind = await self._item_or_reply(destination, recipe, action, request, missing)
+        if written.created:
+            observe_end_to_end(email.received_at, kind)
         return ItemResult(
             item_id=written.id,
             created=written.created,

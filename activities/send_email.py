@@ -52,6 +52,7 @@ from payloads.sends import (
 from recipes.loops import OWN_MARKER_HEADER
 from recipes.model import Recipe
 from recipes.render import render_email
+from telemetry.metrics import EMAILS_SENT
 from vault.errors import TokenNotFound
 
 # Exchange saves the Sent Items copy after it accepted the send; a look sooner than this after the
@@ -126,6 +127,17 @@ class SendEmailActivities:
 
     @activity.defn(name="send_email")
     async def send_email(self, send: SendState) -> SendOutcome:
+        try:
+            outcome = await self._send_email(send)
+        except ApplicationError as err:
+            if err.non_retryable:
+                EMAILS_SENT.labels(result="refused").inc()
+            raise
+        state = outcome.state.replace(" ", "_")
+        EMAILS_SENT.labels(result=state if state in _SEND_STATES else "other").inc()
+        return outcome
+
+    async def _send_email(self, send: SendState) -> SendOutcome:
         request = send.request
         sender = await asyncio.to_thread(read_sender, self._engine, request.connection_id)
         if sender is None:
@@ -246,6 +258,7 @@ class SendEmailActivities:
         return [self.render_email, self.send_email, self.record_send]
 
 
+_SEND_STATES = frozenset({"sent", "already_sent", "unknown"})
 _UNKNOWN_REASON = (
     "the send's outcome is unknown and the connection may not read Sent Items (no Mail.Read) to check; "
     "not sent again"

@@ -24,6 +24,7 @@ from api.routes import (
     items,
     me,
     message_retry,
+    metrics,
     monday,
     monday_webhooks,
     oauth,
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AuditContextMiddleware)
     app.add_middleware(RequestIdAndErrorsMiddleware)
-    routers = (health, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
+    routers = (health, metrics, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
     for module in (
         *routers,
         connection_folders,

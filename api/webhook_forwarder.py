@@ -33,6 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.background import pause
 from payloads.messages import NotifiedMessages
+from telemetry.metrics import OUTBOX_ROWS
 from webhooks.coalesce import ConnectionPlan, Send, plan
 from webhooks.outbox import ClaimedEntry, Outbox
 from workflows.connection import ConnectionWorkflow
@@ -232,6 +233,13 @@ class WebhookForwarder:
         await self._outbox.retry_later(self.owner, kept, self.timing.retry_delay)
         result = RoundResult(len(entries), len(forwarded), len(dropped), len(kept))
         self.totals.update(forwarded=result.forwarded, dropped=result.dropped, kept=result.kept)
+        for name, rows in (
+            ("forwarded", result.forwarded),
+            ("dropped", result.dropped),
+            ("kept", result.kept),
+        ):
+            if rows:
+                OUTBOX_ROWS.labels(result=name).inc(rows)
         if dropped:
             gone = sum(1 for p in progress if p.gone)
             log.info("dropped %d outbox row(s) of %d ended connection(s)", len(dropped), gone)

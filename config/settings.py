@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path(".data"), description="Local state: databases, OpenBao storage, keys")
     log_level: str = "INFO"
+    # The worker's Prometheus endpoint (our counters and the Temporal SDK's), on 127.0.0.1; 0: none.
+    worker_metrics_port: int = Field(9464, ge=0, le=65535, description="The worker's /metrics port")
 
     # Application database (accounts, users, recipes, boards, activity). Never tokens or email bodies.
     database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file under data_dir")

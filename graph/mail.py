@@ -35,6 +35,7 @@ from graph.wire import (
     check_custom_headers,
     graph_headers,
 )
+from telemetry.metrics import GRAPH_REQUESTS
 
 # Folders a connection must resolve once: the inbox it reads, and the ones it must never read from.
 WELL_KNOWN_FOLDERS = ("inbox", "junkemail", "deleteditems", "sentitems", "drafts", "outbox")
@@ -378,9 +379,12 @@ class MailboxClient:
                         method, full_url, params=params, json=json, headers=request_headers
                     )
                 except httpx.TimeoutException:
+                    GRAPH_REQUESTS.labels(status="error").inc()
                     raise GraphUnavailable(operation, 0, "timeout") from None
                 except httpx.HTTPError as exc:
+                    GRAPH_REQUESTS.labels(status="error").inc()
                     raise GraphUnavailable(operation, 0, type(exc).__name__) from None
+                GRAPH_REQUESTS.labels(status=str(response.status_code)).inc()
                 if response.status_code < 400:
                     return response
                 error = error_from_response(operation, response)

@@ -17,6 +17,7 @@ from stack.health import http_ok, trust, worker_polling
 from stack.openbao import OpenBaoLayout
 from stack.openbao_setup import AppRoleCredentials
 from stack.temporal import TemporalDevServer, check_temporal
+from telemetry.multiproc import fresh_multiproc_dir
 
 
 @dataclass
@@ -34,6 +35,8 @@ class Service:
     requires: Path | None = None
     # False: output to its log file only (still shown as the last lines when it dies).
     echo: bool = True
+    # Run before each start; returns variables added to the part's environment.
+    prepare: Callable[[], dict[str, str]] | None = None
 
 
 @dataclass
@@ -141,6 +144,8 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
         lambda _child: http_ok(f"{stack.api_url}/healthz"),
         service_env=True,
         requires=REPO_ROOT / "api" / "main.py",
+        # The workers' metrics, summed by whichever answers GET /metrics; emptied at each (re)start.
+        prepare=lambda: fresh_multiproc_dir(paths.data_dir / "metrics" / "api"),
     )
     worker = Service(
         "worker",

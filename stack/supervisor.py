@@ -135,11 +135,18 @@ class Supervisor:
             raise PartFailed("openbao", "no AppRole credentials (OpenBao did not start)")
         return child_env(self.stack.service, creds.role_id, creds.secret_id)
 
-    async def _spawn(self, name: str, command: list[str], service_env: bool, echo: bool = True) -> Child:
+    async def _spawn(
+        self,
+        name: str,
+        command: list[str],
+        service_env: bool,
+        echo: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> Child:
         child = await Child.spawn(
             name,
             command,
-            env=self._env(service_env),
+            env={**self._env(service_env), **(env or {})},
             cwd=REPO_ROOT,
             log_path=self.stack.paths.log(name),
             echo=self.console.child_line,
@@ -151,7 +158,8 @@ class Supervisor:
 
     async def _start_service(self, part: Service, restart: bool = False) -> Child:
         previous_creds = self.stack.credentials
-        child = await self._spawn(part.name, part.command, part.service_env, part.echo)
+        extra_env = part.prepare() if part.prepare is not None else None
+        child = await self._spawn(part.name, part.command, part.service_env, part.echo, extra_env)
         try:
             await wait_healthy(child, part.check, self.stack.settings.health_timeout)
             if part.after_healthy is not None:
@@ -271,6 +279,10 @@ class Supervisor:
         lines = [headline, f"  Temporal UI  {stack.temporal.ui_url}"]
         if "api" in self.children:
             lines.append(f"  API          {stack.api_url}")
+            lines.append(f"  Metrics      {stack.api_url}/metrics  (API)")
+        if "worker" in self.children and stack.service.worker_metrics_port:
+            port = stack.service.worker_metrics_port
+            lines.append(f"  Metrics      http://127.0.0.1:{port}/metrics  (worker, with Temporal SDK's)")
         if self.sign_in_url:
             lines.append(f"  Sign in      {self.sign_in_url}")
         if stack.paths.admin_token.exists():

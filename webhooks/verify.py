@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from telemetry.metrics import NOTIFICATIONS_REFUSED
 from vault.errors import ClientStateNotFound
 from webhooks.models import Notification
 
@@ -108,12 +109,15 @@ class Verifier:
             connection_id = connection_of.get(n.subscription_id)
             if connection_id is None:
                 self.dropped["unknown_subscription"] += 1
+                NOTIFICATIONS_REFUSED.labels(reason="unknown_subscription").inc()
                 continue
             if self.tenant_id is not None and (n.tenant_id or "").lower() != self.tenant_id:
                 self.dropped["foreign_tenant"] += 1
+                NOTIFICATIONS_REFUSED.labels(reason="foreign_tenant").inc()
                 continue
             if n.client_state is None or not await self._matches(connection_id, n.client_state):
                 self.dropped["client_state_mismatch"] += 1
+                NOTIFICATIONS_REFUSED.labels(reason="client_state_mismatch").inc()
                 continue
             accepted.append(Verified(connection_id, n))
         return accepted

@@ -10,7 +10,10 @@ notifications do they answer 503, so Graph delivers them again: nothing is ackno
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse, Response
@@ -20,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.json_body import require_json
 from api.webhook_deps import DirectoryDep, ForwarderDep, OutboxDep, VerifierDep
 from payloads.connection import LifecycleEvent
+from telemetry.metrics import NOTIFICATIONS_ACKNOWLEDGED, NOTIFICATIONS_RECEIVED, WEBHOOK_ACK_SECONDS
 from vault.errors import VaultStoreError
 from webhooks.models import NotificationBatch
 from webhooks.outbox import OutboxEntry
@@ -58,8 +62,30 @@ async def _read_batch(request: Request) -> NotificationBatch:
         ) from None
 
 
-async def _verified(request: Request, directory: DirectoryDep, verifier: VerifierDep) -> list[Verified]:
+@contextmanager
+def _timed(endpoint: str) -> Iterator[None]:
+    """The answer's latency by endpoint and status (the status of the HTTPException that ends it)."""
+    started = time.perf_counter()
+    status_code = "202"
+    try:
+        yield
+    except HTTPException as exc:
+        status_code = str(exc.status_code)
+        raise
+    except Exception:
+        status_code = "500"
+        raise
+    finally:
+        WEBHOOK_ACK_SECONDS.labels(endpoint=endpoint, status=status_code).observe(
+            time.perf_counter() - started
+        )
+
+
+async def _verified(
+    request: Request, directory: DirectoryDep, verifier: VerifierDep, endpoint: str
+) -> list[Verified]:
     batch = await _read_batch(request)
+    NOTIFICATIONS_RECEIVED.labels(endpoint=endpoint).inc(len(batch.value))
     try:
         connection_of = await directory.connections_for(n.subscription_id for n in batch.value)
         accepted = await verifier.verify(batch.value, connection_of)
@@ -86,19 +112,22 @@ async def change_notifications(
     """Change notifications for our subscriptions (or the validation handshake)."""
     if validationToken is not None:
         return _handshake(validationToken)
-    by_connection: dict[str, list[str]] = {}
-    for v in await _verified(request, directory, verifier):
-        message_id = _message_id(v)
-        ids = by_connection.setdefault(v.connection_id, [])
-        if message_id and message_id not in ids:
-            ids.append(message_id)
-    # One row per connection per request; the forwarder merges rows into one signal per connection.
-    entries = [
-        OutboxEntry(connection_id=uuid.UUID(cid), message_ids=ids)
-        for cid, ids in by_connection.items()
-        if ids
-    ]
-    await _store(outbox, forwarder, entries)
+    with _timed("change"):
+        by_connection: dict[str, list[str]] = {}
+        verified = await _verified(request, directory, verifier, "change")
+        for v in verified:
+            message_id = _message_id(v)
+            ids = by_connection.setdefault(v.connection_id, [])
+            if message_id and message_id not in ids:
+                ids.append(message_id)
+        # One row per connection per request; the forwarder merges rows into one signal per connection.
+        entries = [
+            OutboxEntry(connection_id=uuid.UUID(cid), message_ids=ids)
+            for cid, ids in by_connection.items()
+            if ids
+        ]
+        await _store(outbox, forwarder, entries)
+        NOTIFICATIONS_ACKNOWLEDGED.labels(endpoint="change").inc(len(verified))
     # Only the "last notification" time shown to people: noted in memory, written a second later.
     await directory.note_notifications(list(by_connection))
     return Response(status_code=status.HTTP_202_ACCEPTED)
@@ -141,14 +170,17 @@ async def lifecycle_notifications(
     if validationToken is not None:
         return _handshake(validationToken)
     known = {e.value.lower(): e for e in LifecycleEvent}
-    entries: list[OutboxEntry] = []
-    for v in await _verified(request, directory, verifier):
-        raw = (v.notification.lifecycle_event or "").lower()
-        if raw not in known:
-            log.info("ignoring unknown lifecycle event %r", raw[:64])
-            continue
-        entry = OutboxEntry(connection_id=uuid.UUID(v.connection_id), lifecycle_event=known[raw])
-        if entry not in entries:
-            entries.append(entry)
-    await _store(outbox, forwarder, entries)
+    with _timed("lifecycle"):
+        entries: list[OutboxEntry] = []
+        verified = await _verified(request, directory, verifier, "lifecycle")
+        for v in verified:
+            raw = (v.notification.lifecycle_event or "").lower()
+            if raw not in known:
+                log.info("ignoring unknown lifecycle event %r", raw[:64])
+                continue
+            entry = OutboxEntry(connection_id=uuid.UUID(v.connection_id), lifecycle_event=known[raw])
+            if entry not in entries:
+                entries.append(entry)
+        await _store(outbox, forwarder, entries)
+        NOTIFICATIONS_ACKNOWLEDGED.labels(endpoint="lifecycle").inc(len(verified))
     return Response(status_code=status.HTTP_202_ACCEPTED)

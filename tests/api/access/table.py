@@ -102,6 +102,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/docs/oauth2-redirect"): Row(get("/docs/oauth2-redirect"), everyone(200)),
     ("GET", "/redoc"): Row(get("/redoc"), everyone(200)),
     ("GET", "/healthz"): Row(get("/healthz"), everyone(200)),
+    # Counts and the outbox depth only: no id, mailbox or content (tests/webhooks/test_webhook_metrics.py).
+    ("GET", "/metrics"): Row(get("/metrics"), everyone(200)),
     ("GET", "/readyz"): Row(get("/readyz"), everyone(503), why="Temporal, Vault and Microsoft are down"),
     ("GET", "/static"): Row(get("/static/connect.js"), everyone(200)),
     # --- sign-in and pages --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""What operators watch: Prometheus metrics (metrics.py, exposition.py) and JSON log lines (json_logs.py)."""
