@@ -10,6 +10,7 @@ for a thread; the worker logs that on SIGUSR1 (the benchmark reads it per phase)
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 
@@ -40,6 +41,11 @@ def log_waits(pool: MeasuredThreadPool) -> None:
 
 def read_waits(line: str) -> PoolWaits | None:
     """The PoolWaits of a line `log_waits` wrote; None for any other line."""
+    if line.startswith("{"):  # a JSON log line (LOG_FORMAT=json): the record's message is the line
+        try:
+            line = str(json.loads(line).get("message", ""))
+        except (ValueError, AttributeError):
+            return None
     if JSON_MARKER not in line or "thread pool " not in line:
         return None
     return PoolWaits.model_validate_json(line.rsplit(JSON_MARKER, 1)[1])

@@ -12,6 +12,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from telemetry import context
+
 log = logging.getLogger("api.errors")
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -27,6 +29,8 @@ class RequestIdAndErrorsMiddleware:
             return
         request_id = uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every log line made while serving it names it (telemetry/json_logs.py).
+        named = context.request_id.set(request_id)
         response_started = False
 
         async def send_with_id(message: Message) -> None:
@@ -59,3 +63,5 @@ class RequestIdAndErrorsMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+        finally:
+            context.request_id.reset(named)

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from config.settings import Settings
+from telemetry.json_logs import JsonFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _SECRET_PARAMS = re.compile(
@@ -43,7 +44,19 @@ class RedactSecrets(logging.Filter):
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format=FORMAT)
+    root = logging.getLogger()
+    # Like logging.basicConfig: a process whose logging is already set up (tests) is left as it is.
+    if not root.handlers:
+        stream = logging.StreamHandler()
+        json_lines = settings.log_format == "json"
+        stream.setFormatter(JsonFormatter() if json_lines else logging.Formatter(FORMAT))
+        root.addHandler(stream)
+        root.setLevel(settings.log_level)
+        if json_lines:
+            # uvicorn's CLI gives its loggers handlers of its own, in its format: one format per process.
+            for name in ("uvicorn", "uvicorn.access"):
+                logging.getLogger(name).handlers.clear()
+                logging.getLogger(name).propagate = True
     install_redaction()
     # A logger's filter only sees its own records; a handler's sees every record that reaches it.
     for handler in logging.getLogger().handlers:

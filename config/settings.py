@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path(".data"), description="Local state: databases, OpenBao storage, keys")
     log_level: str = "INFO"
+    # "json": one JSON object per line (time, level, logger, message, ids), as `make run` writes to
+    # .data/logs/; "text": the classic one-line format, for reading a process's output by eye.
+    log_format: Literal["json", "text"] = Field("json", description="json or text log lines")
     # The worker's Prometheus endpoint (our counters and the Temporal SDK's), on 127.0.0.1; 0: none.
     worker_metrics_port: int = Field(9464, ge=0, le=65535, description="The worker's /metrics port")
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stack.procgroup import die_with_parent, signal_group
+from telemetry.log_lines import as_json_line, readable
 
 TAIL_LINES = 20
 EXIT_POLL_SECONDS = 0.1
@@ -24,8 +25,11 @@ class Child:
         process: asyncio.subprocess.Process,
         log_path: Path,
         echo: Callable[[str, str], None],
+        json_lines: bool = False,
     ) -> None:
         self.name = name
+        # The part logs JSON lines: its log file holds nothing else, its console lines are readable.
+        self.json_lines = json_lines
         self.process = process
         self.log_path = log_path
         self.started_at = time.time()
@@ -46,6 +50,7 @@ class Child:
         cwd: Path,
         log_path: Path,
         echo: Callable[[str, str], None],
+        json_lines: bool = False,
     ) -> Child:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         process = await asyncio.create_subprocess_exec(
@@ -60,7 +65,7 @@ class Child:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        return cls(name, process, log_path, echo)
+        return cls(name, process, log_path, echo, json_lines)
 
     @property
     def pid(self) -> int:
@@ -76,15 +81,24 @@ class Child:
     async def _pump_output(self) -> None:
         assert self.process.stdout is not None
         with self.log_path.open("ab") as log:
-            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} started pid {self.pid}\n".encode())
+            started = f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} started pid {self.pid}"
+            if self.json_lines:
+                started = as_json_line(f"started pid {self.pid}", "stack")
+            log.write(f"{started}\n".encode())
             log.flush()
             while True:
                 raw = await self.process.stdout.readline()
                 if not raw:
                     break
+                line = raw.decode(errors="replace").rstrip()
+                if self.json_lines:
+                    if not line:
+                        continue
+                    line = as_json_line(line, f"{self.name}.output")
+                    raw = f"{line}\n".encode()
+                    line = readable(line)
                 log.write(raw)
                 log.flush()
-                line = raw.decode(errors="replace").rstrip()
                 self.tail.append(line)
                 if self.echo_enabled and line:
                     self._echo(self.name, line)

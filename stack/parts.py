@@ -35,6 +35,8 @@ class Service:
     requires: Path | None = None
     # False: output to its log file only (still shown as the last lines when it dies).
     echo: bool = True
+    # True: it logs JSON lines (LOG_FORMAT=json); its log file gets only those, its console readable ones.
+    json_lines: bool = False
     # Run before each start; returns variables added to the part's environment.
     prepare: Callable[[], dict[str, str]] | None = None
 
@@ -144,6 +146,7 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
         lambda _child: http_ok(f"{stack.api_url}/healthz"),
         service_env=True,
         requires=REPO_ROOT / "api" / "main.py",
+        json_lines=True,
         # The workers' metrics, summed by whichever answers GET /metrics; emptied at each (re)start.
         prepare=lambda: fresh_multiproc_dir(paths.data_dir / "metrics" / "api"),
     )
@@ -154,6 +157,7 @@ def build_stack(settings: StackSettings, paths: StackPaths, service: Settings) -
         _worker_check(stack),
         service_env=True,
         requires=REPO_ROOT / "worker.py",
+        json_lines=True,
     )
     # The servers do not depend on each other, and neither do the API and the worker: starting them
     # side by side saves seconds on every `make run`. The service parts need OpenBao's AppRole

@@ -142,6 +142,7 @@ class Supervisor:
         service_env: bool,
         echo: bool = True,
         env: dict[str, str] | None = None,
+        json_lines: bool = False,
     ) -> Child:
         child = await Child.spawn(
             name,
@@ -150,6 +151,7 @@ class Supervisor:
             cwd=REPO_ROOT,
             log_path=self.stack.paths.log(name),
             echo=self.console.child_line,
+            json_lines=json_lines,
         )
         child.echo_enabled = echo
         self.children[name] = child
@@ -159,7 +161,9 @@ class Supervisor:
     async def _start_service(self, part: Service, restart: bool = False) -> Child:
         previous_creds = self.stack.credentials
         extra_env = part.prepare() if part.prepare is not None else None
-        child = await self._spawn(part.name, part.command, part.service_env, part.echo, extra_env)
+        child = await self._spawn(
+            part.name, part.command, part.service_env, part.echo, extra_env, part.json_lines
+        )
         try:
             await wait_healthy(child, part.check, self.stack.settings.health_timeout)
             if part.after_healthy is not None:

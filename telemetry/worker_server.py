@@ -17,7 +17,14 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from telemetry.exposition import CONTENT_TYPE, render
 
@@ -39,9 +46,14 @@ def sdk_runtime() -> tuple[Runtime, str]:
     address = f"127.0.0.1:{_free_loopback_port()}"
     runtime = Runtime(
         telemetry=TelemetryConfig(
+            # The SDK core's own warnings through Python's logging, so they are JSON lines like ours.
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
             metrics=PrometheusConfig(
                 bind_address=address, counters_total_suffix=True, durations_as_seconds=True
-            )
+            ),
         )
     )
     return runtime, f"http://{address}/metrics"

@@ -6,6 +6,7 @@ benchmark reads it (worker_pool.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 
@@ -139,4 +140,7 @@ def test_the_workers_log_line_reads_back(caplog: pytest.LogCaptureFixture) -> No
     assert "1 jobs on 5 threads" in line
     assert worker_pool.read_waits(line) == pool.waits()
     assert worker_pool.read_waits("polling task queue q") is None
+    # The same line as a JSON log line (LOG_FORMAT=json) reads the same.
+    record = json.dumps({"time": "t", "level": "INFO", "logger": "worker_pool", "message": line})
+    assert worker_pool.read_waits(record) == pool.waits()
     assert isinstance(worker_pool.read_waits(line), PoolWaits)

@@ -25,6 +25,7 @@ from api.main import create_app
 from config.logging import RedactSecrets, install_redaction
 from config.settings import Settings
 from stack.openbao import OpenBaoServer
+from telemetry.json_logs import JsonFormatter
 from tests.support.appdb import add_user, make_settings, migrated_engine
 from tests.support.emulator_server import RunningEmulator
 from tests.support.servers import free_port
@@ -125,7 +126,8 @@ async def stack(
     # Every log line of the service goes to a file, so the leak scan can read what an operator would.
     log_path = data_dir / "service.log"
     handler = logging.FileHandler(log_path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # As `make run` writes them (LOG_FORMAT=json): the leak scans read JSON lines, escapes and all.
+    handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.addHandler(handler)

@@ -27,6 +27,7 @@ class StackPorts:
     openbao_cluster: int = field(default_factory=free_port)
     emulator: int = field(default_factory=free_port)
     api: int = field(default_factory=free_port)
+    worker_metrics: int = field(default_factory=free_port)
 
     def env(self, data_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("STACK_", "EMULATOR_"))}
@@ -36,6 +37,7 @@ class StackPorts:
             {
                 "DATA_DIR": str(data_dir),
                 "API_PORT": str(self.api),
+                "WORKER_METRICS_PORT": str(self.worker_metrics),
                 "STACK_TEMPORAL_PORT": str(self.temporal),
                 "STACK_TEMPORAL_UI_PORT": str(self.temporal_ui),
                 "STACK_OPENBAO_PORT": str(self.openbao),
@@ -47,7 +49,15 @@ class StackPorts:
         return env
 
     def all(self) -> list[int]:
-        return [self.temporal, self.temporal_ui, self.openbao, self.openbao_cluster, self.emulator, self.api]
+        return [
+            self.temporal,
+            self.temporal_ui,
+            self.openbao,
+            self.openbao_cluster,
+            self.emulator,
+            self.api,
+            self.worker_metrics,
+        ]
 
 
 class StackProcess:

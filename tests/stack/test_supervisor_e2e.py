@@ -73,6 +73,7 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
         assert _wait_api_workers(stack.state()["api"], Settings().api_workers) == Settings().api_workers
         ui = httpx.get(f"http://127.0.0.1:{ports.temporal_ui}/", follow_redirects=True, timeout=10)
         assert ui.status_code == 200 and "<html" in ui.text.lower()
+        _check_metrics(stack, ports)
         # Startup times, visible with `pytest -rP`.
         print("\n".join(line for line in stack.lines if line.startswith(("ok ", "all parts"))))
 
@@ -112,6 +113,7 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
     finally:
         again.kill()
 
+    _check_json_logs(data_dir)
     # No secret the stack handled reached a log file or the console.
     secrets = _secrets(data_dir)
     assert len(secrets) == 5
@@ -121,6 +123,30 @@ def test_stack_runs_survives_sigkill_stops_cleanly_and_resumes(tmp_path: Path) -
         (name, where) for name, value in secrets.items() for where, text in outputs.items() if value in text
     ]
     assert not leaks, f"secrets in output: {leaks}"
+
+
+def _check_metrics(stack: StackProcess, ports: StackPorts) -> None:
+    """Both metrics URLs are printed and answer: the API's (its workers summed), the worker's with the
+    Temporal SDK's own (the worker has polled by now)."""
+    api_url = f"http://127.0.0.1:{ports.api}/metrics"
+    worker_url = f"http://127.0.0.1:{ports.worker_metrics}/metrics"
+    stack.wait_for(rf"Metrics\s+{api_url}", 1)
+    stack.wait_for(rf"Metrics\s+{worker_url}", 1)
+    api = httpx.get(api_url, timeout=10)
+    assert api.status_code == 200 and "outlook_outbox_depth" in api.text, api.text[:500]
+    worker = httpx.get(worker_url, timeout=10)
+    assert worker.status_code == 200, worker.text[:500]
+    assert "temporal_num_pollers" in worker.text and "outlook_graph_requests" in worker.text
+
+
+def _check_json_logs(data_dir: Path) -> None:
+    """The API's and the worker's log files are JSON lines, one record each, across restarts."""
+    for part in ("api", "worker"):
+        lines = (data_dir / "logs" / f"{part}.log").read_text().splitlines()
+        assert len(lines) > 3, lines
+        for line in lines:
+            record = json.loads(line)
+            assert {"time", "level", "logger", "message"} <= record.keys(), line
 
 
 def _secrets(data_dir: Path) -> dict[str, str]:
