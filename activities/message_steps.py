@@ -41,6 +41,8 @@ from recipes.match import first_failed_condition
 from recipes.model import EmailReceivedTrigger, Recipe
 from telemetry.metrics import MESSAGES, reason_kind
 
+RECEIVED = "receivedDateTime"
+
 GONE = "message no longer exists"
 
 
@@ -77,6 +79,9 @@ class MessageSteps:
         if not recipes:
             return FetchedMessage(reason="no recipe for this connection")
         fields = graph_fields_for(recipes)
+        if RECEIVED not in fields:
+            # Metadata, not content: when the email arrived, for the delivery-to-item latency metric.
+            fields = [*fields, RECEIVED]
         body_text = needs_body_text(recipes)
         with retry_semantics("fetch message"):
             try:

@@ -153,6 +153,8 @@ class MessageWrites:
                 )
             body = rendered.body or NO_SUBJECT
             written = await destination.add_update_once(recipe, request.message_id, item_id, body)
+        if written.created:
+            observe_end_to_end(request.email.received_at, "update")
         return ItemResult(
             item_id=written.id,
             created=written.created,

@@ -163,7 +163,15 @@ async def test_fetch_for_two_recipes_asks_for_the_union_and_the_body_as_text(wor
     fetched = await ActivityEnvironment().run(world.steps.fetch_message, message(mailbox, message_id))
 
     (asked,) = await world.message_requests(mailbox, message_id)
-    assert sorted(asked["select"]) == ["body", "from", "internetMessageHeaders", "subject", "toRecipients"]
+    # receivedDateTime always (metadata, for the delivery-to-item metric), the rest as the recipes read.
+    assert sorted(asked["select"]) == [
+        "body",
+        "from",
+        "internetMessageHeaders",
+        "receivedDateTime",
+        "subject",
+        "toRecipients",
+    ]
     assert fetched.recipe_ids == [first, second]
     assert fetched.email is not None
     assert fetched.email.to == [mailbox.email]
