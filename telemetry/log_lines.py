@@ -5,10 +5,15 @@ is wrapped into one), and its console shows each as a short readable line."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from telemetry.json_logs import ID_FIELDS
+
+# uvicorn's own format before the app configured logging ("INFO:     Started server process [12]"), and
+# Python's default ("WARNING:alembic...:message"): the level is taken from the prefix.
+_LEVEL_PREFIX = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL):\s*(.*)$")
 
 
 def _parsed(line: str) -> dict[str, Any] | None:
@@ -25,6 +30,9 @@ def as_json_line(line: str, logger: str, level: str = "INFO") -> str:
     """`line` if it is already a JSON record, else a record whose message it is (no newline)."""
     if _parsed(line) is not None:
         return line
+    prefixed = _LEVEL_PREFIX.match(line)
+    if prefixed:
+        level, line = prefixed.group(1), prefixed.group(2)
     record = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "level": level,

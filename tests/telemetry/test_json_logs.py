@@ -110,8 +110,11 @@ def test_a_process_writes_json_lines_and_blanks_secrets_in_urls():
 
 
 def test_other_output_is_wrapped_and_the_console_reads_plainly():
-    wrapped = json.loads(as_json_line("INFO:     Started parent process [12]", "api.output"))
-    assert wrapped["logger"] == "api.output" and wrapped["message"] == "INFO:     Started parent process [12]"
+    wrapped = json.loads(as_json_line("a traceback line", "api.output"))
+    assert wrapped["logger"] == "api.output" and wrapped["message"] == "a traceback line"
+    assert wrapped["level"] == "INFO" and FIELDS <= wrapped.keys()
+    prefixed = json.loads(as_json_line("WARNING:     Started parent process [12]", "api.output"))
+    assert (prefixed["level"], prefixed["message"]) == ("WARNING", "Started parent process [12]")
     line = json.dumps(
         {
             "time": "2026-12-06T18:42:24.123+00:00",
