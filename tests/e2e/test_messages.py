@@ -13,6 +13,7 @@ from tests.e2e.helpers import api_call, connected_mailbox, eventually
 from tests.recipes.support import SUPPORT_BOARD as BOARD
 from tests.recipes.support import recipe_body
 from tests.replay.record import RECORD, write_histories
+from tests.support import leak_scan
 from tests.support.leak_scan import email_content, scan_email_content
 from tests.support.temporal_cli import temporal_cli
 from workflows.message import message_workflow_id
@@ -81,6 +82,23 @@ async def check_content_only_encrypted(stack: Stack, workflow_id: str) -> None:
     assert scan.decoded, "the scan did not see the content through the codec"
 
 
+def check_logs_hold_no_content(stack: Stack) -> None:
+    """The service's log (JSON lines, as `make run` writes api.log and worker.log) names what happened
+    to the emails and holds none of their subjects or bodies, in any encoding the leak scan knows."""
+    lines = stack.log_path.read_text(errors="replace").splitlines()
+    assert lines and all({"time", "level", "logger", "message"} <= json.loads(line).keys() for line in lines)
+    content = email_content("Need help #0", body_of(0))
+    for n in (1, 2):
+        content.add(f"subject {n}", f"Need help #{n}")
+        content.add(f"body {n}", body_of(n))
+    canary = leak_scan.Secrets()
+    canary.add("a line the scan must see", lines[-1][:40])
+    blobs = leak_scan.file_blobs([stack.log_path])
+    assert canary.find(blobs), "the scan did not read the log"
+    leaks = content.find(blobs)
+    assert not leaks, "\n".join(map(str, leaks))
+
+
 def body_of(n: int) -> str:
     return f"Body {n}: the order 4711 arrived broken, please send a new one"
 
@@ -126,6 +144,7 @@ async def test_matching_mail_becomes_items_once(stack: Stack) -> None:
     processed = next(o["message_id"] for o in logged if o["outcome"] == "processed")
     await check_designed_shape(stack, connection_id, processed)
     await check_content_only_encrypted(stack, message_workflow_id(connection_id, processed))
+    check_logs_hold_no_content(stack)
     if RECORD:
         await write_histories(stack.env.client, f"connection/{connection_id}", "connection-message-children")
         first = next(o["message_id"] for o in logged if o["outcome"] == "processed")
