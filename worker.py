@@ -189,7 +189,7 @@ async def serve(settings: Settings) -> None:
     how long they waited for one is logged on SIGUSR1 and once the worker has stopped."""
     pool = worker_pool.install(settings)
     # Before run() connects: the Temporal SDK's metrics need their runtime in place first.
-    metrics = start_worker_metrics(settings.worker_metrics_port)
+    metrics = start_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
     try:
         await run(settings)
     finally:

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field("json", description="json or text log lines")
     # The worker's Prometheus endpoint (our counters and the Temporal SDK's), on 127.0.0.1; 0: none.
     worker_metrics_port: int = Field(9464, ge=0, le=65535, description="The worker's /metrics port")
+    # In a container, 0.0.0.0 lets a Prometheus outside it scrape the worker.
+    worker_metrics_host: str = Field("127.0.0.1", description="Address the worker's /metrics listens on")
 
     # Application database (accounts, users, recipes, boards, activity). Never tokens or email bodies.
     database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file under data_dir")

@@ -106,7 +106,7 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
-def start_worker_metrics(port: int) -> MetricsServer | None:
+def start_worker_metrics(port: int, host: str = "127.0.0.1") -> MetricsServer | None:
     """For `python worker.py`: the SDK's runtime with Prometheus metrics as the default (before any client
     connects), and our endpoint on `port` (0: neither). A port in use costs the metrics, not the worker."""
     if port == 0:
@@ -114,9 +114,9 @@ def start_worker_metrics(port: int) -> MetricsServer | None:
     runtime, sdk_url = sdk_runtime()
     Runtime.set_default(runtime, error_if_already_set=False)
     try:
-        server = MetricsServer(port, sdk_url)
+        server = MetricsServer(port, sdk_url, host)
     except OSError as err:
-        log.error("worker metrics not served: 127.0.0.1:%d (%s)", port, err.strerror or type(err).__name__)
+        log.error("worker metrics not served: %s:%d (%s)", host, port, err.strerror or type(err).__name__)
         return None
     log.info("metrics at %s", server.url)
     return server
