@@ -6,7 +6,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint bootstrap bench clean-data chromium
+.PHONY: run test lint bootstrap bench chaos clean-data chromium
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -35,6 +35,10 @@ test: lint chromium
 
 bench: bootstrap
 	.venv/bin/python -m bench
+
+# Faults on the whole stack, one at a time, each with its checks; a table at the end (chaos/).
+chaos: bootstrap
+	.venv/bin/python -m chaos
 
 clean-data:
 	rm -rf .data

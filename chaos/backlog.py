@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from bench.mail.drivers import Mailbox, deliver_burst
@@ -95,12 +96,22 @@ async def wait_until(
     return None
 
 
+# The server refuses a task's commands when new events (a child's close, an update) arrived while the
+# worker ran it; the SDK runs the task again at once with them. Counted apart: it is how Temporal keeps
+# a history consistent, not a task the workflow could not do. Any other cause is a failure.
+REDONE_AT_ONCE = "WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND"
+
+
 @dataclass
 class RunsSummary:
     runs: int = 0
-    task_failures: int = 0
+    task_failures: Counter[str] = field(default_factory=Counter)
     largest_event_bytes: int = 0
     events: int = 0
+
+    @property
+    def real_failures(self) -> int:
+        return sum(n for cause, n in self.task_failures.items() if cause != REDONE_AT_ONCE)
 
 
 async def connection_runs(client: Client, connection_id: str) -> RunsSummary:
@@ -114,7 +125,8 @@ async def connection_runs(client: Client, connection_id: str) -> RunsSummary:
             summary.events += 1
             summary.largest_event_bytes = max(summary.largest_event_bytes, event.ByteSize())
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                summary.task_failures += 1
+                cause = event.workflow_task_failed_event_attributes.cause
+                summary.task_failures[WorkflowTaskFailedCause.Name(cause)] += 1
     return summary
 
 
@@ -174,12 +186,17 @@ async def drain(stack: Stack, messages: int, outage: float, within: float) -> Ph
         items_on_board=on_board,
         connection_runs=runs.runs,
         connection_events=runs.events,
+        task_failures_by_cause=dict(runs.task_failures),
         largest_event_bytes=runs.largest_event_bytes,
         outbox_rows_after=outbox_rows(stack),
     )
     report.check("every email made its item", made == len(ids), f"{made} of {len(ids)}")
     report.check("no email made two items", on_board == len(ids), f"{on_board} items for {len(ids)} emails")
-    report.check("no workflow task failed", runs.task_failures == 0, f"{runs.task_failures} failed tasks")
+    report.check(
+        "no workflow task failed",
+        runs.real_failures == 0,
+        f"{runs.real_failures} failed; {runs.task_failures[REDONE_AT_ONCE]} redone at once with new events",
+    )
     report.check(
         "every event within the payload bound",
         runs.largest_event_bytes <= PAYLOAD_BOUND,

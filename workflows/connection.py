@@ -62,7 +62,8 @@ REDO_PATCH = "message-redo-v1"
 # Catch-up also redoes dead-grant failures after a reconnect and message workflows closed without an
 # outcome (a new activity after each catch-up).
 REDO_CATCH_UP_PATCH = "message-redo-catch-up-v1"
-# At most `children_in_flight` message workflows of a run running at once (Patches.in_flight).
+# At most `children_in_flight` message workflows of a run running at once, at a lower task-queue
+# priority than the connection's own work (Patches.in_flight).
 IN_FLIGHT_PATCH = "message-children-in-flight-v1"
 
 

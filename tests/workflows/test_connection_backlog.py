@@ -51,13 +51,14 @@ from tests.workflows.test_connection_time_skipping import SimulatedMicrosoft, st
 from webhooks.outbox import Outbox, OutboxEntry
 from workflows.connection import ConnectionWorkflow
 
-# Past Temporal's 2 MB payload limit: 3,000 ids of 700 characters (2.1 MB; a workflow id may not pass
-# 1,000 characters, and a message's holds its id) in `make test`; the issue's
-# 20,000 of Graph's ~150 characters (3 MB) with BACKLOG_MESSAGES=20000 BACKLOG_ID_LENGTH=150 (about 8
-# minutes here: the drain runs at the dev server's pace, ~45 message workflows a second on 2 cores).
+# The size: 20,000 ids of Graph's ~150 characters (3 MB, half again Temporal's 2 MB payload
+# limit) while no worker runs. The drain runs at the dev server's pace for child workflows (several
+# minutes on 2 cores); smaller sizes for a quick look: BACKLOG_MESSAGES=3000 BACKLOG_ID_LENGTH=700.
 # The bound is in bytes, so both press on it alike.
-MESSAGES = int(os.environ.get("BACKLOG_MESSAGES", "3000"))
-ID_LENGTH = int(os.environ.get("BACKLOG_ID_LENGTH", "700"))
+MESSAGES = int(os.environ.get("BACKLOG_MESSAGES", "20000"))
+ID_LENGTH = int(os.environ.get("BACKLOG_ID_LENGTH", "150"))
+# A disconnect is acted on between batches whatever waits: thousands waiting show it as well as 20,000.
+DISCONNECT_MESSAGES = min(MESSAGES, 4000)
 # Long enough that the renewal (due a minute after the subscription was made) falls in the drain.
 OUTAGE_SECONDS = float(os.environ.get("BACKLOG_OUTAGE_SECONDS", "25"))
 IDS_PER_NOTIFICATION = 20
@@ -70,7 +71,7 @@ TIMING = ConnectionTiming(
     renewal_lead=timedelta(seconds=10),
     renewal_jitter=timedelta(0),
     # Below a batch (100): a run that started a whole batch at once would show here.
-    children_in_flight=50,
+    children_in_flight=80,
 )
 CLOSED = {
     EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
@@ -173,7 +174,9 @@ class Backlog:
 
 
 @asynccontextmanager
-async def backlog(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Backlog]:
+async def backlog(
+    env: WorkflowEnvironment, tmp_path: Path, messages: int = MESSAGES
+) -> AsyncIterator[Backlog]:
     engine: Engine = await asyncio.to_thread(migrated_engine, make_settings(tmp_path))
     user_id, _token = await asyncio.to_thread(add_user, engine)
     connection_id = await asyncio.to_thread(add_connection, engine, user_id)
@@ -195,11 +198,11 @@ async def backlog(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Bac
         await wait_for("the connection to be active", active, env)
 
     # The worker is gone (an outage, a deploy): the webhook stores what Graph sends, the forwarder tries.
-    ids = [graph_id(n) for n in range(MESSAGES)]
+    ids = [graph_id(n) for n in range(messages)]
     outbox = Outbox(engine)
     entries = [
         OutboxEntry(connection_id=uuid.UUID(connection_id), message_ids=ids[i : i + IDS_PER_NOTIFICATION])
-        for i in range(0, MESSAGES, IDS_PER_NOTIFICATION)
+        for i in range(0, messages, IDS_PER_NOTIFICATION)
     ]
     await outbox.put(entries)
     timing = ForwarderTiming(signal_timeout=timedelta(seconds=2), retry_max=timedelta(seconds=2))
@@ -256,10 +259,13 @@ async def test_a_backlog_past_the_payload_limit_drains_once_each_and_bounded(
 async def test_a_disconnect_mid_drain_is_acted_on_before_the_rest_of_the_backlog(
     temporal_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    async with backlog(temporal_env, tmp_path) as b, worker(b.env.client, b.queue, b.ms):
+    async with (
+        backlog(temporal_env, tmp_path, DISCONNECT_MESSAGES) as b,
+        worker(b.env.client, b.queue, b.ms),
+    ):
 
         async def draining() -> bool:
-            return await b.started() >= MESSAGES // 10
+            return await b.started() >= DISCONNECT_MESSAGES // 10
 
         await wait_for_long("the drain to be under way", draining, timeout=300)
         asked = time.monotonic()
@@ -272,11 +278,18 @@ async def test_a_disconnect_mid_drain_is_acted_on_before_the_rest_of_the_backlog
         # A run with the in-flight patch: updates accepted, starts held at the run's maximum running
         # (connection-backlog-disconnected.json.gz: the same before that patch), a disconnect mid-drain.
         await write_run(b.env.client, b.handle.id, None, "connection-backlog-in-flight-disconnected")
+        # Its first run: message workflows started at a lower priority, at most children_in_flight
+        # running, until it continued as new.
+        first = b.handle.first_execution_run_id
+        await write_run(b.env.client, b.handle.id, first, "connection-backlog-in-flight-run1")
     assert view.status is ConnectionStatus.DISCONNECTED
     assert b.ms.destroyed  # the secrets went: nothing of the mailbox can be read any more
     # Acted on between two batches, not after the backlog: most messages were never started.
-    assert started_by_then < MESSAGES // 2, started_by_then
-    print(f"disconnected {took:.1f} s after the signal, {started_by_then} of {MESSAGES} messages started")
+    assert started_by_then < DISCONNECT_MESSAGES // 2, started_by_then
+    print(
+        f"disconnected {took:.1f} s after the signal, {started_by_then} of {DISCONNECT_MESSAGES} messages "
+        "started"
+    )
 
 
 async def empty(engine: Engine) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import (
+    Priority,
     RetryPolicy,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -42,6 +43,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.connection_parts.calls import STEP_DEADLINE, Attempts, call
 from workflows.connection_parts.run_state import RunState
 from workflows.connection_parts.status import Status
+
+# Below the default (3) that the connection workflow and its own activities run at.
+MESSAGE_PRIORITY = Priority(priority_key=4)
 
 
 class Messages:
@@ -104,6 +108,12 @@ class Messages:
         if not self._run.patches.in_flight:
             return timing.child_batch
         return max(0, min(timing.child_batch, timing.children_in_flight - self.in_flight))
+
+    def priority(self) -> Priority:
+        """Message workflows (and so their activities) below the connection's own work on the shared
+        task queue (in-flight patch): a disconnect, a refresh or a renewal never waits behind the
+        backlog's tasks. Temporal serves a lower priority key first; the default is 3."""
+        return MESSAGE_PRIORITY if self._run.patches.in_flight else Priority.default
 
     def track(self, child: workflow.ChildWorkflowHandle[Any, Any]) -> None:
         """Counts a started child as running until it closes, however it closes."""
@@ -176,6 +186,7 @@ class Messages:
                 MessageWorkflow.run,
                 MessageInput(connection_id=connection_id, message_id=message_id, run_steps=True),
                 id=message_workflow_id(connection_id, message_id),
+                priority=self.priority(),
                 # Children outlive this run: continue-as-new, a disconnect or a deploy never cancels them.
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 # A message already handled (within the namespace's retention) is never run again.

@@ -135,6 +135,7 @@ class Redo:
                 MessageWorkflow.run,
                 MessageInput(connection_id=connection_id, message_id=entry.message_id, run_steps=True),
                 id=redo_workflow_id(connection_id, entry.message_id, entry.request_id),
+                priority=self._messages.priority(),
                 # Like every message: outlives this run, a disconnect and a deploy.
                 parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
