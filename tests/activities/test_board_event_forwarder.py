@@ -24,7 +24,7 @@ from api.board_event_forwarder import BoardEventForwarder
 from db.board_events import BoardEvent
 from db.engine import session_scope
 from payloads.connection import ConnectionInput, ConnectionStatus, LifecycleEvent
-from payloads.sends import Outcome
+from payloads.sends import Outcome, SendResult
 from tests.activities.send_support import Scenario, add_event, inbox, scenario, send_activities
 from tests.activities.support import World
 from tests.replay.record import RECORD, write_run
@@ -118,8 +118,8 @@ async def test_an_event_signalled_twice_sends_one_email(
         # At least once: the same event again (a crash before it was marked, another API process).
         await asyncio.to_thread(unforward, world, sc.event_id)
         second = await forwarder.forward_once()
-        send = client.get_workflow_handle_for(
-            SendEmailWorkflow.run, send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id)
+        send = client.get_workflow_handle(
+            send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id), result_type=SendResult
         )
         await started(send)
         result = await asyncio.wait_for(send.result(), timeout=60)
@@ -154,8 +154,8 @@ async def test_a_revoked_connection_records_the_send_as_failed(
             "the connection to be revoked", lambda: _status_is(connection, ConnectionStatus.REVOKED)
         )
         await forwarder.forward_once()
-        send = client.get_workflow_handle_for(
-            SendEmailWorkflow.run, send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id)
+        send = client.get_workflow_handle(
+            send_workflow_id(sc.mailbox.connection_id, sc.event_id, sc.recipe_id), result_type=SendResult
         )
         await started(send)
         result = await asyncio.wait_for(send.result(), timeout=60)

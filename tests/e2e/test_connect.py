@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from temporalio.client import WorkflowHistory
 
 from db.connections import Connection, OAuthFlow
-from payloads.connection import ConnectionStatus
+from payloads.connection import ConnectionStatus, ConnectionView
 from tests.e2e.conftest import CLIENT_SECRET, Stack
 from tests.e2e.helpers import (
     CLIENT_STATES,
@@ -45,7 +45,6 @@ from tests.e2e.helpers import (
 from tests.replay.record import HISTORIES, RECORD, write_histories
 from tests.support import leak_scan
 from vault.client import VaultClient
-from workflows.connection import ConnectionWorkflow
 
 
 async def record_history(stack: Stack, workflow_id: str, name: str) -> None:
@@ -101,8 +100,8 @@ async def test_connect_revoke_reconnect_disconnect(stack: Stack) -> None:
             )
             assert r.status_code == 202, r.text
         await wait_status(stack, token, connection_id, "disconnected")
-        handle = stack.env.client.get_workflow_handle_for(
-            ConnectionWorkflow.run, f"connection/{connection_id}"
+        handle = stack.env.client.get_workflow_handle(
+            f"connection/{connection_id}", result_type=ConnectionView
         )
         assert (await handle.result()).status is ConnectionStatus.DISCONNECTED
         assert vault_paths(stack, connection_id) == []

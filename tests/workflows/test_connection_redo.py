@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from payloads.connection import ConnectionInput, ConnectionStatus, ConnectionTiming, ConnectionView
-from payloads.messages import NotifiedMessages, Outcome
+from payloads.messages import MessageResult, NotifiedMessages, Outcome
 from payloads.redo import RedoRequest
 from tests.replay.record import RECORD, write_run
 from tests.workflows.test_connection_children import wait_for
@@ -78,8 +78,8 @@ async def test_a_failed_message_is_redone_once_per_request(temporal_env: Workflo
         assert await handle.execute_update(ConnectionWorkflow.redo_messages, redo) == 1
         await wait_for("the redone outcome", lambda: recorded(2), env)
         assert steps.recorded[1].outcome is Outcome.PROCESSED
-        child = env.client.get_workflow_handle_for(
-            MessageWorkflow.run, redo_workflow_id(connection_id, "AAMk-1", "req-1")
+        child = env.client.get_workflow_handle(
+            redo_workflow_id(connection_id, "AAMk-1", "req-1"), result_type=MessageResult
         )
         assert (await child.result()).outcome is Outcome.PROCESSED
 
