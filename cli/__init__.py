@@ -1,0 +1,2 @@
+"""The command line for users and operators: `python -m cli`. It talks to the service's REST API only
+(never to its database), so it works against any deployment the caller can reach with an API token."""
