@@ -4,9 +4,11 @@ row, against the emulator, OpenBao and the application database."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,11 +48,26 @@ def row(world: World, mailbox: Mailbox) -> Connection:
 # ----- validity check -----------------------------------------------------------------------------
 
 
-async def test_validate_mailbox_reads_one_inbox_id_and_nothing_else(world: World) -> None:
+async def test_validate_mailbox_reads_one_inbox_id_and_nothing_else(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     mailbox = await world.connect()
-    await world.deliver(mailbox)
+    latest = await world.deliver(mailbox)
+    stored_before = await world.tokens.load(mailbox.connection_id)
 
-    result = await ActivityEnvironment().run(world.connection.validate_mailbox, ref(mailbox))
+    with caplog.at_level(logging.DEBUG):
+        result = await ActivityEnvironment().run(world.connection.validate_mailbox, ref(mailbox))
+
+    # Nothing of the message is kept: not in the result (the workflow's history), the database (its
+    # file and write-ahead log), the logs or the connection's secrets in Vault.
+    assert latest not in repr(result)
+    database = Path(str(world.engine.url.database))
+    assert database.is_file(), database
+    for file in (database, database.with_name(database.name + "-wal")):
+        if file.exists():
+            assert latest.encode() not in file.read_bytes(), file
+    assert latest not in caplog.text
+    assert await world.tokens.load(mailbox.connection_id) == stored_before
 
     assert result == ValidationResult(ok=True)
     (asked,) = await world.graph_requests(mailbox)
@@ -60,6 +77,8 @@ async def test_validate_mailbox_reads_one_inbox_id_and_nothing_else(world: World
         ["id"],
         200,
     )
+    # The id searched for above is the one the check was given.
+    assert await world.access.call(mailbox.connection_id, lambda m: m.latest_inbox_message_id()) == latest
 
 
 async def test_validate_mailbox_of_a_send_only_connection_reads_the_profile(world: World) -> None:
