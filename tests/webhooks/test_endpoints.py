@@ -14,35 +14,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.support.appdb import make_settings, migrated_engine
 from tests.webhooks.support import (
-    ClientStates,
     CountingForwarder,
     notification,
     outbox_count,
     subscribed,
-    webhook_app,
 )
 from webhooks.verify import REFRESH_SECONDS, single_tenant
 
 PATHS = ("/webhooks/graph", "/webhooks/graph/lifecycle")
-
-
-@pytest.fixture
-def states() -> ClientStates:
-    return ClientStates()
-
-
-@pytest.fixture
-async def setup(tmp_path, states):
-    settings = make_settings(tmp_path)
-    engine = await asyncio.to_thread(migrated_engine, settings)
-    app = webhook_app(settings, engine, states)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        yield app, engine, client
-    engine.dispose()
 
 
 def body_for(path: str, notifications: list[dict[str, object]]) -> dict[str, object]:

@@ -7,28 +7,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.appdb import make_settings, migrated_engine
-from tests.webhooks.support import ClientStates, notification, subscribed, webhook_app
-
-
-@pytest.fixture
-def states() -> ClientStates:
-    return ClientStates()
-
-
-@pytest.fixture
-async def setup(tmp_path, states):
-    settings = make_settings(tmp_path)
-    engine = await asyncio.to_thread(migrated_engine, settings)
-    app = webhook_app(settings, engine, states)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-    ) as client:
-        yield app, engine, client
-    engine.dispose()
+from tests.webhooks.support import notification, subscribed
 
 
 async def scrape(
