@@ -346,10 +346,11 @@ def _linked_runs(history: WorkflowHistory) -> set[str]:
     return linked - {""}
 
 
-async def every_history(stack: Stack) -> dict[tuple[str, str], WorkflowHistory]:
-    """Every run of every workflow in the namespace, open or closed, keyed by (workflow id, run id)."""
+async def every_history(stack: Stack, query: str = "") -> dict[tuple[str, str], WorkflowHistory]:
+    """Every run of every workflow the visibility query finds (all of the namespace by default), open
+    or closed, with the runs before and after each, keyed by (workflow id, run id)."""
     client = stack.env.client
-    pending = [(w.id, w.run_id) async for w in client.list_workflows("")]
+    pending = [(w.id, w.run_id) async for w in client.list_workflows(query)]
     histories: dict[tuple[str, str], WorkflowHistory] = {}
     while pending:
         key = pending.pop()

@@ -28,7 +28,7 @@ from temporalio.client import WorkflowHistory
 
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import connect, eventually, new_mailbox, pre_answer_consent, revoke, vault_paths
-from tests.e2e.test_connect import _linked_runs
+from tests.e2e.test_connect import every_history
 from tests.recipes.support import SUPPORT_BOARD, recipe_body
 from tests.support import leak_scan
 from vault.client import VaultClient
@@ -84,16 +84,7 @@ def sha256(value: str) -> str:
 
 async def connection_histories(stack: Stack, connection_id: str) -> dict[tuple[str, str], WorkflowHistory]:
     """Every run of every workflow of the connection (its own, its messages'), open or closed."""
-    client = stack.env.client
-    pending = [(w.id, w.run_id) async for w in client.list_workflows(f'ConnectionId = "{connection_id}"')]
-    histories: dict[tuple[str, str], WorkflowHistory] = {}
-    while pending:
-        key = pending.pop()
-        if key in histories:
-            continue
-        histories[key] = await client.get_workflow_handle(key[0], run_id=key[1]).fetch_history()
-        pending += [(key[0], run) for run in _linked_runs(histories[key])]
-    return histories
+    return await every_history(stack, f'ConnectionId = "{connection_id}"')
 
 
 async def test_tokens_are_in_vault_only_and_unused_after_revocation(stack: Stack) -> None:
