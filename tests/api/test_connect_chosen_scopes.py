@@ -34,6 +34,7 @@ from db.connections import Connection
 from db.engine import session_scope
 from graph.scopes import OIDC_SCOPES
 from stack.openbao import OpenBaoServer
+from tests.activities.support import register_app
 from tests.api.conftest import bearer
 from tests.e2e.conftest import service_settings
 from tests.graph.support import create_user, pre_consent, run_consent
@@ -64,17 +65,7 @@ def connect_settings(
     settings = base.model_copy(
         update={"ms_client_id": str(uuid.uuid4()), "ms_client_secret": SecretStr(uuid.uuid4().hex)}
     )
-    with emulator.client() as control:
-        registered = control.post(
-            "/_emulator/apps",
-            json={
-                "client_id": settings.ms_client_id,
-                "client_secret": settings.ms_client_secret.get_secret_value(),
-                "redirect_uris": [settings.oauth_redirect_uri],
-                "display_name": "outlook-integration (connect scopes test)",
-            },
-        )
-        assert registered.status_code in (200, 201), registered.text
+    register_app(emulator, settings)
     return settings
 
 
