@@ -38,7 +38,7 @@ class RecordingTemporal:
             raise self.fail
         self.started.append(kwargs)
 
-    def get_workflow_handle_for(self, run: Any, workflow_id: str) -> Any:
+    def get_workflow_handle(self, workflow_id: str, **options: Any) -> Any:
         outer = self
 
         class Handle:
