@@ -15,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from payloads.connection import ConnectionInput, ConnectionStatus, ConnectionTiming
-from payloads.messages import FolderCheck, MessageInput, NotifiedMessages
+from payloads.connection import ConnectionInput, ConnectionStatus, ConnectionTiming, LifecycleEvent
+from payloads.messages import CatchUpRequest, CatchUpResult, FolderCheck, MessageInput, NotifiedMessages
 from tests.replay.record import RECORD, write_run
 from tests.workflows.test_connection_time_skipping import SimulatedMicrosoft, status
 from tests.workflows.test_connection_timing import current_details
@@ -134,3 +135,83 @@ async def fan_out_across_runs(
     await handle.result()
     if RECORD:
         await write_run(env.client, handle.id, None, "messages-children-continued-last")
+
+
+@dataclass
+class PagedCatchUp(SimulatedMicrosoft):
+    """A catch-up round of two calls: a first page that fills more than half the waiting cap, then a
+    small one (a page larger than the room left would overflow, and waits for a later round)."""
+
+    pages: tuple[int, ...] = (20, 5)
+    found: list[str] = field(default_factory=list)
+
+    @activity.defn(name="catch_up_messages")
+    async def catch_up_messages(self, request: CatchUpRequest) -> CatchUpResult:
+        self.catch_ups.append(self.now())
+        call = len(self.catch_ups)
+        if call > len(self.pages):
+            return CatchUpResult(message_ids=[], complete=True)  # later rounds find nothing new
+        page = [f"AAMk-catch-up-{call:02d}-{n:02d}" for n in range(self.pages[call - 1])]
+        self.found += page
+        return CatchUpResult(message_ids=page, complete=call == len(self.pages))
+
+
+async def test_a_catch_up_waiting_for_room_while_the_run_has_its_maximum_running_waits(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """A catch-up asked for while the waiting ids fill half the cap, and the run has its maximum
+    running: the loop waits for a child to close. (It once spun in one workflow task: the deadlock
+    detector failed it and the connection stopped.)"""
+    env = temporal_env
+    ms = PagedCatchUp()
+    steps = HeldSteps()
+    queue = f"q-{uuid.uuid4()}"
+    # The first page's 20 ids (21 bytes each, as counted) fill more than half the waiting cap even
+    # once 3 of them have started, the most that may run at once.
+    timing = ConnectionTiming(
+        child_batch=5, children_per_run=100, children_in_flight=3, pending_bytes_max=600
+    )
+    handle = await env.client.start_workflow(
+        ConnectionWorkflow.run,
+        ConnectionInput(connection_id=str(uuid.uuid4()), owner_id="u1", mailbox="a@x.test", timing=timing),
+        id=f"connection/{uuid.uuid4()}",
+        task_queue=queue,
+    )
+    worker = Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[ConnectionWorkflow, MessageWorkflow],
+        activities=[*ms.activities(), *steps.all()],
+    )
+    async with worker:
+        try:
+
+            async def active() -> bool:
+                return (await status(handle)).status is ConnectionStatus.ACTIVE
+
+            await wait_for("the connection to be active", active, env)
+            # Graph says notifications were missed: a catch-up.
+            await handle.signal(ConnectionWorkflow.lifecycle, LifecycleEvent.MISSED)
+
+            async def three_held() -> bool:
+                return len(steps.folder_checks) >= 3 and len(ms.catch_ups) >= 1
+
+            await wait_for("a catch-up page waiting with the run at its maximum", three_held, env)
+            await asyncio.sleep(1)  # would the loop spin, the deadlock detector fails its task by now
+            assert (await status(handle)).status is ConnectionStatus.ACTIVE
+            assert len(steps.folder_checks) == 3  # held at the maximum, the rest waiting
+            steps.release.set()
+
+            async def all_recorded() -> bool:
+                return len(steps.recorded) == sum(ms.pages)
+
+            await wait_for("every message the catch-up found", all_recorded, env)
+            assert sorted(steps.folder_checks) == sorted(ms.found)
+            assert set(steps.folder_checks.values()) == {1}
+            history = await handle.fetch_history()
+            failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+            assert not failed, failed
+        finally:
+            steps.release.set()
+        await handle.signal(ConnectionWorkflow.disconnect)
+        await handle.result()

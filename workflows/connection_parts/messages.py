@@ -98,8 +98,15 @@ class Messages:
             self._run.state.pending_messages.append(message_id)
 
     def has_work(self) -> bool:
+        """Whether a turn of the loop can do something now. It must be false whenever `process` would
+        do nothing: the loop's wait would return at once, and the turn would spin without yielding
+        (ids waiting while the run has its maximum running, and a catch-up asked for with no room)."""
         state = self._run.state
-        return bool((state.pending_messages and self.free_slots()) or state.catch_up_requested)
+        can_start = bool(state.pending_messages) and self.free_slots() > 0
+        can_catch_up = state.catch_up_requested and (
+            not self._run.patches.in_flight or self._room_for_catch_up()
+        )
+        return can_start or can_catch_up
 
     def free_slots(self) -> int:
         """How many message workflows may start now: a batch, or fewer while the run has its maximum
