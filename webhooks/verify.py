@@ -3,8 +3,9 @@ matches the secret stored for it (compared in constant time). Everything else is
 
 The clientState lives in Vault; reading it for every notification would put Vault on the webhook's hot
 path, so each API process keeps it for a short while (and re-reads once on a mismatch, in case the
-subscription was re-created with a new secret; at most once per REFRESH_SECONDS per connection, so that a
-flood of forged notifications naming a real subscription cannot turn into a flood of Vault reads). What
+subscription was re-created with a new secret: at once for a subscription not re-read for yet, then at
+most once per REFRESH_SECONDS, so that a flood of forged notifications naming a real subscription cannot
+turn into a flood of Vault reads). What
 it keeps is a SHA-256 digest, never the secret:
 after a disconnect nothing usable of the connection's auth data stays in an API process's memory.
 """
@@ -53,24 +54,39 @@ class ClientStateCache:
     refresh_interval: float = REFRESH_SECONDS
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    # Per connection, the subscriptions a mismatch has re-read the clientState for since it was loaded:
+    # a subscription not among them (the one Graph's re-creation just made, with its new secret) is
+    # re-read at once; one already among them waits for `refresh_interval`.
+    _refreshed_for: dict[str, set[str]] = field(default_factory=dict)
     # One read per connection at a time: a burst for a connection not cached yet waits for that read
     # instead of sending Vault one read per notification.
     _loading: dict[str, asyncio.Task[bytes]] = field(default_factory=dict)
 
-    async def get(self, connection_id: str, *, fresh: bool = False) -> bytes:
+    async def get(self, connection_id: str, *, fresh: bool = False, subscription_id: str = "") -> bytes:
+        """The digest; `fresh` (after a mismatch on `subscription_id`) re-reads it unless that was done
+        for this subscription less than `refresh_interval` ago."""
         entry = self._entries.get(connection_id)
         if entry:
             age = self.clock() - entry[0]
-            if age < (self.refresh_interval if fresh else self.ttl):
+            if not fresh and age < self.ttl:
+                return entry[1]
+            refreshed = self._refreshed_for.get(connection_id, set())
+            if fresh and age < self.refresh_interval and subscription_id in refreshed:
                 return entry[1]
         loading = self._loading.get(connection_id)
         if loading is None:
             loading = self._loading[connection_id] = asyncio.create_task(self._load(connection_id))
-        return await asyncio.shield(loading)
+        value = await asyncio.shield(loading)
+        if fresh:
+            self._refreshed_for.setdefault(connection_id, set()).add(subscription_id)
+        return value
 
     async def _load(self, connection_id: str) -> bytes:
         try:
             value = digest(await self.load(connection_id))
+            if self._entries.get(connection_id, (0.0, b""))[1] != value:
+                # A new secret: every subscription may be re-read for it again.
+                self._refreshed_for[connection_id] = set()
             self._entries[connection_id] = (self.clock(), value)
             return value
         finally:
@@ -115,18 +131,20 @@ class Verifier:
                 self.dropped["foreign_tenant"] += 1
                 NOTIFICATIONS_REFUSED.labels(reason="foreign_tenant").inc()
                 continue
-            if n.client_state is None or not await self._matches(connection_id, n.client_state):
+            presented = n.client_state
+            if presented is None or not await self._matches(connection_id, n.subscription_id, presented):
                 self.dropped["client_state_mismatch"] += 1
                 NOTIFICATIONS_REFUSED.labels(reason="client_state_mismatch").inc()
                 continue
             accepted.append(Verified(connection_id, n))
         return accepted
 
-    async def _matches(self, connection_id: str, presented: SecretStr) -> bool:
+    async def _matches(self, connection_id: str, subscription_id: str, presented: SecretStr) -> bool:
         try:
             if _equal(await self.cache.get(connection_id), presented):
                 return True
-            return _equal(await self.cache.get(connection_id, fresh=True), presented)
+            fresh = await self.cache.get(connection_id, fresh=True, subscription_id=subscription_id)
+            return _equal(fresh, presented)
         except ClientStateNotFound:
             return False
 

@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from db.connections import Connection
+from db.engine import session_scope
 from tests.webhooks.support import (
     CountingForwarder,
+    Subscribed,
     notification,
     outbox_count,
     subscribed,
@@ -75,13 +78,40 @@ async def test_a_flood_of_forged_notifications_costs_a_bounded_number_of_secret_
     json_type = {"content-type": "application/json"}
     for _ in range(5):
         assert (await client.post("/webhooks/graph", content=body, headers=json_type)).status_code == 202
-    # 5,000 forged notifications, one read (a mismatch re-reads only what is older than the interval).
-    assert states.reads == [ours.connection_id]
+    # 5,000 forged notifications, two reads: the first load, and one re-read for this subscription (a
+    # mismatch may be a re-created subscription's new secret); more only once the interval has passed.
+    assert states.reads == [ours.connection_id] * 2
     now[0] += REFRESH_SECONDS
     assert (await client.post("/webhooks/graph", content=body, headers=json_type)).status_code == 202
-    assert len(states.reads) == 2
+    assert len(states.reads) == 3
     assert await count(engine) == 0
     assert app.state.webhook_verifier.dropped["client_state_mismatch"] == 6000
+
+
+async def test_a_recreated_subscription_is_heard_at_once(setup, states):
+    """Graph removed a subscription and the connection made a new one, with a new clientState: its first
+    notification, moments after the old subscription's last, is taken (not held to the re-read interval)."""
+    app, engine, client = setup
+    old = await asyncio.to_thread(subscribed, engine, states)
+    now = [1000.0]
+    app.state.webhook_verifier.cache.clock = lambda: now[0]
+    json_type = {"content-type": "application/json"}
+    # The old subscription's lifecycle notice, then a forged notification on it: the secret is cached
+    # and its re-read for the old subscription spent.
+    first = {"value": [notification(old), notification(old, client_state="guess")]}
+    assert (await client.post("/webhooks/graph", json=first, headers=json_type)).status_code == 202
+    new = Subscribed(old.connection_id, str(uuid.uuid4()), "genuine-" + uuid.uuid4().hex)
+    states.values[old.connection_id] = new.client_state
+
+    def recreate() -> None:
+        with session_scope(engine) as session:
+            session.get_one(Connection, uuid.UUID(old.connection_id)).subscription_id = new.subscription_id
+
+    await asyncio.to_thread(recreate)
+    now[0] += 1.0  # well within the interval
+    second = {"value": [notification(new, message_id="AAMk-after=")]}
+    assert (await client.post("/webhooks/graph", json=second, headers=json_type)).status_code == 202
+    assert await count(engine) == 2  # the old one's genuine notification, and the new one's
 
 
 @pytest.mark.parametrize("path", PATHS)
