@@ -41,10 +41,9 @@ class MailboxAccess:
         self._identity = identity
         self._graph = graph
         self._refresh_locks: dict[str, asyncio.Lock] = {}
-        self._access_tokens: dict[str, tuple[SecretStr, datetime]] = {}
-        # The scopes each connection was granted, kept with its token: every mailbox client checks a
-        # call against them before sending it (graph.mail ScopeNotGranted).
-        self._granted: dict[str, list[str]] = {}
+        # Each connection's access token, its expiry, and the scopes it was granted: every mailbox
+        # client checks a call against them before sending it (graph.mail ScopeNotGranted).
+        self._access_tokens: dict[str, tuple[SecretStr, datetime, list[str]]] = {}
         self._owned: tuple[VaultClient, Identity, httpx.AsyncClient] | None = None
 
     @classmethod
@@ -77,15 +76,17 @@ class MailboxAccess:
         if cached and cached[1] - datetime.now(UTC) > TOKEN_MARGIN:
             return cached[0]
         stored = await self.tokens.load(connection_id)
-        self._access_tokens[connection_id] = (stored.access_token, stored.expires_at)
-        self._granted[connection_id] = stored.scopes
+        self._access_tokens[connection_id] = (stored.access_token, stored.expires_at, stored.scopes)
         return stored.access_token
+
+    def _granted(self, connection_id: str) -> list[str] | None:
+        held = self._access_tokens.get(connection_id)
+        return held[2] if held else None
 
     def forget(self, connection_id: str) -> None:
         """Drops what this process holds of the connection (on disconnect)."""
         self._access_tokens.pop(connection_id, None)
         self._refresh_locks.pop(connection_id, None)
-        self._granted.pop(connection_id, None)
 
     async def refresh(self, connection_id: str) -> StoredTokens:
         lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
@@ -116,14 +117,13 @@ class MailboxAccess:
             )
             if not await self.tokens.save(connection_id, renewed):
                 renewed = await self.tokens.load(connection_id)
-            self._access_tokens[connection_id] = (renewed.access_token, renewed.expires_at)
-            self._granted[connection_id] = renewed.scopes
+            self._access_tokens[connection_id] = (renewed.access_token, renewed.expires_at, renewed.scopes)
             return renewed
 
     async def client(self, connection_id: str) -> MailboxClient:
         """A mailbox client with the stored access token, for paged calls that handle 401 themselves."""
         token = await self.access_token(connection_id)
-        return self._graph.mailbox(connection_id, token, self._granted.get(connection_id))
+        return self._graph.mailbox(connection_id, token, self._granted(connection_id))
 
     async def call(self, connection_id: str, fn: Callable[[MailboxClient], Awaitable[T]]) -> T:
         """Runs a Graph call with the stored access token; on 401, one refresh and one retry."""
@@ -135,7 +135,7 @@ class MailboxAccess:
             return (await self.refresh(connection_id)).access_token
 
         return await with_token_refresh(
-            lambda token: fn(self._graph.mailbox(connection_id, token, self._granted.get(connection_id))),
+            lambda token: fn(self._graph.mailbox(connection_id, token, self._granted(connection_id))),
             current_token,
             refreshed_token,
         )
