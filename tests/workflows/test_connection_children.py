@@ -45,6 +45,16 @@ class HeldSteps(Steps):
         return FolderCheck(allowed=True)
 
 
+def fan_out_worker(env: WorkflowEnvironment, queue: str, ms: SimulatedMicrosoft, steps: HeldSteps) -> Worker:
+    """The connection and message workflows with simulated Microsoft and held message steps."""
+    return Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[ConnectionWorkflow, MessageWorkflow],
+        activities=[*ms.activities(), *steps.all()],
+    )
+
+
 async def wait_for(predicate_description: str, predicate: object, env: WorkflowEnvironment) -> None:
     assert callable(predicate)
     for _ in range(300):
@@ -62,13 +72,7 @@ async def test_continue_as_new_with_children_in_flight_runs_each_message_once(
     steps = HeldSteps()
     queue = f"q-{uuid.uuid4()}"
     connection_id = str(uuid.uuid4())
-    worker = Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[ConnectionWorkflow, MessageWorkflow],
-        activities=[*ms.activities(), *steps.all()],
-    )
-    async with worker:
+    async with fan_out_worker(env, queue, ms, steps):
         try:
             await fan_out_across_runs(env, steps, queue, connection_id)
         finally:
@@ -177,13 +181,7 @@ async def test_a_catch_up_waiting_for_room_while_the_run_has_its_maximum_running
         id=f"connection/{uuid.uuid4()}",
         task_queue=queue,
     )
-    worker = Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[ConnectionWorkflow, MessageWorkflow],
-        activities=[*ms.activities(), *steps.all()],
-    )
-    async with worker:
+    async with fan_out_worker(env, queue, ms, steps):
         try:
 
             async def active() -> bool:
