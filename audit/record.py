@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
 from enum import StrEnum
 
 from sqlalchemy import Engine
@@ -92,9 +91,6 @@ def describe_permission(value: object) -> str:
         return value
     if isinstance(value, dict) and isinstance(value.get("users"), list):
         return "users " + ",".join(sorted(str(u) for u in value["users"]))
-    users = getattr(value, "users", None)
-    if isinstance(users, Iterable):
-        return "users " + ",".join(sorted(str(u) for u in users))
     return type(value).__name__
 
 
