@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from accounts.sessions import SESSION_COOKIE
 from api.csrf import csrf_token_for
+from api.readable_time import when
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -20,3 +21,4 @@ def csrf_token(request: Request) -> str:
 
 
 templates.env.globals["csrf_token"] = csrf_token
+templates.env.filters["when"] = when
