@@ -61,8 +61,8 @@ async def test_pages_under_their_csp_in_a_browser(tmp_path: Path) -> None:
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
 
         await page.goto(f"{api_url}/connections")
-        # The stylesheet (a file now) applies: the body's width comes from /static/app.css.
-        assert await page.evaluate("getComputedStyle(document.body).maxWidth") != "none"
+        # The stylesheet (a file now) applies: the main column's width comes from /static/app.css.
+        assert await page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") != "none"
         await page.check("input[value=outgoing]")
         await page.click("#connect")
         await page.wait_for_load_state()
