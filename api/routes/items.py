@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
 from api.board_event_forwarder import wake_board_events
@@ -66,11 +66,12 @@ def get_item(item_id: uuid.UUID, session: SessionDep, user: CurrentUser) -> Item
     return _show(session, board, item)
 
 
-@router.patch("/api/items/{item_id}")
-def change_item(
-    item_id: uuid.UUID, body: ItemChange, session: SessionDep, user: CurrentUser, request: Request
-) -> ItemPublic:
-    """Changes column values (and the name or group); fires column_changed for each value that changed."""
+def change_visible_item(
+    session: Session, user: User, item_id: uuid.UUID, body: ItemChange, app: FastAPI
+) -> tuple[BoardItem, BoardPublic]:
+    """The change behind PATCH /api/items/{id} and the board page's status change: commits the values
+    with their column_changed events and wakes the forwarder, so outgoing recipes fire alike from both.
+    404, 409 (busy) or 422 (the store's words) as HTTPException, with nothing written."""
     item, board = _account_item(session, user, item_id)
     try:
         items.change_item(session, item, columns=body.columns, name=body.name, group=body.group)
@@ -81,7 +82,16 @@ def change_item(
         session.rollback()
         raise _unprocessable(err) from None
     session.commit()
-    wake_board_events(request.app)
+    wake_board_events(app)
+    return item, board
+
+
+@router.patch("/api/items/{item_id}")
+def change_item(
+    item_id: uuid.UUID, body: ItemChange, session: SessionDep, user: CurrentUser, request: Request
+) -> ItemPublic:
+    """Changes column values (and the name or group); fires column_changed for each value that changed."""
+    item, board = change_visible_item(session, user, item_id, body, request.app)
     return _show(session, board, item)
 
 
