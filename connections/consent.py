@@ -173,7 +173,7 @@ async def complete(
     existing = await asyncio.to_thread(_reconnect_target, session, user, mailbox, reconnect_id)
     if existing is not None:
         await tokens_store.save(str(existing.id), stored)
-        await asyncio.to_thread(_regranted, session, existing, tokens.scopes, stored.display_name, user)
+        await asyncio.to_thread(_regranted, session, existing, tokens, stored.display_name, user)
         await signal_reconnected(temporal, task_queue, existing)
         return Connected(existing, reconnected=True)
     connection = Connection(
@@ -183,6 +183,7 @@ async def complete(
         display_name=stored.display_name,
         scopes=" ".join(tokens.scopes),
         status=ConnectionStatus.CONNECTING.value,
+        tenant_id=tenant_of(tokens),
     )
     await asyncio.to_thread(_insert, session, connection, user)
     try:
@@ -220,10 +221,15 @@ def _reconnect_target(
 # Each change below commits with its audit entry (audit/record.py) in one transaction.
 
 
+def tenant_of(tokens: TokenSet) -> str | None:
+    return tokens.tenant_id.lower() if tokens.tenant_id else None
+
+
 def _regranted(
-    session: Session, connection: Connection, scopes: list[str], display_name: str, user: User
+    session: Session, connection: Connection, tokens: TokenSet, display_name: str, user: User
 ) -> None:
-    connection.scopes = " ".join(scopes)
+    connection.scopes = " ".join(tokens.scopes)
+    connection.tenant_id = tenant_of(tokens) or connection.tenant_id
     connection.display_name = display_name
     connection_event(session, connection, Kind.RECONNECT, user)
     session.commit()

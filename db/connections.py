@@ -29,6 +29,8 @@ class Connection(Base):
     scopes: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default="connecting")
     status_reason: Mapped[str] = mapped_column(String(500), default="")
+    # The Microsoft tenant the mailbox signed in from (id token `tid`); None for rows older than 0011.
+    tenant_id: Mapped[str | None] = mapped_column(String(64), default=None)
     subscription_id: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     subscription_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_notification_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

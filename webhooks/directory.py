@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,17 +28,25 @@ NOTE_FLUSH_SECONDS = 1.0
 log = logging.getLogger("webhooks.directory")
 
 
+class Owner(NamedTuple):
+    """The connection a subscription belongs to, and the tenant its mailbox signed in from (None when
+    the connection predates recording it)."""
+
+    connection_id: str
+    tenant_id: str | None
+
+
 class SubscriptionDirectory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._owner: dict[str, str] = {}
+        self._owner: dict[str, Owner] = {}
         self._looking: dict[str, asyncio.Task[None]] = {}
         self._noted: dict[str, float] = {}
         self._unwritten: set[str] = set()
         self._flush: asyncio.Task[None] | None = None
 
-    async def connections_for(self, subscription_ids: Iterable[str]) -> dict[str, str]:
-        """subscription id -> connection id, for the ids that belong to a connection of ours."""
+    async def connections_for(self, subscription_ids: Iterable[str]) -> dict[str, Owner]:
+        """subscription id -> its owner, for the ids that belong to a connection of ours."""
         wanted = set(subscription_ids)
         missing = [s for s in wanted if s not in self._owner]
         if missing:
@@ -57,14 +66,14 @@ class SubscriptionDirectory:
             for s in subscription_ids:
                 self._looking.pop(s, None)
 
-    def _look_up(self, subscription_ids: list[str]) -> dict[str, str]:
+    def _look_up(self, subscription_ids: list[str]) -> dict[str, Owner]:
         with session_scope(self._engine) as session:
             rows = session.execute(
-                select(Connection.subscription_id, Connection.id).where(
+                select(Connection.subscription_id, Connection.id, Connection.tenant_id).where(
                     Connection.subscription_id.in_(subscription_ids)
                 )
             ).all()
-        return {str(sub): str(conn) for sub, conn in rows}
+        return {str(sub): Owner(str(conn), tenant) for sub, conn, tenant in rows}
 
     async def note_notifications(self, connection_ids: Iterable[str]) -> None:
         """Marks the connections as notified now; written within a second, all in one transaction."""

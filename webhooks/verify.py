@@ -18,7 +18,7 @@ import hmac
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from telemetry.metrics import NOTIFICATIONS_REFUSED
 from vault.errors import ClientStateNotFound
+from webhooks.directory import Owner
 from webhooks.models import Notification
 
 CACHE_SECONDS = 300.0
@@ -113,21 +114,22 @@ class Verifier:
     dropped: Counter[str] = field(default_factory=Counter)
 
     async def verify(
-        self, notifications: Iterable[Notification], connection_of: dict[str, str]
+        self, notifications: Iterable[Notification], connection_of: Mapping[str, Owner]
     ) -> list[Verified]:
-        """`connection_of` maps our subscription ids to connection ids."""
+        """`connection_of` maps our subscription ids to their connections."""
         accepted: list[Verified] = []
         for i, n in enumerate(notifications, 1):
             if i % YIELD_EVERY == 0:
                 # A full batch (1,000) of forged notifications is checked in slices, not in one step of
                 # the event loop, so that other requests keep being answered in between.
                 await asyncio.sleep(0)
-            connection_id = connection_of.get(n.subscription_id)
-            if connection_id is None:
+            owner = connection_of.get(n.subscription_id)
+            if owner is None:
                 self.dropped["unknown_subscription"] += 1
                 NOTIFICATIONS_REFUSED.labels(reason="unknown_subscription").inc()
                 continue
-            if self.tenant_id is not None and (n.tenant_id or "").lower() != self.tenant_id:
+            connection_id = owner.connection_id
+            if self._foreign(n, owner):
                 self.dropped["foreign_tenant"] += 1
                 NOTIFICATIONS_REFUSED.labels(reason="foreign_tenant").inc()
                 continue
@@ -138,6 +140,14 @@ class Verifier:
                 continue
             accepted.append(Verified(connection_id, n))
         return accepted
+
+    def _foreign(self, n: Notification, owner: Owner) -> bool:
+        """From another tenant than the deployment's (single-tenant) or than the one the connection's
+        mailbox signed in from: Graph sends a subscription's notifications with its mailbox's tenant."""
+        tenant = (n.tenant_id or "").lower()
+        if self.tenant_id is not None and tenant != self.tenant_id:
+            return True
+        return owner.tenant_id is not None and tenant != owner.tenant_id
 
     async def _matches(self, connection_id: str, subscription_id: str, presented: SecretStr) -> bool:
         try:

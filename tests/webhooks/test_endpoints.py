@@ -248,3 +248,25 @@ async def test_a_single_tenant_deployment_drops_notifications_from_other_tenants
     genuine = {**notification(ours), "tenantId": TENANT.upper()}
     assert (await client.post(path, json=body_for(path, [genuine]))).status_code == 202
     assert await count(engine) == 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_a_connection_takes_notifications_only_from_its_own_tenant(setup, states, path):
+    """A deployment for many tenants (MS_AUTHORITY=common) still knows, per connection, the tenant its
+    mailbox signed in from: a notification naming that connection's subscription from another tenant
+    is dropped, even with the genuine clientState."""
+    app, engine, client = setup
+    assert app.state.webhook_verifier.tenant_id is None  # the multi-tenant deployment
+    ours = await asyncio.to_thread(subscribed, engine, states)
+    with session_scope(engine) as session:
+        session.get_one(Connection, uuid.UUID(ours.connection_id)).tenant_id = TENANT
+    foreign = [
+        {**notification(ours), "tenantId": str(uuid.uuid4())},
+        {k: v for k, v in notification(ours).items() if k != "tenantId"},
+    ]
+    assert (await client.post(path, json=body_for(path, foreign))).status_code == 202
+    assert await count(engine) == 0
+    assert app.state.webhook_verifier.dropped["foreign_tenant"] == 2
+    genuine = {**notification(ours), "tenantId": TENANT.upper()}
+    assert (await client.post(path, json=body_for(path, [genuine]))).status_code == 202
+    assert await count(engine) == 1

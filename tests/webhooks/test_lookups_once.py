@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event
 
 from db.connections import Connection
 from db.engine import session_scope
-from webhooks.directory import SubscriptionDirectory
+from webhooks.directory import Owner, SubscriptionDirectory
 from webhooks.verify import ClientStateCache, digest
 
 
@@ -52,5 +52,5 @@ async def test_concurrent_lookups_of_a_new_subscription_query_once(engine: Engin
     )
     directory = SubscriptionDirectory(engine)
     found = await asyncio.gather(*(directory.connections_for(["sub-1", "unknown"]) for _ in range(20)))
-    assert all(f == {"sub-1": connection_id} for f in found)
+    assert all(f == {"sub-1": Owner(connection_id, None)} for f in found)
     assert len(selects) == 1, selects
