@@ -13,13 +13,17 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import iter_route_contexts
 
+from accounts.sessions import SESSION_COOKIE
+from api.csrf import CSRF_HEADER, SAFE_METHODS, csrf_token_for
 from api.main import create_app
+from config.settings import Settings
 from tests.api.access.table import TABLE, Row
 from tests.api.access.world import (
     ROLES,
@@ -53,6 +57,12 @@ class Matrix:
     world: World
     app: FastAPI
     holder: EngineHolder
+    settings: Settings
+
+
+# How a caller proves who it is: an API token, or a browser's session cookie with (or without) the
+# session's CSRF token.
+Auth = Literal["bearer", "cookie", "cookie-without-csrf"]
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +72,11 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     settings = settings_for(data_dir, make_settings)
     engine = migrated_engine(settings)
     try:
-        world = build(engine)
+        world = build(engine, settings)
     finally:
         engine.dispose()
     holder = EngineHolder()
-    yield Matrix(data_dir / "app.db", world, app_for(settings, holder), holder)
+    yield Matrix(data_dir / "app.db", world, app_for(settings, holder), holder, settings)
 
 
 def test_every_route_has_a_row(tmp_path: Path) -> None:
@@ -95,15 +105,29 @@ def _new_router() -> APIRouter:
     return router
 
 
-async def _answer(matrix: Matrix, data_dir: Path, row: Row, role: str) -> httpx.Response:
+def _credentials(matrix: Matrix, role: str, auth: Auth) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, cookies) of the caller: its API token, or its browser session with or without the
+    session's CSRF token."""
+    if auth == "bearer":
+        token = matrix.world.tokens[role]
+        return ({"Authorization": f"Bearer {token}"} if token else {}), {}
+    session_id = matrix.world.sessions[role]
+    headers = {CSRF_HEADER: csrf_token_for(matrix.settings, session_id)} if auth == "cookie" else {}
+    return headers, {SESSION_COOKIE: session_id}
+
+
+async def _answer(
+    matrix: Matrix, data_dir: Path, row: Row, role: str, auth: Auth = "bearer"
+) -> httpx.Response:
     await asyncio.to_thread(copy_database, matrix.template, data_dir)
     matrix.holder.engine = await asyncio.to_thread(open_engine, data_dir)
     try:
         call = row.request(matrix.world, role)
-        token = matrix.world.tokens[role]
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers, cookies = _credentials(matrix, role, auth)
         transport = httpx.ASGITransport(app=matrix.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as client:
             return await client.request(
                 call.method, call.url, json=call.json, params=call.params, data=call.data, headers=headers
             )
@@ -135,3 +159,42 @@ async def test_each_caller_gets_the_expected_answer(
             if "detail" not in response.json():
                 wrong.append(f"{role}: error without a detail: {response.text[:200]}")
     assert not wrong, f"{key[0]} {key[1]} ({row.why or 'no note'}):\n" + "\n".join(wrong)
+
+
+SIGNED_IN = ("owner", "member", "admin", "outsider")
+# Routes no session authenticates: sign-in (checked by its Origin), the webhooks (by what they carry) and
+# the codec server (the Temporal UI's calls; JSON only, so a cross-site form cannot reach it).
+NO_SESSION_CSRF = ("/signin", "/webhooks/", "/codec/")
+
+
+@pytest.mark.parametrize("key", sorted(TABLE), ids=[f"{m} {p}" for m, p in sorted(TABLE)])
+async def test_a_signed_in_browser_gets_what_the_api_token_gets(
+    matrix: Matrix, tmp_path: Path, key: tuple[str, str]
+) -> None:
+    """The same matrix through the session cookie a page sign-in sets (with the page's CSRF token on
+    state-changing calls): every user gets exactly what their API token gets, and sees no more."""
+    row = TABLE[key]
+    wrong: list[str] = []
+    for role in SIGNED_IN:
+        response = await _answer(matrix, tmp_path / role, row, role, "cookie")
+        if response.status_code != row.expect[role]:
+            wrong.append(
+                f"{role}: {response.status_code} (expected {row.expect[role]}) {response.text[:200]}"
+            )
+        if role not in row.reveals and (leaked := [p for p in matrix.world.private if p in response.text]):
+            wrong.append(f"{role}: the answer shows the owner's {leaked}")
+    assert not wrong, f"{key[0]} {key[1]} by session cookie:\n" + "\n".join(wrong)
+
+
+UNSAFE = sorted(k for k in TABLE if k[0] not in SAFE_METHODS and not k[1].startswith(NO_SESSION_CSRF))
+
+
+@pytest.mark.parametrize("key", UNSAFE, ids=[f"{m} {p}" for m, p in UNSAFE])
+async def test_a_session_cookie_without_the_csrf_token_changes_nothing(
+    matrix: Matrix, tmp_path: Path, key: tuple[str, str]
+) -> None:
+    """What another site could make a signed-in browser send (the cookie, but not the page's CSRF
+    token) is refused before the route runs, for every state-changing route."""
+    response = await _answer(matrix, tmp_path / "owner", TABLE[key], "owner", "cookie-without-csrf")
+    assert response.status_code == 403, (key, response.status_code, response.text[:200])
+    assert "CSRF token missing or wrong" in response.json()["detail"]

@@ -25,6 +25,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.service import RPCError, RPCStatusCode
 
 from accounts import service
+from accounts.sessions import create_session
 from api.deps import get_engine
 from api.main import create_app
 from boards import items
@@ -62,6 +63,8 @@ PRIVATE_BOARD = {
 @dataclass(frozen=True)
 class World:
     tokens: dict[str, str | None]
+    # A signed-in browser session (its cookie value) per user of the world.
+    sessions: dict[str, str]
     ids: dict[str, str]
     # What only the owner (and, where a row says so, an admin) may ever see of the owner's things.
     private: tuple[str, ...]
@@ -175,7 +178,7 @@ def copy_database(template: Path, target_dir: Path) -> None:
     shutil.copyfile(template, target_dir / "app.db")
 
 
-def build(engine: Engine) -> World:
+def build(engine: Engine, settings: Settings) -> World:
     """The world's rows (blocking: run it in a thread)."""
     with session_scope(engine) as session:
         acme = service.create_account(session, "acme")
@@ -202,6 +205,7 @@ def build(engine: Engine) -> World:
         service.revoke_api_token(session, owner, revoked.record.id)
         expired = service.issue_api_token(session, owner, "expired")
         spare = service.issue_api_token(session, owner, "spare")
+        sessions = {role: create_session(session, settings, user) for role, user in users.items()}
         ids = {role: str(user.id) for role, user in users.items()}
         ids["spare_token"] = str(spare.record.id)
         expired_id = expired.record.id
@@ -257,7 +261,7 @@ def build(engine: Engine) -> World:
         "Owner private recipe",
         ids["file"],
     )
-    return World(tokens=tokens, ids=ids, private=tuple(str(p) for p in private))
+    return World(tokens=tokens, sessions=sessions, ids=ids, private=tuple(str(p) for p in private))
 
 
 def open_engine(data_dir: Path) -> Engine:
