@@ -179,6 +179,9 @@ TABLE: dict[tuple[str, str], Row] = {
         why="the message has no outcome: only a failed message is retried",
     ),
     ("POST", "/api/connections/{connection_id}/retry-failed"): Row(_retry_failed, owner_only(200)),
+    ("POST", "/api/connections/{connection_id}/resync"): Row(
+        call("POST", "/api/connections/{connection}/resync"), owner_only(503), why="Temporal is down"
+    ),
     # --- boards and items (the owner's board is private) ---------------------------------------------
     ("POST", "/api/boards"): Row(call("POST", "/api/boards", _BOARD), signed_in(201)),
     ("GET", "/api/boards"): Row(get("/api/boards"), signed_in(200)),
