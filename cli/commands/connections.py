@@ -1,4 +1,4 @@
-"""`connections list|show|disconnect|reconnect`: the caller's mailbox connections."""
+"""`connections list|show|resync|disconnect|reconnect`: the caller's mailbox connections."""
 
 from __future__ import annotations
 
@@ -21,6 +21,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     show = actions.add_parser("show", parents=[common], help="one connection in detail")
     show.add_argument("connection_id", type=an_id("connection"), metavar="ID")
     show.set_defaults(handler=show_connection)
+    resync = actions.add_parser(
+        "resync",
+        parents=[common],
+        help="re-check the mailbox and fetch any mail the connection missed",
+        description=(
+            "Asks the connection to catch up: it re-reads its mailbox from where it last read and "
+            "processes every message it has not seen, as after Graph's `missed` notice."
+        ),
+    )
+    resync.add_argument("connection_id", type=an_id("connection"), metavar="ID")
+    resync.set_defaults(handler=resync_connection)
     gone = actions.add_parser(
         "disconnect",
         parents=[common],
@@ -80,6 +91,16 @@ async def show_connection(ctx: Context, args: argparse.Namespace) -> int:
             ("Connected", when(c.get("created_at"))),
         ]
     )
+    return 0
+
+
+async def resync_connection(ctx: Context, args: argparse.Namespace) -> int:
+    answer = await ctx.api.post(f"{BASE}/{segment(args.connection_id)}/resync")
+    if ctx.out.as_json:
+        ctx.out.json(answer)
+    else:
+        ctx.out.line(f"Catch-up requested for {answer['mailbox']}: {answer['detail']}.")
+        ctx.out.line(f"`activity {answer['id']}` shows what became of each message.")
     return 0
 
 

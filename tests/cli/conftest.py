@@ -32,6 +32,7 @@ class RecordingTemporal:
         self.fail = fail
         self.started: list[dict[str, Any]] = []
         self.updates: list[tuple[str, Any]] = []
+        self.signals: list[tuple[str, Any, Any]] = []
 
     async def start_workflow(self, *args: Any, **kwargs: Any) -> None:
         if self.fail:
@@ -47,6 +48,11 @@ class RecordingTemporal:
                     raise outer.fail
                 outer.updates.append((workflow_id, request))
                 return len(request.message_ids)
+
+            async def signal(self, signal: Any, arg: Any = None, **kwargs: Any) -> None:
+                if outer.fail:
+                    raise outer.fail
+                outer.signals.append((workflow_id, signal, arg))
 
         return Handle()
 

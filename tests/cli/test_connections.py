@@ -1,4 +1,4 @@
-"""`connections list|show|disconnect|reconnect` against the real API."""
+"""`connections list|show|resync|disconnect|reconnect` against the real API."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from db.audit import AuditEntry
 from db.connections import Connection
 from db.engine import session_scope
+from payloads.connection import LifecycleEvent
 from tests.recipes.support import add_connection
 
 
@@ -106,3 +107,48 @@ async def test_reconnect_of_a_disconnected_connection_is_refused(cli, engine, ad
     answer = await cli("connections", "reconnect", gone)
     assert answer.code == 1
     assert answer.err == "error: a disconnected connection cannot be reconnected (HTTP 409)\n"
+
+
+async def test_resync_asks_the_workflow_to_catch_up(cli, engine, admin, temporal):
+    connection_id = add_connection(engine, admin[0], mailbox="ada@contoso.test")
+    done = await cli("connections", "resync", connection_id)
+    assert done.code == 0 and done.err == ""
+    assert done.out.splitlines() == [
+        "Catch-up requested for ada@contoso.test: the connection re-reads its mailbox now and processes "
+        "every message it missed.",
+        f"`activity {connection_id}` shows what became of each message.",
+    ]
+    # The `missed` lifecycle signal, as the webhook forwarder sends it for Graph's own notice.
+    assert [(w, arg) for w, _signal, arg in temporal.signals] == [
+        (f"connection/{connection_id}", LifecycleEvent.MISSED)
+    ]
+    audit = await cli("audit", "--connection", connection_id)
+    assert audit.code == 0 and "resync_requested" in audit.out
+
+    as_json = await cli("connections", "resync", connection_id, "--json")
+    assert as_json.code == 0
+    answer = json.loads(as_json.out)
+    assert answer["id"] == connection_id and answer["requested"] == "missed" and answer["status"] == "active"
+    assert len(temporal.signals) == 2
+
+
+async def test_resync_refused_and_unanswered(cli, engine, admin, temporal):
+    gone = add_connection(engine, admin[0], status="disconnected")
+    refused = await cli("connections", "resync", gone)
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err == (
+        "error: a disconnected connection cannot catch up; connect the mailbox again (HTTP 409)\n"
+    )
+    revoked = add_connection(engine, admin[0], mailbox="old@contoso.test", status="revoked")
+    refused = await cli("connections", "resync", revoked)
+    assert refused.code == 1 and "revoked" in refused.err and "(HTTP 409)" in refused.err
+    assert temporal.signals == []
+
+    temporal.fail = RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+    active = add_connection(engine, admin[0], mailbox="ada@contoso.test")
+    down = await cli("connections", "resync", active)
+    assert down.code == 1 and down.out == ""
+    assert down.err == "error: the workflow engine did not answer; try again (HTTP 503)\n"
+
+    usage = await cli("connections", "resync", "42")
+    assert usage.code == 2 and "not a connection id" in usage.err
