@@ -12,7 +12,8 @@ export PYTHONUNBUFFERED := 1
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet uv
 
-# Creates or refreshes .venv from uv.lock (a no-op when it is already in sync).
+# Creates or refreshes .venv from uv.lock (a no-op when it is already in sync), with the project itself
+# installed editable: its console script is .venv/bin/outlook-integration (the operator CLI, cli/).
 bootstrap: $(UV)
 	$(UV) sync --frozen --python $(PYTHON) --quiet
 

@@ -20,30 +20,35 @@ from cli.output import Output
 from cli.target import DEFAULT_API_URL, TOKEN_VARIABLES, URL_VARIABLE, BadTarget, Target, resolve
 
 OK, FAILED, USAGE = 0, 1, 2
+# The console script `make bootstrap` installs as .venv/bin/outlook-integration (pyproject.toml
+# [project.scripts]); `python -m cli` is the same command.
+SCRIPT = "outlook-integration"
 PROG = "python -m cli"
 
 EPILOG = f"""\
 The API is --api, else ${URL_VARIABLE}, else {DEFAULT_API_URL}. The token is --token, else
 ${TOKEN_VARIABLES[0]} (or ${TOKEN_VARIABLES[1]}), else, for an API on this machine, the admin token
-in ./.data/admin-token that `make run` writes.
+`make run` writes to .data/admin-token in the checkout this runs in (its root or a folder below).
 Exit codes: 0 done; 1 the API refused (its reason is printed), could not be reached, or a
 disconnect was not confirmed; 2 a usage error."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     # --json is accepted before the command and after it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="the API's JSON, for scripts"
     )
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog=prog,
         description="Use and operate outlook-integration through its REST API.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--api", metavar="URL", help=f"the service's base URL (${URL_VARIABLE})")
-    parser.add_argument("--token", help=f"an API token (${TOKEN_VARIABLES[0]})")
+    parser.add_argument(
+        "--token", help=f"an API token (${TOKEN_VARIABLES[0]} or ${TOKEN_VARIABLES[1]}, or .data/admin-token)"
+    )
     parser.add_argument("--json", action="store_true", default=False, help="the API's JSON, for scripts")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (connections, activity, messages, recipes, boards, audit, outbox):
@@ -51,11 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse(argv: list[str], out: TextIO, err: TextIO) -> argparse.Namespace | int:
+def parse(argv: list[str], out: TextIO, err: TextIO, prog: str = PROG) -> argparse.Namespace | int:
     """The arguments, or the exit code argparse chose (0 after --help, 2 for a usage error)."""
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            return build_parser().parse_args(argv)
+            return build_parser(prog).parse_args(argv)
         except SystemExit as stop:
             return stop.code if isinstance(stop.code, int) else USAGE
 
@@ -69,15 +74,16 @@ async def run(
     environ: dict[str, str] | None = None,
     cwd: Path | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    prog: str = PROG,
 ) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    args = parse(argv, out, err)
+    args = parse(argv, out, err, prog)
     if isinstance(args, int):
         return args
     try:
         target = resolve(args.api, args.token, environ, cwd)
     except BadTarget as bad:
-        print(f"{PROG}: error: {bad}", file=err)
+        print(f"{prog}: error: {bad}", file=err)
         return USAGE
     api = Api.open(target.base_url, target.token, transport)
     ctx = Context(api, Output(out, err, as_json=args.json), target, stdin or sys.stdin)
@@ -114,8 +120,14 @@ def _status(refused: ApiError) -> str:
     return f" (HTTP {refused.status})" if refused.status else ""
 
 
+def invoked_as(argv0: str) -> str:
+    """What --help and errors call the command: the console script's name, or `python -m cli`."""
+    return SCRIPT if Path(argv0).name == SCRIPT else PROG
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The console script's entry point (pyproject.toml [project.scripts]) and `python -m cli`'s."""
     try:
-        return asyncio.run(run(sys.argv[1:] if argv is None else argv))
+        return asyncio.run(run(sys.argv[1:] if argv is None else argv, prog=invoked_as(sys.argv[0])))
     except KeyboardInterrupt:
         return 130

@@ -1,5 +1,6 @@
 """Which API the CLI calls and with which token: flags first, then the environment, then (for an API on
-this machine, run inside the checkout) the admin token `make run` writes to .data/admin-token."""
+this machine, run inside the checkout, in its root or a folder below) the admin token `make run` writes
+to .data/admin-token."""
 
 from __future__ import annotations
 
@@ -43,7 +44,19 @@ def resolve(
             return Target(base_url, env[name].strip(), name)
     # The checkout's own admin token is only ever sent to an API on this machine.
     if parts.hostname in LOOPBACK_HOSTS:
-        path = (cwd or Path.cwd()) / LOCAL_TOKEN_FILE
-        if path.is_file():
-            return Target(base_url, path.read_text().strip() or None, str(LOCAL_TOKEN_FILE))
+        path = local_token_file(cwd or Path.cwd())
+        if path is not None:
+            return Target(base_url, path.read_text().strip() or None, str(path))
     return Target(base_url, None, "nowhere")
+
+
+def local_token_file(cwd: Path) -> Path | None:
+    """.data/admin-token in `cwd` or, run from a folder inside the checkout, in the checkout's root: the
+    nearest folder up that has it, looking no higher than the first that holds a pyproject.toml."""
+    for folder in (cwd, *cwd.parents):
+        path = folder / LOCAL_TOKEN_FILE
+        if path.is_file():
+            return path
+        if (folder / "pyproject.toml").is_file():
+            return None
+    return None

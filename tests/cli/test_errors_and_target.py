@@ -139,3 +139,22 @@ def test_where_the_url_and_token_come_from(tmp_path):
     assert remote.token is None and remote.token_source == "nowhere"
     with pytest.raises(BadTarget):
         resolve("127.0.0.1:8000", None, {}, tmp_path)
+
+
+def test_the_admin_token_is_found_from_a_folder_inside_the_checkout(tmp_path):
+    checkout = tmp_path / "checkout"
+    (checkout / ".data").mkdir(parents=True)
+    (checkout / ".data" / "admin-token").write_text("local-admin\n")
+    (checkout / "pyproject.toml").write_text("")
+    deep = checkout / "tests" / "cli"
+    deep.mkdir(parents=True)
+    found = resolve(None, None, {}, deep)
+    assert found.token == "local-admin"
+    assert found.token_source == str(checkout / ".data" / "admin-token")
+    # Not looked for above the checkout's root (the first folder up with a pyproject.toml).
+    (tmp_path / ".data").mkdir()
+    (tmp_path / ".data" / "admin-token").write_text("someone-else\n")
+    (checkout / ".data" / "admin-token").unlink()
+    assert resolve(None, None, {}, deep).token is None
+    # Nor sent to another machine.
+    assert resolve("https://oi.corp.example", None, {}, deep).token is None
