@@ -118,7 +118,7 @@ def render_chart(
     ]
     # Legend: a swatch and the series' name and total.
     for i, series in enumerate(SERIES):
-        x = _LEFT + i * 160
+        x = _LEFT + i * 210
         parts.append(
             Markup(
                 '<g class="legend {}"><rect class="swatch" x="{}" y="12" width="12" height="12"/>'
@@ -147,7 +147,7 @@ def render_chart(
             )
     parts.append(
         Markup('<text class="zone" x="{}" y="{}" text-anchor="end">UTC</text></g>').format(
-            _WIDTH - _RIGHT, _HEIGHT - 2
+            _WIDTH - _RIGHT, 23
         )
     )
     # The bars: one group per series, stacked processed, skipped, failed from the bottom.

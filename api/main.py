@@ -13,6 +13,7 @@ from api.errors import RequestIdAndErrorsMiddleware
 from api.routes import (
     account,
     activity,
+    activity_pages,
     audit,
     auth,
     boards,
@@ -49,7 +50,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(AuditContextMiddleware)
     app.add_middleware(RequestIdAndErrorsMiddleware)
-    routers = (health, metrics, auth, pages, me, users, oauth, connections, connection_pages, webhooks)
+    routers = (
+        health,
+        metrics,
+        auth,
+        pages,
+        me,
+        users,
+        oauth,
+        connections,
+        connection_pages,
+        activity_pages,
+        webhooks,
+    )
     for module in (
         *routers,
         connection_folders,

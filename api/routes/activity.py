@@ -9,10 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
-from activitylog import recent_outcomes
 from api.deps import CurrentUser, SessionDep
 from api.routes.connections import owned_connection
+from db.activity_log import MessageOutcome
 
 router = APIRouter(prefix="/api/connections", tags=["activity"])
 
@@ -56,6 +58,49 @@ class OutcomesPublic(BaseModel):
     count: int
 
 
+# A row's place in the newest-first order: (recorded_at, message_id).
+Position = tuple[datetime, str]
+
+
+def find_outcomes(
+    session: Session,
+    connection_id: uuid.UUID,
+    limit: int,
+    *,
+    outcome: str | None = None,
+    older_than: Position | None = None,
+    newer_than: Position | None = None,
+) -> list[MessageOutcome]:
+    """The connection's outcomes, newest first (ties by message id), optionally of one outcome only.
+    `older_than`/`newer_than` a row's position: the `limit` rows just after/before it in that order,
+    which is how the activity page turns pages (a position, unlike an offset, does not shift as new
+    outcomes arrive)."""
+    query = select(MessageOutcome).where(MessageOutcome.connection_id == connection_id)
+    if outcome is not None:
+        query = query.where(MessageOutcome.outcome == outcome)
+    at, message_id = MessageOutcome.recorded_at, MessageOutcome.message_id
+    if older_than is not None:
+        query = query.where(or_(at < older_than[0], and_(at == older_than[0], message_id > older_than[1])))
+    if newer_than is not None:
+        query = query.where(or_(at > newer_than[0], and_(at == newer_than[0], message_id < newer_than[1])))
+        # The rows closest to the position, then turned back to newest first.
+        rows = session.scalars(query.order_by(at, message_id.desc()).limit(limit)).all()
+        return list(reversed(rows))
+    return list(session.scalars(query.order_by(at.desc(), message_id).limit(limit)).all())
+
+
+def outcome_public(row: MessageOutcome) -> OutcomePublic:
+    return OutcomePublic(
+        message_id=row.message_id,
+        direction=row.direction,
+        outcome=row.outcome,
+        reason=row.reason,
+        items_created=row.items_created,
+        recipes=_recipes(row.details),
+        recorded_at=row.recorded_at,
+    )
+
+
 @router.get("/{connection_id}/activity")
 def connection_activity(
     connection_id: uuid.UUID,
@@ -65,17 +110,5 @@ def connection_activity(
 ) -> OutcomesPublic:
     """The outcomes of the connection's messages, newest first."""
     owned_connection(session, user, connection_id)
-    rows = recent_outcomes(session, connection_id, limit)
-    data = [
-        OutcomePublic(
-            message_id=r.message_id,
-            direction=r.direction,
-            outcome=r.outcome,
-            reason=r.reason,
-            items_created=r.items_created,
-            recipes=_recipes(r.details),
-            recorded_at=r.recorded_at,
-        )
-        for r in rows
-    ]
+    data = [outcome_public(r) for r in find_outcomes(session, connection_id, limit)]
     return OutcomesPublic(data=data, count=len(data))

@@ -7,6 +7,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -33,6 +34,7 @@ def record_at(
     message_id: str,
     outcome: str,
     direction: str = "incoming",
+    details: list[dict[str, Any]] | None = None,
 ) -> None:
     """An outcome written by the product's writer, as if it were `moment` when it wrote it."""
 
@@ -44,7 +46,14 @@ def record_at(
     with monkeypatch.context() as patch:
         patch.setattr(activitylog.log, "datetime", Clock)
         activitylog.record_outcome(
-            engine, connection_id, message_id, outcome, "reason", 0, direction=direction
+            engine,
+            connection_id,
+            message_id,
+            outcome,
+            f"{outcome} because",
+            0,
+            direction=direction,
+            details=details,
         )
 
 

@@ -117,6 +117,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(get("/"), everyone(200)),
     ("GET", "/connections"): Row(get("/connections"), signed_in_page(200)),
     ("GET", "/connections/{connection_id}"): Row(get("/connections/{connection}"), owner_page(200)),
+    ("GET", "/connections/{connection_id}/activity"): Row(
+        get("/connections/{connection}/activity"), owner_page(200)
+    ),
     ("GET", "/connections/{connection_id}/reconnect"): Row(
         get("/connections/{connection}/reconnect"), owner_page(502), why="Microsoft's sign-in is down"
     ),
