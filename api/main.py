@@ -16,6 +16,7 @@ from api.routes import (
     activity_pages,
     audit,
     auth,
+    board_pages,
     boards,
     codec,
     connection_folders,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connections,
         connection_pages,
         activity_pages,
+        board_pages,
         webhooks,
     )
     for module in (

@@ -92,6 +92,11 @@ def _retry_failed(w: World, role: str) -> Call:
     return Call("POST", f"/api/connections/{w['connection']}/retry-failed", json={"since": since})
 
 
+def _form(url: str, data: dict[str, str]) -> Callable[[World, str], Call]:
+    """A page's form post (the CSRF token is for cookie sessions; the matrix sends a bearer token)."""
+    return lambda w, role: Call("POST", url.format(**w.ids), data=data)
+
+
 _PAYLOADS: dict[str, list[Any]] = {"payloads": []}
 _BOARD = {"name": "Another", "groups": ["New"]}
 
@@ -205,6 +210,26 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/api/items/{item_id}/files/{file_id}"): Row(
         get("/api/items/{item}/files/{file}"), owner_only(200)
+    ),
+    # --- board pages (forms; a bearer token needs no CSRF token, a cookie session does) ---------------
+    ("GET", "/boards"): Row(get("/boards"), signed_in_page(200)),
+    ("POST", "/boards"): Row(_form("/boards", {"name": "Another", "groups": "New"}), signed_in_page(303)),
+    ("GET", "/boards/{board_id}"): Row(get("/boards/{board}"), owner_page(200)),
+    ("POST", "/boards/{board_id}/items/{item_id}/change"): Row(
+        _form("/boards/{board}/items/{item}/change", {"column": "Preview", "value": "a note"}),
+        owner_page(303),
+    ),
+    ("POST", "/boards/{board_id}/labels"): Row(
+        _form("/boards/{board}/labels", {"column": "Preview", "new_label": "Done"}),
+        owner_page(422),
+        why="the owner's board has no status column: the page says Preview is not one",
+    ),
+    ("POST", "/boards/{board_id}/columns"): Row(
+        _form("/boards/{board}/columns", {"title": "Status", "column_type": "status", "labels": "New\nDone"}),
+        owner_page(303),
+    ),
+    ("POST", "/boards/{board_id}/groups"): Row(
+        _form("/boards/{board}/groups", {"title": "Later"}), owner_page(303)
     ),
     # --- recipes -------------------------------------------------------------------------------------
     ("POST", "/api/recipes"): Row(
