@@ -96,11 +96,13 @@ async def test_connect_stores_its_sign_in_while_the_loop_serves(engine: Engine, 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         started = time.monotonic()
-        response = await client.get("/connect/outlook", headers={"Authorization": f"Bearer {token}"})
+        response = await client.post(
+            "/connect/outlook", data={"scope": "incoming"}, headers={"Authorization": f"Bearer {token}"}
+        )
         waited = time.monotonic() - started
         await lock.released()
 
-    assert response.status_code == 302, response.text
+    assert response.status_code == 303, response.text
     assert response.headers["location"] == "https://login.example/authorize"
     assert waited >= LOCK_SECONDS * 0.8, "the write did not wait for the lock"
     with session_scope(engine) as session:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from temporalio.service import RPCError
 
@@ -15,18 +16,29 @@ from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.templating import templates
 from connections import consent
 from connections.consent import ConnectError
+from db.accounts import User
 from graph.identity_errors import ConsentDeclined, IdentityError, IdentityUnavailable, StateMismatch
 from vault.errors import VaultStoreError
 
 log = logging.getLogger("api.oauth")
+MICROSOFT_DOWN = "Microsoft's sign-in service did not answer; try again shortly"
 router = APIRouter(tags=["connect"], include_in_schema=False)
 
 
-def _problem(request: Request, message: str, status: int) -> Response:
-    return templates.TemplateResponse(request, "connect_error.html", {"message": message}, status_code=status)
+def problem_page(request: Request, message: str, status: int, user: User | None = None) -> Response:
+    """The page that says why a mailbox was not (re)connected, with the HTTP status to answer."""
+    return templates.TemplateResponse(
+        request, "connect_error.html", {"message": message, "user": user}, status_code=status
+    )
 
 
-@router.get("/connect/outlook", response_class=HTMLResponse)
+@router.get("/connect/outlook")
+def connect_outlook_link() -> Response:
+    """An old link or bookmark: connecting starts from the form on /connections. Writes nothing."""
+    return RedirectResponse("/connections", status_code=303)
+
+
+@router.post("/connect/outlook", response_class=HTMLResponse)
 async def connect_outlook(
     request: Request,
     session: SessionDep,
@@ -34,24 +46,36 @@ async def connect_outlook(
     identity: IdentityDep,
     tokens: TokenStoreDep,
     user: OptionalUserDep,
-    scopes: str = Query(
-        "incoming", description="comma-separated: incoming (Mail.Read), outgoing (Mail.Send)"
-    ),
+    scope: Annotated[
+        list[str] | None, Form(description="repeated: incoming (Mail.Read), outgoing (Mail.Send)")
+    ] = None,
+    scopes: Annotated[str, Form(description="the same choices, comma-separated")] = "",
 ) -> Response:
-    """Starts connecting an Outlook mailbox: redirects to Microsoft's consent page."""
+    """Starts connecting an Outlook mailbox: redirects to Microsoft's consent page.
+
+    A POST: it stores a sign-in in progress (oauth_flows), so a cookie request must carry the page's
+    CSRF token (api/csrf.py), and another site cannot start a consent in the user's name."""
     if user is None:
         return RedirectResponse("/signin", status_code=303)
     refused = await asyncio.to_thread(permissions.refusal, session, user)
     if refused is not None:
-        return _problem(request, refused, 403)
+        return problem_page(request, refused, 403, user)
+    chosen = [s.strip() for s in [*(scope or []), *scopes.split(",")] if s.strip()]
+    if not chosen:
+        return problem_page(
+            request,
+            "choose what the service may do with the mailbox: read incoming mail, send mail or both",
+            400,
+            user,
+        )
     try:
-        wanted = consent.graph_scopes([s.strip() for s in scopes.split(",") if s.strip()])
+        wanted = consent.graph_scopes(chosen)
         url = await consent.begin(session, identity, user, wanted, settings.oauth_redirect_uri, flows=tokens)
     except ConnectError as err:
-        return _problem(request, err.message, err.status)
+        return problem_page(request, err.message, err.status, user)
     except IdentityError:
-        return _problem(request, "Microsoft's sign-in service did not answer; try again shortly", 502)
-    return RedirectResponse(url, status_code=302)
+        return problem_page(request, MICROSOFT_DOWN, 502, user)
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/oauth/callback", response_class=HTMLResponse)
@@ -66,12 +90,12 @@ async def oauth_callback(
 ) -> Response:
     """Microsoft redirects here with a code (or an error); completes the connection."""
     if user is None:
-        return _problem(request, "sign in first, then connect the mailbox again", 401)
+        return problem_page(request, "sign in first, then connect the mailbox again", 401)
     # Checked again here, before the code is redeemed: the setting may have narrowed since the consent
     # began (the unused flow expires like any abandoned one).
     refused = await asyncio.to_thread(permissions.refusal, session, user)
     if refused is not None:
-        return _problem(request, refused, 403)
+        return problem_page(request, refused, 403, user)
     params = dict(request.query_params)
     try:
         flow, reconnect_id = await consent.take_flow(session, user, params.get("state"), flows=tokens)
@@ -84,17 +108,19 @@ async def oauth_callback(
             session, tokens, temporal, settings.temporal_task_queue, user, token_set, reconnect_id
         )
     except ConnectError as err:
-        return _problem(request, err.message, err.status)
+        return problem_page(request, err.message, err.status, user)
     except StateMismatch:
-        return _problem(request, "the sign-in response does not belong to this sign-in: connect again", 400)
+        return problem_page(
+            request, "the sign-in response does not belong to this sign-in: connect again", 400, user
+        )
     except IdentityUnavailable:
-        return _problem(request, "Microsoft's sign-in service did not answer; try again shortly", 502)
+        return problem_page(request, MICROSOFT_DOWN, 502, user)
     except IdentityError as err:
         # Declined consent, a reused or expired code, a refused scope: nothing was stored.
-        return _problem(request, f"the mailbox was not connected: {err.reason}", 400)
+        return problem_page(request, f"the mailbox was not connected: {err.reason}", 400, user)
     except (VaultStoreError, RPCError) as err:
         log.warning("connect failed while storing or starting: %s", type(err).__name__)
-        return _problem(
-            request, "the service could not store the connection; nothing was kept, try again", 503
+        return problem_page(
+            request, "the service could not store the connection; nothing was kept, try again", 503, user
         )
     return RedirectResponse(f"/connections/{connected.connection.id}", status_code=303)

@@ -109,8 +109,8 @@ async def test_only_the_chosen_scopes_are_asked_for_and_stored(
     email = await create_user(emulator)
     transport = httpx.ASGITransport(app=real_app)
     async with httpx.AsyncClient(transport=transport, base_url=connect_settings.public_base) as browser:
-        start = await browser.get("/connect/outlook", params={"scopes": choices}, headers=bearer(token))
-        assert start.status_code == 302, start.text
+        start = await browser.post("/connect/outlook", data={"scopes": choices}, headers=bearer(token))
+        assert start.status_code == 303, start.text
         location = start.headers["location"]
         # The browser goes to Microsoft's sign-in: the password is typed there, never on a page of ours.
         authority = urlsplit(connect_settings.ms_authority)

@@ -135,14 +135,18 @@ async def test_signout_needs_the_token_and_a_forged_one_leaves_the_session_alive
     assert (await client.get("/api/me")).status_code == 401
 
 
-def test_the_disconnect_form_carries_the_token():
-    # The connection page needs Temporal; the template itself is what is checked here.
-    source = (TEMPLATES / "connection.html").read_text()
-    form = source[source.index('action="/connections/{{ c.id }}/disconnect"') :]
-    assert (
-        '<input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">'
-        in form.split("</form>")[0]
-    )
+def test_the_disconnect_and_reconnect_forms_carry_the_token():
+    # The templates themselves are what is checked here (tests/api/test_connection_pages.py renders them).
+    for page, action in (
+        ("connection_disconnect.html", 'action="/connections/{{ c.id }}/disconnect"'),
+        ("connection.html", 'action="/connections/{{ c.id }}/reconnect"'),
+    ):
+        source = (TEMPLATES / page).read_text()
+        form = source[source.index(action) :]
+        assert (
+            '<input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">'
+            in form.split("</form>")[0]
+        ), page
 
 
 async def test_cross_site_sign_in_is_refused(client, admin):
@@ -246,10 +250,11 @@ def test_no_template_has_inline_script_or_unescaped_output():
     assert autoescape is True or (callable(autoescape) and autoescape("page.html"))
 
 
-async def test_the_connect_script_is_served_from_this_origin(client):
-    response = await client.get("/static/connect.js")
-    assert response.status_code == 200 and "javascript" in response.headers["content-type"]
-    assert "scopes" in response.text
+async def test_the_stylesheet_is_served_from_this_origin_and_connecting_needs_no_script(client):
+    response = await client.get("/static/app.css")
+    assert response.status_code == 200 and "text/css" in response.headers["content-type"]
+    # The connect form posts its checkboxes as repeated `scope` fields: no script builds them.
+    assert "<script" not in (TEMPLATES / "connections.html").read_text()
 
 
 async def test_a_page_escapes_what_came_from_outside(app, client, engine):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -79,9 +80,31 @@ async def wait_status(stack: Stack, token: str, connection_id: str, status: str)
     return result
 
 
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]{64})">')
+
+
+async def page_csrf_token(stack: Stack, browser: httpx.AsyncClient) -> str:
+    """The session's CSRF token, read from a page as a script would (its <meta name="csrf-token">)."""
+    page = await browser.get(f"{stack.api_url}/connections", follow_redirects=False)
+    assert page.status_code == 200, page.text
+    match = CSRF_META.search(page.text)
+    assert match, "the page carries the session's CSRF token"
+    return match.group(1)
+
+
+async def start_connect(
+    stack: Stack, browser: httpx.AsyncClient, scopes: str = "incoming", *, follow_redirects: bool = True
+) -> httpx.Response:
+    """Submits the connections page's Connect form (a POST with the CSRF token), like a browser."""
+    data = {"scopes": scopes, "csrf_token": await page_csrf_token(stack, browser)}
+    return await browser.post(
+        f"{stack.api_url}/connect/outlook", data=data, follow_redirects=follow_redirects
+    )
+
+
 async def connect(stack: Stack, browser: httpx.AsyncClient, email: str, scopes: str = "incoming") -> str:
     await pre_answer_consent(stack, email)
-    page = await browser.get(f"{stack.api_url}/connect/outlook", params={"scopes": scopes})
+    page = await start_connect(stack, browser, scopes)
     assert page.status_code == 200, page.text
     assert page.url.path.startswith("/connections/"), page.url
     return page.url.path.rsplit("/", 1)[1]

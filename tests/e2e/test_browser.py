@@ -68,6 +68,8 @@ async def test_connect_in_a_browser(stack: Stack) -> None:
         await wait_status(stack, token, connection_id, "active")
 
         await page.click("#disconnect")
+        # A confirmation page says what is deleted; its button posts the disconnect.
+        await page.click("#confirm-disconnect")
         await wait_status(stack, token, connection_id, "disconnected")
         await page.reload()
         assert (await page.text_content("#status")) == "disconnected"

@@ -39,6 +39,7 @@ from tests.e2e.helpers import (
     pre_answer_consent,
     remember_client_states,
     revoke,
+    start_connect,
     vault_paths,
     wait_status,
 )
@@ -194,8 +195,8 @@ async def assert_refused(
 async def consent_redirect(stack: Stack, browser: httpx.AsyncClient, email: str) -> httpx.URL:
     """Starts connecting and answers the consent: the callback URL Microsoft sends the browser to."""
     await pre_answer_consent(stack, email)
-    start = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming", follow_redirects=False)
-    assert start.status_code == 302, start.text
+    start = await start_connect(stack, browser, "incoming", follow_redirects=False)
+    assert start.status_code == 303, start.text
     consent = await browser.get(start.headers["location"], follow_redirects=False)
     callback = httpx.URL(consent.headers["location"])
     assert callback.params.get("code") and callback.params.get("state"), "the consent gave no code"
@@ -264,7 +265,7 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
         # Declined consent: Microsoft redirects back with error=access_denied.
         before = await stored(stack)
         await pre_answer_consent(stack, email, deny=True)
-        declined = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming")
+        declined = await start_connect(stack, browser, "incoming")
         assert declined.url.path == "/oauth/callback" and declined.url.params["error"] == "access_denied"
         await assert_refused(stack, declined, 400, "declined", before)
 
@@ -323,7 +324,7 @@ async def refused_callbacks(stack: Stack) -> tuple[str, str]:
         await assert_refused(stack, reused, 400, "already used", before)
 
         # Bad input to the connect endpoint itself.
-        bad = await browser.get(f"{stack.api_url}/connect/outlook?scopes=calendar")
+        bad = await start_connect(stack, browser, "calendar")
         await assert_refused(stack, bad, 400, "incoming, outgoing", before)
 
     # The one good callback started the one workflow; none of the refused ones started any.

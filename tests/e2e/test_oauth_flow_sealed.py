@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from db.connections import OAuthFlow
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, new_mailbox, pre_answer_consent
+from tests.e2e.helpers import api_call, new_mailbox, pre_answer_consent, start_connect
 from tests.e2e.test_connect import assert_refused, stored
 from tests.support import leak_scan
 from vault.client import VaultClient
@@ -35,8 +35,8 @@ def state_hash(callback: httpx.URL) -> str:
 async def started(stack: Stack, browser: httpx.AsyncClient, email: str) -> tuple[httpx.URL, httpx.URL]:
     """Starts connecting and answers the consent: (Microsoft's authorize URL, the callback URL)."""
     await pre_answer_consent(stack, email)
-    start = await browser.get(f"{stack.api_url}/connect/outlook?scopes=incoming", follow_redirects=False)
-    assert start.status_code == 302, start.text
+    start = await start_connect(stack, browser, "incoming", follow_redirects=False)
+    assert start.status_code == 303, start.text
     consent = await browser.get(start.headers["location"], follow_redirects=False)
     callback = httpx.URL(consent.headers["location"])
     assert callback.params.get("code") and callback.params.get("state"), "the consent gave no code"

@@ -1,6 +1,6 @@
 """The pages in a real browser (Debian's Chromium) under their Content-Security-Policy: no violation on
-any page, the connect form's script (a static file now) still builds the scopes, sign-out works through
-its CSRF-protected form, another site cannot frame a page, and a cross-site sign-in post is refused."""
+any page, the connect form posts the chosen scopes with its CSRF token, sign-out works through its
+CSRF-protected form, another site cannot frame a page, and a cross-site sign-in post is refused."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI
 from playwright.async_api import Route, async_playwright
@@ -36,10 +37,10 @@ async def test_pages_under_their_csp_in_a_browser(tmp_path: Path) -> None:
     app.router.lifespan_context = _no_lifespan
     app.dependency_overrides[get_engine] = lambda: engine
     violations: list[str] = []
-    connect_urls: list[str] = []
+    connect_posts: list[tuple[str, str]] = []
 
     async def catch_connect(route: Route) -> None:
-        connect_urls.append(route.request.url)
+        connect_posts.append((route.request.method, route.request.post_data or ""))
         await route.fulfill(status=200, body="stopped here", content_type="text/plain")
 
     async with serving(app, port), async_playwright() as p:
@@ -66,7 +67,9 @@ async def test_pages_under_their_csp_in_a_browser(tmp_path: Path) -> None:
         await page.check("input[value=outgoing]")
         await page.click("#connect")
         await page.wait_for_load_state()
-        assert connect_urls and "scopes=incoming%2Coutgoing" in connect_urls[0], connect_urls
+        assert connect_posts and connect_posts[0][0] == "POST", connect_posts
+        posted = parse_qs(connect_posts[0][1])
+        assert posted["scope"] == ["incoming", "outgoing"] and posted["csrf_token"], connect_posts
 
         # Another site framing a page: the browser refuses (frame-ancestors 'none', X-Frame-Options).
         other = await context.new_page()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from pathlib import Path
@@ -40,6 +41,14 @@ class Demo:
     def consent_next(self) -> None:
         r = httpx.post(f"{self.emulator}/_emulator/consent", json={"email": MAILBOX}, verify=self.ca)
         assert r.status_code == 201, r.text
+
+    def connect(self, scopes: str) -> httpx.Response:
+        """Submits the connections page's Connect form: a POST carrying the page's CSRF token."""
+        page = self.browser.get(f"{self.api}/connections")
+        token = re.search(r'<meta name="csrf-token" content="([0-9a-f]{64})">', page.text)
+        assert token, page.text
+        data = {"scopes": scopes, "csrf_token": token.group(1)}
+        return self.browser.post(f"{self.api}/connect/outlook", data=data)
 
     def call(self, method: str, path: str) -> httpx.Response:
         return httpx.request(method, self.api + path, headers={"Authorization": f"Bearer {self.token}"})
@@ -85,7 +94,7 @@ def test_connect_revoke_reconnect_restart_disconnect_on_the_real_stack(tmp_path:
         stack.wait_for(URLS_DONE, START_TIMEOUT)
         demo = Demo(data_dir, ports)
         demo.consent_next()
-        page = demo.browser.get(f"{demo.api}/connect/outlook", params={"scopes": "incoming,outgoing"})
+        page = demo.connect("incoming,outgoing")
         assert page.status_code == 200 and page.url.path.startswith("/connections/"), page.url
         connection_id = page.url.path.rsplit("/", 1)[1]
         active = demo.wait_status(connection_id, "active")

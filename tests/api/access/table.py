@@ -110,7 +110,7 @@ TABLE: dict[tuple[str, str], Row] = {
     # Counts and the outbox depth only: no id, mailbox or content (tests/webhooks/test_webhook_metrics.py).
     ("GET", "/metrics"): Row(get("/metrics"), everyone(200)),
     ("GET", "/readyz"): Row(get("/readyz"), everyone(503), why="Temporal, Vault and Microsoft are down"),
-    ("GET", "/static"): Row(get("/static/connect.js"), everyone(200)),
+    ("GET", "/static"): Row(get("/static/app.css"), everyone(200)),
     # --- sign-in and pages --------------------------------------------------------------------------
     ("GET", "/signin"): Row(get("/signin"), everyone(200)),
     ("POST", "/signin"): Row(
@@ -125,14 +125,22 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/connections/{connection_id}/activity"): Row(
         get("/connections/{connection}/activity"), owner_page(200)
     ),
-    ("GET", "/connections/{connection_id}/reconnect"): Row(
-        get("/connections/{connection}/reconnect"), owner_page(502), why="Microsoft's sign-in is down"
+    ("POST", "/connections/{connection_id}/reconnect"): Row(
+        call("POST", "/connections/{connection}/reconnect"),
+        owner_page(502),
+        why="Microsoft's sign-in is down",
+    ),
+    ("GET", "/connections/{connection_id}/disconnect"): Row(
+        get("/connections/{connection}/disconnect"), owner_page(200), why="the confirmation page"
     ),
     ("POST", "/connections/{connection_id}/disconnect"): Row(
         call("POST", "/connections/{connection}/disconnect"), owner_page(503), why="Temporal is down"
     ),
     ("GET", "/connect/outlook"): Row(
-        get("/connect/outlook"),
+        get("/connect/outlook"), everyone(303), why="an old link: sent to /connections, nothing written"
+    ),
+    ("POST", "/connect/outlook"): Row(
+        lambda w, role: Call("POST", "/connect/outlook", data={"scope": "incoming"}),
         {**signed_in(502), **SIGNED_OUT_PAGE},
         why="anyone may connect their own mailbox (by default); Microsoft's sign-in is down",
     ),
