@@ -48,7 +48,7 @@ async def test_mail_the_webhook_missed_becomes_an_item_after_resync(
     put = Outbox.put
 
     async def put_losing_missed(self: Outbox, entries: Sequence[OutboxEntry]) -> None:
-        kept = []
+        kept: list[OutboxEntry] = []
         for entry in entries:
             ours = str(entry.connection_id) == connection_id
             (lost if ours and entry.lifecycle_event is LifecycleEvent.MISSED else kept).append(entry)
