@@ -163,6 +163,20 @@ async def clear_requests(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@router.get("/notifications")
+async def notifications_log(
+    request: Request, mailbox: str | None = None, since: str | None = None
+) -> list[Any]:
+    """Every notification POSTed (one entry per notification per attempt) and its answer."""
+    after = _since(since)
+    return [
+        entry
+        for entry in ctx_of(request).store.notification_log
+        if (not mailbox or (entry["mailbox"] or "").lower() == mailbox.lower())
+        and (after is None or entry["time"] >= after)
+    ]
+
+
 @router.get("/token-requests")
 async def token_requests(request: Request, mailbox: str | None = None, since: str | None = None) -> list[Any]:
     """Refresh-token grants at the token endpoint: time, grant_type, status, client_id, mailbox (whose
@@ -241,6 +255,7 @@ async def reset(request: Request) -> Response:
         store.consents.clear()
         store.request_log.clear()
         store.token_log.clear()
+        store.notification_log.clear()
         ctx.notifier.held.clear()
         ctx.notifier.pending.clear()
         store.changed()

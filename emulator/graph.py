@@ -161,16 +161,30 @@ def _authenticate(ctx: Ctx, request: Request) -> AccessToken:
     return token
 
 
-def _log(ctx: Ctx, request: Request, user: User | None, req: GraphReq | None, status: int) -> None:
+def _log(
+    ctx: Ctx,
+    request: Request,
+    user: User | None,
+    req: GraphReq | None,
+    response: Response,
+    started: float,
+    client_id: str | None,
+) -> None:
+    retry_after = response.headers.get("Retry-After")
     entry = {
         "time": time.time(),
+        # When the call reached the handler; `time` is when it was answered.
+        "started": started,
         "method": request.method,
         "path": request.url.path,
         "query": request.url.query,
         "mailbox": user.email if user else None,
         "message_id": req.message_id if req else None,
         "select": req.select if req else None,
-        "status": status,
+        "status": response.status_code,
+        "client_id": client_id,
+        # The Retry-After this answer carried (seconds), else None.
+        "retry_after": float(retry_after) if retry_after else None,
     }
     log = ctx.store.request_log
     log.append(entry)
@@ -186,9 +200,12 @@ async def graph(path: str, request: Request) -> Response:
     user: User | None = None
     req: GraphReq | None = None
     throttle_key: tuple[str, str] | None = None
+    client_id: str | None = None
+    started = time.time()
     try:
         faults = ctx.store.faults
         token = _authenticate(ctx, request)
+        client_id = token.client_id
         user = ctx.store.state.users.get(token.user_id)
         if user is None:
             raise GraphError(401, "InvalidAuthenticationToken", "The user of this token no longer exists.")
@@ -216,7 +233,10 @@ async def graph(path: str, request: Request) -> Response:
         handler = methods.get(request.method)
         if handler is None:
             raise GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed.")
-        throttle_key = ctx.throttle.acquire(token.client_id, user.id, forced=faults.throttle)
+        rate_wait = ctx.throttle.rate_throttled(faults)
+        throttle_key = ctx.throttle.acquire(
+            token.client_id, user.id, forced=faults.throttle or rate_wait is not None, forced_wait=rate_wait
+        )
         if faults.latency_ms:  # inside the concurrency window, like a slow mailbox server
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.error_rate and random.random() < faults.error_rate:
@@ -242,5 +262,5 @@ async def graph(path: str, request: Request) -> Response:
     response.headers["OData-Version"] = "4.0"
     if req is not None and req.applied:
         response.headers["Preference-Applied"] = ", ".join(req.applied)
-    _log(ctx, request, user, req, response.status_code)
+    _log(ctx, request, user, req, response, started, client_id)
     return response

@@ -201,6 +201,10 @@ class Consent(BaseModel):
 
 class Faults(BaseModel):
     throttle: bool = False
+    # That fraction of Graph calls answered 429 with a Retry-After (0.2-1.5 s), decided by a random
+    # generator seeded with throttle_seed whenever the faults are replaced (like drop_rate).
+    throttle_rate: float = Field(0.0, ge=0.0, le=1.0)
+    throttle_seed: int = 0
     error_rate: float = Field(0.0, ge=0.0, le=1.0)
     latency_ms: int = Field(0, ge=0, le=60_000)
     drop_notifications: bool = False

@@ -243,15 +243,18 @@ class Notifier:
             if delay:
                 await asyncio.sleep(delay / 1000)
             ok = False
+            status = 0
             assert self._client is not None
             self.stats.posts += 1
             try:
                 # Slower than the limit counts as a failure, like Graph's 3-second rule.
                 async with asyncio.timeout(self.settings.notification_timeout_seconds):
                     resp = await self._client.post(url, json={"value": [i.payload for i in batch]})
+                status = resp.status_code
                 ok = 200 <= resp.status_code < 300
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
                 log.debug("notification POST to %s failed: %s", loggable(url), type(exc).__name__)
+            self._record(batch, status, ok)
         if ok:
             for item in batch:
                 if item.lifecycle:
@@ -278,6 +281,31 @@ class Notifier:
                 s.notification_retry_max_seconds,
             )
             asyncio.get_running_loop().call_later(wait, self._requeue, url, retry)
+
+    def _record(self, batch: list[Item], status: int, ok: bool) -> None:
+        """The notification log: what was POSTed and how the service answered (0: no answer in time)."""
+        now = time.time()
+        state = self.store.state
+        entries = self.store.notification_log
+        for item in batch:
+            sub = state.subscriptions.get(item.subscription_id)
+            user = state.users.get(sub.user_id) if sub is not None else None
+            data = item.payload.get("resourceData") or {}
+            entries.append(
+                {
+                    "time": now,
+                    "subscription_id": item.subscription_id,
+                    "mailbox": user.email if user else None,
+                    "change_type": item.payload.get("changeType"),
+                    "lifecycle_event": item.payload.get("lifecycleEvent"),
+                    "message_id": data.get("id") if isinstance(data, dict) else None,
+                    "attempt": item.attempt + 1,
+                    "status": status,
+                    "acknowledged": ok,
+                }
+            )
+        if len(entries) > 200_000:  # bounded: tests read recent entries
+            del entries[: len(entries) - 200_000]
 
     def _requeue(self, url: str, items: list[Item]) -> None:
         self.pending[url].extend(items)

@@ -47,6 +47,8 @@ class Store:
         # Refresh-token grants at the token endpoint (identity.py): outcome, whose grant and a SHA-256
         # of the refresh token presented, never the token itself.
         self.token_log: list[dict[str, Any]] = []
+        # Every notification POSTed to the service and how it was answered (notifier.py), bounded.
+        self.notification_log: list[dict[str, Any]] = []
         self.listeners: list[ChangeListener] = []
         self.dirty_listeners: list[Callable[[], None]] = []
         self._by_email: dict[str, str] = {}

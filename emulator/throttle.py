@@ -7,6 +7,7 @@ import time
 from collections import deque
 
 from emulator.errors import GraphError
+from emulator.models import Faults
 from emulator.settings import EmulatorSettings
 
 
@@ -19,16 +20,36 @@ class Throttle:
         self.settings = settings
         self._inflight: dict[tuple[str, str], int] = {}
         self._history: dict[tuple[str, str], deque[float]] = {}
+        # Reseeded whenever the faults are replaced (PUT), so the same faults throttle the same calls.
+        self._rate_faults: Faults | None = None
+        self._rate_random = random.Random(0)
 
-    def acquire(self, client_id: str, user_id: str, forced: bool = False) -> tuple[str, str]:
+    def rate_throttled(self, faults: Faults) -> float | None:
+        """The throttle_rate fault: the Retry-After (seconds) for this call when it is one of the
+        throttled fraction, else None. Both come from the generator seeded with throttle_seed."""
+        if not faults.throttle_rate:
+            return None
+        if faults is not self._rate_faults:
+            self._rate_faults = faults
+            self._rate_random = random.Random(faults.throttle_seed)
+        throttled = self._rate_random.random() < faults.throttle_rate
+        wait = self._rate_random.uniform(0.2, 1.5)
+        return wait if throttled else None
+
+    def acquire(
+        self, client_id: str, user_id: str, forced: bool = False, forced_wait: float | None = None
+    ) -> tuple[str, str]:
+        """`forced`: answer 429 whatever the limits say, with `forced_wait` as its Retry-After (random
+        0.2-1.5 s when None)."""
         key = (client_id, user_id)
         s = self.settings
         if forced:
+            wait = random.uniform(0.2, 1.5) if forced_wait is None else forced_wait
             raise GraphError(
                 429,
                 "ApplicationThrottled",
                 "Application is over its MailboxConcurrency limit.",
-                {"Retry-After": _retry_after(random.uniform(0.2, 1.5))},
+                {"Retry-After": _retry_after(wait)},
             )
         if self._inflight.get(key, 0) >= s.throttle_max_concurrent:
             raise GraphError(
