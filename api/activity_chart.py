@@ -75,6 +75,13 @@ def hourly_counts(session: Session, connection_id: uuid.UUID, now: datetime) -> 
     return [HourCounts(at, **{s: n for s, n in counts.get(at, {}).items() if s in SERIES}) for at in hours]
 
 
+def last_week_chart(session: Session, connection_id: uuid.UUID, mailbox: str) -> Markup:
+    """The chart of the connection's last 7 days as of now, for the connection and activity pages."""
+    now = datetime.now(UTC)
+    title = f"Emails to {mailbox} per hour, last 7 days"
+    return render_chart(hourly_counts(session, connection_id, now), now, title=title)
+
+
 # Drawing: user units of the viewBox (the svg scales to its container's width).
 _WIDTH, _HEIGHT = 720, 260
 _LEFT, _RIGHT, _TOP, _BOTTOM = 40, 8, 40, 28

@@ -18,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from activitylog import OUTCOMES
-from api.activity_chart import hourly_counts, render_chart
+from api.activity_chart import last_week_chart
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.routes.activity import OutcomePublic, Position, find_outcomes, outcome_public
 from api.routes.connections import owned_connection
@@ -118,11 +118,6 @@ def activity_page(
         for r in rows
         for w in (workflow_id_of(connection_id, r),)
     ]
-    chart = render_chart(
-        hourly_counts(session, connection_id, now),
-        now,
-        title=f"Emails to {row.mailbox} per hour, last 7 days",
-    )
     return templates.TemplateResponse(
         request,
         "activity.html",
@@ -135,7 +130,7 @@ def activity_page(
             "paged": bool(older_than or newer_than),
             "older": older,
             "newer": newer,
-            "chart": chart,
+            "chart": last_week_chart(session, connection_id, row.mailbox),
             "now": now,
         },
     )

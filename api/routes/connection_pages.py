@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from accounts import permissions
+from api.activity_chart import last_week_chart
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
@@ -117,6 +118,7 @@ def connection_page(
             # The client's, which Temporal's environment configuration (a profile) may have set.
             "namespace": temporal.namespace,
             "reconnect_refused": permissions.refusal(session, user),
+            "chart": last_week_chart(session, row.id, row.mailbox),
         },
     )
 

@@ -243,3 +243,12 @@ async def test_empty_state_says_what_to_do(client, admin, connection_id):
     assert '<svg class="chart"' in html and "0 processed, 0 skipped, 0 failed" in html
     filtered, _ = await page(client, admin, connection_id, outcome="failed")
     assert "No failed messages here." in filtered
+
+
+async def test_the_connection_page_shows_the_chart(client, admin, engine, connection_id, monkeypatch):
+    await write(monkeypatch, engine, connection_id, [("m1", "processed"), ("m2", "failed")])
+    response = await client.get(f"/connections/{connection_id}", headers=bearer(admin[1]))
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert "<h2>Last 7 days</h2>" in html and '<svg class="chart"' in html
+    assert "Emails to help@acme.example per hour" in html and "1 processed, 0 skipped, 1 failed" in html
