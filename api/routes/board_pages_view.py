@@ -54,6 +54,8 @@ class BoardView:
     board: BoardPublic
     groups: list[GroupView]
     status_columns: list[ColumnPublic]
+    # The table's columns: status first, so that the select is in view on a narrow screen.
+    columns: list[ColumnPublic]
     may_change: bool
     owned: bool
     item_count: int
@@ -84,6 +86,7 @@ def board_view(session: Session, user: User, board: BoardPublic) -> BoardView:
         board=board,
         groups=list(groups.values()),
         status_columns=[c for c in board.columns if c.type == "status"],
+        columns=sorted(board.columns, key=lambda c: c.type != "status"),
         may_change=row is not None and access.may_change(row, user),
         owned=board.owner_id == user.id,
         item_count=len(items),
