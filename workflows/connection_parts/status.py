@@ -43,14 +43,25 @@ class Status:
         workflow.set_current_details(text if text is not None else self.details())
 
     def details(self) -> str:
+        """What the workflow is and what it waits for. Safe to change at any time: the current details are
+        kept in the worker's memory and served by the `__temporal_workflow_metadata` query, never recorded
+        in the history, so replays do not see them. Only the instants that apply to the status are shown:
+        a revoked or invalid connection waits for its owner, not for a refresh or a renewal."""
         s = self._run.state
         lines = [f"**Outlook connection for** {self._run.input.mailbox}", f"**Status:** {s.status.value}"]
         if s.status_reason:
             lines.append(f"**Reason:** {s.status_reason}")
-        if s.subscription_expires_at:
-            lines.append(f"**Subscription expires:** {s.subscription_expires_at.isoformat()}")
-        if s.next_refresh_at:
-            lines.append(f"**Next token refresh:** {s.next_refresh_at.isoformat()}")
+        if s.status is ConnectionStatus.ACTIVE:
+            if s.subscription_expires_at:
+                lines.append(f"**Subscription expires:** {s.subscription_expires_at.isoformat()}")
+            if s.next_refresh_at:
+                lines.append(f"**Next token refresh:** {s.next_refresh_at.isoformat()}")
+            if s.next_renewal_at:
+                lines.append(f"**Next subscription renewal:** {s.next_renewal_at.isoformat()}")
+        elif s.status is ConnectionStatus.CONNECTING and s.next_refresh_at:
+            lines.append(f"**Next attempt to connect:** {s.next_refresh_at.isoformat()}")
+        elif s.status in (ConnectionStatus.REVOKED, ConnectionStatus.INVALID):
+            lines.append("**Waiting for:** the mailbox's owner to reconnect")
         if self._run.patches.children:
             lines.append(
                 f"**Messages:** {s.messages_started} started, {s.duplicates_dropped} duplicates dropped, "
