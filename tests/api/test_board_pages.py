@@ -502,3 +502,48 @@ async def test_a_member_works_on_a_shared_boards_items_but_not_its_columns(clien
     assert refused.status_code == 403 and "may change the board itself" in refused.text
     shown = (await client.get(f"/api/boards/{board['id']}", headers=bearer(admin[1]))).json()
     assert [g["title"] for g in shown["groups"]] == ["New", "Paid"]
+
+
+def _outgoing_recipe(engine, owner_id: uuid.UUID, board_id: str, name: str) -> str:
+    connection = add_connection(
+        engine, owner_id, mailbox=f"{name}@acme.example", scopes="User.Read Mail.Send"
+    )
+    body = {
+        "connection_id": connection,
+        "name": name,
+        "trigger": {"type": "column_changed", "board_id": board_id, "column": "Status", "to": "Done"},
+        "action": {"type": "send_email", "to": "{column:From}", "subject": "Done: {name}", "body": "{name}"},
+    }
+    created = RecipeCreate.model_validate(body)
+    with session_scope(engine) as session:
+        row = recipe_store.add_recipe(
+            session,
+            connection_id=created.connection_id,
+            owner_id=owner_id,
+            name=created.name,
+            enabled=True,
+            spec=created.spec(),
+        )
+        return str(row.id)
+
+
+async def test_the_board_names_your_recipes_a_change_left_not_fitting(client, admin, member, engine):
+    board = await make_board(client, admin[1], BILLING | {"visibility": "account"})
+    mine = await asyncio.to_thread(_outgoing_recipe, engine, admin[0], board["id"], "Tell the customer")
+    await asyncio.to_thread(_outgoing_recipe, engine, member[0], board["id"], "Member's own recipe")
+    csrf = await sign_in(client, admin[1])
+    assert 'id="broken-recipes"' not in (await client.get(f"/boards/{board['id']}")).text
+    renamed = await client.post(
+        f"/boards/{board['id']}/labels",
+        data={
+            "csrf_token": csrf,
+            "column": "Status",
+            "old_label": ["Working on it", "Done", "Stuck"],
+            "label": ["Working on it", "Finished", "Stuck"],
+        },
+    )
+    assert renamed.status_code == 303
+    page = await client.get(renamed.headers["location"])
+    assert 'id="broken-recipes"' in page.text and f'href="/recipes/{mine}"' in page.text
+    assert "has no label &#39;Done&#39;" in page.text
+    assert "Member&#39;s own recipe" not in page.text and "Member's own recipe" not in page.text
