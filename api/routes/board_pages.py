@@ -137,6 +137,20 @@ def _board(
     )
 
 
+def _refused(
+    request: Request,
+    session: Session,
+    user: User,
+    board_id: uuid.UUID,
+    field: str,
+    said: str,
+    status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    """The board page again, `said` beside the form field `field`, what was typed kept in `form`."""
+    return _board(request, session, user, board_id, errors={field: said}, form=form, status_code=status_code)
+
+
 def _back(board_id: uuid.UUID, done: str, anchor: str = "") -> Response:
     return RedirectResponse(f"/boards/{board_id}?done={done}{anchor}", status_code=status.HTTP_303_SEE_OTHER)
 
@@ -223,22 +237,13 @@ def change_item_page(
     try:
         body = ItemChange.model_validate({"columns": {column: value or None}})
     except ValidationError as err:
-        return _board(
-            request,
-            session,
-            user,
-            board_id,
-            errors={field: _words(err.errors())},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, session, user, board_id, field, _words(err.errors()))
     try:
         change_visible_item(session, user, item_id, body, request.app)
     except HTTPException as err:
         if err.status_code == status.HTTP_404_NOT_FOUND:
             raise
-        return _board(
-            request, session, user, board_id, errors={field: _detail(err)}, status_code=err.status_code
-        )
+        return _refused(request, session, user, board_id, field, _detail(err), err.status_code)
     return _back(board_id, "changed", f"#item-{item_id}")
 
 
@@ -260,29 +265,19 @@ def _change_board(
         body = BoardChange.model_validate(change)
         boards_api.patch_board(board_id, body, session, user)
     except ValidationError as err:
-        return _board(
-            request,
-            session,
-            user,
-            board_id,
-            errors={field: _words(err.errors())},
-            form=form,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, session, user, board_id, field, _words(err.errors()), form=form)
     except HTTPException as err:
         if err.status_code == status.HTTP_404_NOT_FOUND:
             raise
         said = _detail(err)
         if err.status_code == status.HTTP_409_CONFLICT and conflict is not None:
             said = conflict + _held_labels(said)
-        return _board(
-            request, session, user, board_id, errors={field: said}, form=form, status_code=err.status_code
-        )
+        return _refused(request, session, user, board_id, field, said, err.status_code, form)
     return _back(board_id, done)
 
 
 def _held_labels(detail: str) -> str:
-    """Which labels items still hold, from the store's refusal (' (2 items: Stuck)'); '' if it says none."""
+    """Which dropped labels items still hold, in words, from the store's refusal ('' if it names none)."""
     held = re.findall(r"(\d+) item\(s\) have the label '([^']*)'", detail)
     return "".join(f" {count} item(s) have the label \u201c{label}\u201d." for count, label in held)
 
@@ -306,27 +301,14 @@ def labels_page(
     field = f"labels-{column}"
     form = {"column": column, "labels": news, "new_label": new_label}
     if len(olds) != len(news):
-        return _board(
-            request,
-            session,
-            user,
-            board_id,
-            errors={field: "The form was incomplete: reload the page and try again."},
-            status_code=status.HTTP_400_BAD_REQUEST,
-        )
+        said = "The form was incomplete: reload the page and try again."
+        return _refused(request, session, user, board_id, field, said, status.HTTP_400_BAD_REQUEST)
     labels = [n.strip() for n in news if n.strip()]
     if new_label.strip():
         labels.append(new_label.strip())
     if not labels:
-        return _board(
-            request,
-            session,
-            user,
-            board_id,
-            errors={field: "A status column needs at least one label."},
-            form=form,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        said = "A status column needs at least one label."
+        return _refused(request, session, user, board_id, field, said, form=form)
     relabel = {o: n.strip() for o, n in zip(olds, news, strict=True) if n.strip() and n.strip() != o}
     change = {"changes": [{"op": "set_labels", "column": column, "labels": labels, "relabel": relabel}]}
     return _change_board(
@@ -367,15 +349,7 @@ def add_column_page(
         return _change_board(
             request, session, user, board_id, change, field="column", form=form, done="column"
         )
-    return _board(
-        request,
-        session,
-        user,
-        board_id,
-        errors={"column": error},
-        form=form,
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-    )
+    return _refused(request, session, user, board_id, "column", error, form=form)
 
 
 @router.post("/boards/{board_id}/groups", response_class=HTMLResponse)
@@ -387,14 +361,6 @@ def add_group_page(
         return _to_signin()
     form = {"group_title": title}
     if not title.strip():
-        return _board(
-            request,
-            session,
-            user,
-            board_id,
-            errors={"group": "Give the group a title."},
-            form=form,
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+        return _refused(request, session, user, board_id, "group", "Give the group a title.", form=form)
     change = {"changes": [{"op": "add_group", "title": title}]}
     return _change_board(request, session, user, board_id, change, field="group", form=form, done="group")
