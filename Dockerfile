@@ -18,6 +18,9 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
+# The project itself (editable: the code stays at /app), which installs the operator command line
+# `outlook-integration`; the dependencies are already in the layer above.
+RUN uv sync --frozen --no-dev
 USER app
 ENV DATA_DIR=/data
 EXPOSE 8000

@@ -36,6 +36,8 @@ class Kind(StrEnum):
     DISCONNECTED = "disconnected"
     REVOKED = "revoked"
     PERMISSION_CHANGE = "permission_change"
+    # A user asked a connection to re-read its mailbox (POST /api/connections/{id}/resync).
+    RESYNC_REQUESTED = "resync_requested"
     CODEC_DECODE = "codec_decode"
 
 

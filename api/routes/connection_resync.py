@@ -23,8 +23,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentUser, SessionDep, TemporalClientDep
 from api.routes.connections import load_owned_connection
+from audit import record as audit
 from audit.context import user_actor
-from db.audit import AuditEntry
+from audit.record import Kind
+from db.accounts import User
 from db.connections import Connection
 from graph.scopes import reads_mail
 from payloads.connection import ConnectionStatus, LifecycleEvent
@@ -34,10 +36,6 @@ from workflows.ids import connection_workflow_id
 log = logging.getLogger("api.resync")
 
 router = APIRouter(prefix="/api/connections", tags=["connections"])
-
-# The audit entry's kind. A plain string: audit.record.Kind does not list it (yet), and the audit API
-# lists kinds it does not know as they are.
-RESYNC_REQUESTED = "resync_requested"
 
 # Why a connection in this status cannot catch up, and what to do instead.
 REFUSALS = {
@@ -69,19 +67,15 @@ def _refusal(row: Connection) -> str | None:
     return None
 
 
-async def _record(session: Session, row: Connection) -> None:
-    actor = user_actor(row.owner_id)
-
+async def _record(session: Session, row: Connection, user: User) -> None:
     def write() -> None:
-        session.add(
-            AuditEntry(
-                account_id=row.account_id,
-                kind=RESYNC_REQUESTED,
-                actor_user_id=actor.user_id,
-                service=actor.service[:300] if actor.service else None,
-                connection_id=row.id,
-                detail="catch-up asked for (missed)",
-            )
+        audit.add(
+            session,
+            row.account_id,
+            Kind.RESYNC_REQUESTED,
+            user_actor(user.id),
+            connection_id=row.id,
+            detail="catch-up asked for (missed)",
         )
         session.commit()
 
@@ -113,7 +107,7 @@ async def resync(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail="the workflow engine did not answer; try again"
         ) from None
-    await _record(session, row)
+    await _record(session, row, user)
     log.info("catch-up requested for connection %s", row.id)
     if row.status == ConnectionStatus.ACTIVE.value:
         detail = "the connection re-reads its mailbox now and processes every message it missed"
