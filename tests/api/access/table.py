@@ -97,6 +97,23 @@ def _form(url: str, data: dict[str, str]) -> Callable[[World, str], Call]:
     return lambda w, role: Call("POST", url.format(**w.ids), data=data)
 
 
+def _recipe_form(url: str) -> Callable[[World, str], Call]:
+    """The recipe pages' form as a browser posts it: an email recipe on the owner's mailbox and board."""
+    return lambda w, role: Call(
+        "POST",
+        url.format(**w.ids),
+        data={
+            "kind": "email_item",
+            "connection_id": w["connection"],
+            "name": "A page recipe",
+            "enabled": "on",
+            "board": w["board"],
+            "group": "New",
+            "item_name": "{subject}",
+        },
+    )
+
+
 _PAYLOADS: dict[str, list[Any]] = {"payloads": []}
 _BOARD = {"name": "Another", "groups": ["New"]}
 
@@ -253,6 +270,28 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/recipes/{recipe_id}"): Row(call("DELETE", "/api/recipes/{recipe}"), owner_only(204)),
     ("POST", "/api/recipes/{recipe_id}/dry-run"): Row(
         call("POST", "/api/recipes/{recipe}/dry-run", {"limit": 5}), owner_only(503), why="Graph is down"
+    ),
+    # --- recipe pages (a bearer token needs no CSRF token; the pages' forms are checked in
+    # tests/api/test_recipe_pages.py) ----------------------------------------------------------------
+    ("GET", "/recipes"): Row(get("/recipes"), signed_in_page(200)),
+    ("GET", "/recipes/new"): Row(
+        get("/recipes/new"), signed_in_page(200), why="the owner's folders are not listed: Graph is down"
+    ),
+    ("POST", "/recipes"): Row(
+        _recipe_form("/recipes"),
+        owner_page(303),
+        why="names the owner's connection: any other user's form says it is not found",
+    ),
+    ("GET", "/recipes/{recipe_id}"): Row(get("/recipes/{recipe}"), owner_page(200)),
+    ("POST", "/recipes/{recipe_id}"): Row(_recipe_form("/recipes/{recipe}"), owner_page(303)),
+    ("POST", "/recipes/{recipe_id}/enable"): Row(call("POST", "/recipes/{recipe}/enable"), owner_page(303)),
+    ("POST", "/recipes/{recipe_id}/disable"): Row(call("POST", "/recipes/{recipe}/disable"), owner_page(303)),
+    ("GET", "/recipes/{recipe_id}/delete"): Row(
+        get("/recipes/{recipe}/delete"), owner_page(200), why="the confirmation page"
+    ),
+    ("POST", "/recipes/{recipe_id}/delete"): Row(call("POST", "/recipes/{recipe}/delete"), owner_page(303)),
+    ("POST", "/recipes/{recipe_id}/dry-run"): Row(
+        call("POST", "/recipes/{recipe}/dry-run"), owner_page(503), why="Graph is down"
     ),
     # --- operators: the codec server and monday.com (admins) -----------------------------------------
     ("POST", "/codec/encode"): Row(call("POST", "/codec/encode", _PAYLOADS), admins(200)),
