@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from pydantic import SecretStr
+from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -21,6 +22,7 @@ from temporalio.worker import Worker
 from activities.mailbox_access import MailboxAccess
 from bench.mail import pool_waits
 from bench.mail.api_process import ServiceProcess, api_process
+from bench.mail.temporal_process import TemporalProcess
 from bench.mail.worker_process import worker_process
 from bench.naive.activities import NaiveActivities
 from bench.naive.workflows import NaiveConnectionWorkflow, NaiveMessageWorkflow
@@ -44,11 +46,19 @@ NAIVE_QUEUE = "bench-naive"
 # The product worker process of each running stack, by its task queue: the chaos suite stops and
 # starts it (chaos/).
 _PRODUCT_WORKERS: dict[str, ServiceProcess] = {}
+# The Temporal dev server of each stack started with `temporal_process=True`, by its address.
+_TEMPORAL_SERVERS: dict[str, TemporalProcess] = {}
 
 
 def product_worker(stack: Stack) -> ServiceProcess:
     """The product's worker process serving `stack` (stop() and start() it to take it away and back)."""
     return _PRODUCT_WORKERS[stack.settings.temporal_task_queue]
+
+
+def temporal_server(stack: Stack) -> TemporalProcess:
+    """The Temporal dev server process of a stack started with `temporal_process=True` (stop() and
+    start() it to restart it on the same port and SQLite file)."""
+    return _TEMPORAL_SERVERS[stack.settings.temporal_address]
 
 
 def _naive_worker(stack: Stack) -> Worker:
@@ -85,21 +95,35 @@ async def _keyring(openbao: OpenBaoServer) -> Keyring:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(*, api_in_process: bool = False, naive: bool = True) -> AsyncIterator[Stack]:
+async def running_stack(
+    *, api_in_process: bool = False, naive: bool = True, temporal_process: bool = False
+) -> AsyncIterator[Stack]:
     """The whole service on free ports; `naive=False` leaves out the naive design's worker (only the
-    benchmark compares against it)."""
+    benchmark compares against it). `temporal_process=True`: the dev server as `make run` starts it
+    (its own process, a SQLite file), which `temporal_server(stack)` stops and starts again."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     # OpenBao first: the benchmark's own client encrypts payloads with the keys the service uses.
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
+    temporal: TemporalProcess | None = None
     try:
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=temporal_binary(),
-            search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
-            data_converter=data_converter(EncryptionCodec(await _keyring(openbao))),
-            ui=False,
-            dev_server_log_level="error",
-        )
+        converter = data_converter(EncryptionCodec(await _keyring(openbao)))
+        if temporal_process:
+            temporal = TemporalProcess.create(data_dir / "temporal")
+            await temporal.start()
+            client = await Client.connect(temporal.address, data_converter=converter)
+            env = WorkflowEnvironment.from_client(client)
+            _TEMPORAL_SERVERS[temporal.address] = temporal
+        else:
+            env = await WorkflowEnvironment.start_local(
+                dev_server_existing_path=temporal_binary(),
+                search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+                data_converter=converter,
+                ui=False,
+                dev_server_log_level="error",
+            )
     except BaseException:
+        if temporal is not None:
+            temporal.stop()
         openbao.stop()
         raise
     emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
@@ -110,6 +134,9 @@ async def running_stack(*, api_in_process: bool = False, naive: bool = True) -> 
         emulator.stop()
         openbao.stop()
         await env.shutdown()
+        if temporal is not None:
+            _TEMPORAL_SERVERS.pop(temporal.address, None)
+            temporal.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
