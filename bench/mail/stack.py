@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pydantic import SecretStr
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -34,7 +33,6 @@ from codec.vault_keys import load_keyring
 from config.settings import Settings
 from db.engine import engine_from_settings
 from stack.openbao import OpenBaoServer
-from stack.temporal import SEARCH_ATTRIBUTES, temporal_binary
 from tests.e2e.conftest import Stack, register_service_app, service_settings
 from tests.e2e.helpers import running_api
 from tests.support.appdb import migrated_engine
@@ -99,28 +97,21 @@ async def running_stack(
     *, api_in_process: bool = False, naive: bool = True, temporal_process: bool = False
 ) -> AsyncIterator[Stack]:
     """The whole service on free ports; `naive=False` leaves out the naive design's worker (only the
-    benchmark compares against it). `temporal_process=True`: the dev server as `make run` starts it
-    (its own process, a SQLite file), which `temporal_server(stack)` stops and starts again."""
+    benchmark compares against it). Temporal is the dev server as `make run` starts it (stack/temporal.py:
+    its own process, its SQLite file in this run's temporary directory, not an in-memory one), which
+    `temporal_server(stack)` stops and starts again. `temporal_process` is kept for callers: both values
+    now start it so (until 2026-12-06 False meant the SDK's in-memory dev server)."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     # OpenBao first: the benchmark's own client encrypts payloads with the keys the service uses.
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
     temporal: TemporalProcess | None = None
     try:
         converter = data_converter(EncryptionCodec(await _keyring(openbao)))
-        if temporal_process:
-            temporal = TemporalProcess.create(data_dir / "temporal")
-            await temporal.start()
-            client = await Client.connect(temporal.address, data_converter=converter)
-            env = WorkflowEnvironment.from_client(client)
-            _TEMPORAL_SERVERS[temporal.address] = temporal
-        else:
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_binary(),
-                search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
-                data_converter=converter,
-                ui=False,
-                dev_server_log_level="error",
-            )
+        temporal = TemporalProcess.create(data_dir / "temporal")
+        await temporal.start()
+        client = await Client.connect(temporal.address, data_converter=converter)
+        env = WorkflowEnvironment.from_client(client)
+        _TEMPORAL_SERVERS[temporal.address] = temporal
     except BaseException:
         if temporal is not None:
             temporal.stop()
