@@ -235,7 +235,8 @@ async def _render(
             "monday": MONDAY,
             "importance_levels": recipe_form.IMPORTANCE,
             "email_fields": recipe_form.email_fields(),
-            "item_fields": recipe_form.item_fields(c.title for c in board.columns) if board else [],
+            # A monday.com board's columns are not known here: {column:<title>} is offered for them.
+            "item_fields": recipe_form.item_fields(c.title for c in (board.columns if board else [])),
             "chosen_board": board,
             "dry_run_max": DRY_RUN_MAX,
             **context,

@@ -422,6 +422,15 @@ async def test_the_form_offers_the_template_fields_and_only_the_users_own_choice
     assert f'value="{shared.id}"' in page.text  # an account board may be written to
     outgoing = await browser.get("/recipes/new", params={"kind": "column_changed"})
     assert "{old_value}" in outgoing.text and "{column:Email}" in outgoing.text
+    # A monday.com board's columns are not known: the item's fields and {column:<title>} still are.
+    refused = await submit(
+        browser,
+        "/recipes",
+        filled(form_fields(outgoing.text), {"name": "m", "board": "monday", "monday_board_id": "x1"}),
+    )
+    assert refused.status_code == 422
+    hint = refused.text[refused.text.index('id="item-fields"') :].split("</div>")[0]
+    assert "{old_value}" in hint and "{column:&lt;column title&gt;}" in hint and "{column:Email}" not in hint
 
 
 async def test_every_input_has_a_label(browser, world):
