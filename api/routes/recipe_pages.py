@@ -436,6 +436,9 @@ async def update_recipe_page(
             if not isinstance(saved, HTTPException):
                 return _see(f"/recipes/{recipe_id}?done=saved")
             errors = recipe_form.errors_by_field(_problems(saved), form.kind)
+            # The recipe's page shows its mailbox but has no input for it: say it at the top.
+            errors.setdefault("", []).extend(errors.pop("connection_id", []))
+            errors = {k: v for k, v in errors.items() if v}
             status_code = saved.status_code
             # Read again: a refused monday.com webhook leaves a changed recipe disabled.
             recipe = await asyncio.to_thread(_owned, session, user, recipe_id)

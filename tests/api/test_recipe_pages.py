@@ -400,6 +400,25 @@ async def test_changing_a_recipe_to_another_kind_in_its_form(browser, world):
     assert after["action"]["to"] == "{column:Email}"
 
 
+async def test_a_problem_with_the_recipes_mailbox_is_told_at_the_top_of_its_page(
+    browser, engine, admin, world
+):
+    sends_only = await asyncio.to_thread(
+        add_connection, engine, admin[0], mailbox="sender@acme.example", scopes="User.Read Mail.Send"
+    )
+    world = {**world, "connection": sends_only}
+    recipe_id = await _made(browser, world, "item_created")
+    page = await browser.get(f"/recipes/{recipe_id}", params={"kind": "email_item"})
+    assert "sender@acme.example was not granted reading mail" in page.text  # no folders listed
+    response = await submit(
+        browser, f"/recipes/{recipe_id}", filled(form_fields(page.text), {"group": "New"})
+    )
+    assert response.status_code == 422
+    top = response.text[response.text.index('id="form-errors"') :].split("</div>")[0]
+    assert "was not granted Mail.Read" in unescape(top)
+    assert (await browser.get(f"/api/recipes/{recipe_id}")).json()["trigger"]["type"] == "item_created"
+
+
 async def test_the_form_offers_the_template_fields_and_only_the_users_own_choices(
     browser, world, engine, admin, stranger, member
 ):
