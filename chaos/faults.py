@@ -110,12 +110,20 @@ class WorkerKill(Fault):
 
 
 def _children(pid: int) -> set[int]:
+    """The API's worker processes under uvicorn's supervisor `pid` (multiprocessing's resource tracker,
+    also its child, left out)."""
     found: set[int] = set()
     with contextlib.suppress(OSError):
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError):
                 found |= {int(c) for c in (task / "children").read_text().split()}
-    return found
+    workers: set[int] = set()
+    for child in found:
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"resource_tracker" not in command:
+                workers.add(child)
+    return workers
 
 
 async def _healthy(url: str) -> bool:
