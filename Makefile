@@ -37,9 +37,11 @@ test: lint chromium
 bench: bootstrap
 	.venv/bin/python -m bench
 
-# Faults on the whole stack, one at a time, each with its checks; a table at the end (chaos/).
+# Faults on the whole stack, one at a time, each while 500 emails flow through 50 connections, each with
+# its checks; a table at the end (chaos/). Options through CHAOS_ARGS, e.g.
+# make chaos CHAOS_ARGS="--faults throttle,revoke --emails 60 --connections 6"
 chaos: bootstrap
-	.venv/bin/python -m chaos
+	.venv/bin/python -m chaos $(CHAOS_ARGS)
 
 clean-data:
 	rm -rf .data
