@@ -22,6 +22,7 @@ from emulator.errors import GraphError, graph_error_response
 from emulator.graph import router as graph_router
 from emulator.identity import router as identity_router
 from emulator.jwt_keys import SigningKey
+from emulator.mail_pages import router as mail_pages_router
 from emulator.notifier import Notifier
 from emulator.settings import EmulatorSettings
 from emulator.store import Store
@@ -70,6 +71,7 @@ def create_app(settings: EmulatorSettings) -> FastAPI:
     app.include_router(discovery_router)
     app.include_router(identity_router)
     app.include_router(consent_router)
+    app.include_router(mail_pages_router)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
