@@ -6,7 +6,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint bootstrap bench chaos clean-data chromium
+.PHONY: run test lint bootstrap bench bench-quick chaos clean-data chromium
 
 .uv/bin/uv:
 	$(PYTHON) -m venv .uv
@@ -34,8 +34,13 @@ chromium:
 test: lint chromium
 	.venv/bin/python -m pytest
 
+# Every benchmark in full: bench/results/<date>.json and the generated table in bench/README.md.
 bench: bootstrap
 	.venv/bin/python -m bench
+
+# A short form of each (<= 5 minutes); its last line is one JSON object with the figures (bench/quick.py).
+bench-quick: bootstrap
+	.venv/bin/python -m bench quick
 
 # Faults on the whole stack, one at a time, each while 500 emails flow through 50 connections, each with
 # its checks; a table at the end (chaos/). Options through CHAOS_ARGS, e.g.
