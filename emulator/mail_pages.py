@@ -4,8 +4,9 @@ mailbox. They stand in for "someone writes to the mailbox" and "look in a mailbo
 for real Microsoft), so a demo needs no curl.
 
 Delivery is the control API's own: the form is turned into the JSON body of
-`POST /_emulator/users/{to}/messages` and handed to that route function (control_mailbox.deliver), so the
-same checks run and the same change notifications go to the recipient's subscriptions. Like the control
+`POST /_emulator/users/{to}/messages` and delivered by the function behind that route
+(control_mailbox.deliver_message), so the same checks run and the same change notifications go to the
+recipient's subscriptions. Like the control
 API these pages have no auth and answer loopback clients only; a POST whose Origin header names another
 origin is refused (403), a cheap guard against another site's page posting here.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import json
 import re
 from collections.abc import Iterable
 from html import escape
@@ -27,7 +27,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from emulator import control_mailbox
 from emulator.context import ctx_of
-from emulator.control_common import control_router
+from emulator.control_common import control_router, mailbox
+from emulator.control_models import DeliverIn, parse
 from emulator.models import Folder, Message, User
 from emulator.serialize import html_to_text
 
@@ -199,30 +200,10 @@ def _validation_problem(exc: RequestValidationError) -> str:
 
 
 async def _deliver(request: Request, to_address: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """POST /_emulator/users/{to}/messages as the control API answers it: its own route function, given
-    the JSON body a client would send. Raises its HTTPException / RequestValidationError."""
-    data = json.dumps(payload).encode()
-    path = f"/_emulator/users/{quote(to_address, safe='@')}/messages"
-    scope = {
-        **request.scope,
-        "method": "POST",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
-    }
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": data, "more_body": False}
-
-    answer = await control_mailbox.deliver(to_address, Request(scope, receive))
-    result: dict[str, Any] = json.loads(bytes(answer.body))
-    return result
+    """Delivers as the control API's `POST /_emulator/users/{to}/messages` does, through the same
+    function, from the JSON body a client would send. Raises HTTPException (404 for a `to_address` that
+    is not a mailbox) or RequestValidationError."""
+    return control_mailbox.deliver_message(request, mailbox(request, to_address), parse(DeliverIn, payload))
 
 
 @router.post("/mail/send", response_model=None)
