@@ -70,7 +70,9 @@ a{color:#0b57d0}
 _HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: under it a browser posts the send form with `Origin: null`, which the origin
+    # check below refuses. same-origin sends the origin to these pages only.
+    "Referrer-Policy": "same-origin",
     # No script at all; styles are the page's own <style>.
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
