@@ -141,6 +141,7 @@ def summary(
         "commit": (mail.get("product_git") or {}).get("commit"),
         "date": date,
         "seconds": _round(seconds, 1),
+        "mail_phase_seconds": {k: round(v, 1) for k, v in (mail.get("phase_seconds") or {}).items()},
     }
     naive = mail.get("naive_burst")
     if naive is not None and naive["items_committed"] < naive["emails"]:
