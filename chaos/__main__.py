@@ -3,8 +3,8 @@ flows (500 emails over 50 connections), and prints a table, fault by fault; then
 (chaos/backlog.py). The last line is one JSON object with every figure. Exit status 1 when a check
 failed.
 
-Options: --faults (comma-separated names, default all: throttle, drop, repeat, worker-kill, api-kill,
-revoke, temporal-restart, openbao-stop, board-store, db-writes, drain, disconnect), --emails (500),
+Options: --faults (comma-separated names, default all: baseline, throttle, drop, repeat, worker-kill,
+api-kill, revoke, temporal-restart, openbao-stop, board-store, db-writes, drain, disconnect), --emails (500),
 --connections (50), --rate (emails per second, 20), --recover-timeout (seconds to wait for every item
 after a fault, 600), --hold (seconds an emulator fault lasts after the last email, 15),
 --openbao-seconds (30), --board-seconds (60), --db-seconds (30). The backlog: --messages (16,000),
@@ -30,6 +30,7 @@ from chaos.run import LoadOptions, run_fault
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FAULTS = [
+    "baseline",
     "throttle",
     "drop",
     "repeat",

@@ -5,6 +5,7 @@ delivered (it returns when the fault is over: the process is back, the outage ha
 `after_load` once every email has been delivered. Each sets `run.fault_started` / `run.fault_ended`
 (the time to recover is measured from the end).
 
+- baseline: no fault; the time from the last email delivered to the last item, for comparison.
 - throttle: the emulator answers half of all Graph calls 429 with Retry-After (throttle_rate 0.5).
 - drop: the emulator drops 20% of change notifications (each followed by a `missed` lifecycle
   notification; the service catches up by delta).
@@ -38,6 +39,7 @@ from sqlalchemy import text
 
 from bench.mail.api_process import _APIS, restart_api
 from bench.mail.stack import product_worker, temporal_server
+from bench.mail.worker_process import READY_LINE
 from chaos.backlog import wait_until
 from chaos.load import Load
 from tests.e2e.conftest import Stack
@@ -73,6 +75,19 @@ class Fault:
         return None
 
 
+class NoFault(Fault):
+    """The same load with no fault: the baseline for the time to recover (from the last email
+    delivered to the last item)."""
+
+    name = "baseline"
+
+    async def inject(self, run: Run) -> None:
+        return None
+
+    async def after_load(self, run: Run) -> None:
+        run.fault_started = run.fault_ended = time.time()
+
+
 class EmulatorFault(Fault):
     """Emulator faults last from before the first email until `hold` seconds after the last."""
 
@@ -100,11 +115,20 @@ class WorkerKill(Fault):
     async def inject(self, run: Run) -> None:
         worker = product_worker(run.stack)
         assert worker.child is not None
+        # The log is appended to: the new process is ready when a new "polling" line follows this point.
+        mark = worker.log_path.stat().st_size
         run.fault_started = time.time()
         worker.child.send_signal(signal.SIGKILL)
         worker.child.wait()
         worker.child = None
         await asyncio.to_thread(worker.start)
+
+        async def polling() -> bool:
+            with worker.log_path.open("rb") as log:
+                log.seek(mark)
+                return READY_LINE.encode() in log.read()
+
+        await wait_until("the new worker to poll", polling, within=120, every=0.2)
         run.fault_ended = time.time()
         run.notes["worker_back_s"] = round(run.fault_ended - run.fault_started, 1)
 
@@ -266,6 +290,7 @@ def catalogue(
 ) -> dict[str, Fault]:
     """Every fault by name, in the order `make chaos` runs them (cheapest first)."""
     faults: list[Fault] = [
+        NoFault(),
         EmulatorFault("throttle", hold, throttle_rate=0.5, throttle_seed=14),
         EmulatorFault("drop", hold, drop_rate=0.2, drop_seed=14),
         EmulatorFault("repeat", hold, duplicate_notifications=2),
