@@ -20,10 +20,8 @@ from boards.store import BoardStore
 from db.board_events import BoardEvent
 from db.boards import Board, BoardItem
 from db.engine import session_scope
-from recipes import store as recipe_store
-from recipes.schemas import RecipeCreate
 from tests.api.conftest import bearer
-from tests.recipes.support import add_connection, recipe_body
+from tests.recipes.support import add_connection, add_enabled_recipe, recipe_body
 
 BILLING = {
     "name": "Billing",
@@ -71,6 +69,17 @@ async def make_item(client, token: str, board_id: str, **body: Any) -> dict[str,
     assert response.status_code == 201, response.text
     item: dict[str, Any] = response.json()
     return item
+
+
+async def post_status_labels(
+    client, csrf: str, board: dict[str, Any], old: list[str], new: list[str], new_label: str | None = None
+) -> Any:
+    """The board page's labels form for its Status column: each old label's new name ("" removes it) and
+    one label to add."""
+    data: dict[str, Any] = {"csrf_token": csrf, "column": "Status", "old_label": old, "label": new}
+    if new_label is not None:
+        data["new_label"] = new_label
+    return await client.post(f"/boards/{board['id']}/labels", data=data)
 
 
 def count_boards(engine) -> int:
@@ -277,17 +286,8 @@ async def test_the_board_shows_groups_items_updates_and_files(client, admin, eng
 
 
 def _recipe(engine, owner_id: uuid.UUID, connection_id: str, board_id: str) -> str:
-    created = RecipeCreate.model_validate(recipe_body(connection_id, board_id))
     with session_scope(engine) as session:
-        row = recipe_store.add_recipe(
-            session,
-            connection_id=created.connection_id,
-            owner_id=owner_id,
-            name=created.name,
-            enabled=True,
-            spec=created.spec(),
-        )
-        return str(row.id)
+        return str(add_enabled_recipe(session, owner_id, recipe_body(connection_id, board_id)).id)
 
 
 async def test_another_members_private_board_is_not_found(client, admin, member):
@@ -396,15 +396,8 @@ async def test_labels_are_renamed_added_and_removed(client, admin, engine):
     assert "Labels of the status column Status" in page.text
 
     olds = ["Working on it", "Done", "Stuck"]
-    renamed = await client.post(
-        f"/boards/{board['id']}/labels",
-        data={
-            "csrf_token": csrf,
-            "column": "Status",
-            "old_label": olds,
-            "label": ["In progress", "Done", ""],
-            "new_label": "Waiting",
-        },
+    renamed = await post_status_labels(
+        client, csrf, board, olds, ["In progress", "Done", ""], new_label="Waiting"
     )
     assert renamed.status_code == 303 and renamed.headers["location"] == f"/boards/{board['id']}?done=labels"
     shown = (await client.get(f"/api/boards/{board['id']}", headers=bearer(admin[1]))).json()
@@ -413,14 +406,8 @@ async def test_labels_are_renamed_added_and_removed(client, admin, engine):
     assert item_now["columns"]["Status"] == "In progress"
 
     # Removing a label an item holds: refused in words, nothing changed.
-    refused = await client.post(
-        f"/boards/{board['id']}/labels",
-        data={
-            "csrf_token": csrf,
-            "column": "Status",
-            "old_label": ["In progress", "Done", "Waiting"],
-            "label": ["", "Done", "Waiting"],
-        },
+    refused = await post_status_labels(
+        client, csrf, board, ["In progress", "Done", "Waiting"], ["", "Done", "Waiting"]
     )
     assert refused.status_code == 409
     assert "items still have a label you emptied" in refused.text
@@ -429,22 +416,12 @@ async def test_labels_are_renamed_added_and_removed(client, admin, engine):
     after = (await client.get(f"/api/boards/{board['id']}", headers=bearer(admin[1]))).json()
     assert after["columns"][3]["labels"] == ["In progress", "Done", "Waiting"]
 
-    duplicate = await client.post(
-        f"/boards/{board['id']}/labels",
-        data={
-            "csrf_token": csrf,
-            "column": "Status",
-            "old_label": ["In progress", "Done", "Waiting"],
-            "label": ["In progress", "Done", "Waiting"],
-            "new_label": "done",
-        },
+    duplicate = await post_status_labels(
+        client, csrf, board, ["In progress", "Done", "Waiting"], ["In progress", "Done", "Waiting"], "done"
     )
     assert duplicate.status_code == 422 and "duplicate label title" in duplicate.text
     assert 'value="done"' in duplicate.text  # the typed label stays
-    nothing = await client.post(
-        f"/boards/{board['id']}/labels",
-        data={"csrf_token": csrf, "column": "Status", "old_label": olds, "label": ["", "", ""]},
-    )
+    nothing = await post_status_labels(client, csrf, board, olds, ["", "", ""])
     assert nothing.status_code == 422 and "at least one label" in nothing.text
 
 
@@ -514,17 +491,8 @@ def _outgoing_recipe(engine, owner_id: uuid.UUID, board_id: str, name: str) -> s
         "trigger": {"type": "column_changed", "board_id": board_id, "column": "Status", "to": "Done"},
         "action": {"type": "send_email", "to": "{column:From}", "subject": "Done: {name}", "body": "{name}"},
     }
-    created = RecipeCreate.model_validate(body)
     with session_scope(engine) as session:
-        row = recipe_store.add_recipe(
-            session,
-            connection_id=created.connection_id,
-            owner_id=owner_id,
-            name=created.name,
-            enabled=True,
-            spec=created.spec(),
-        )
-        return str(row.id)
+        return str(add_enabled_recipe(session, owner_id, body).id)
 
 
 async def test_the_board_names_your_recipes_a_change_left_not_fitting(client, admin, member, engine):
@@ -533,14 +501,8 @@ async def test_the_board_names_your_recipes_a_change_left_not_fitting(client, ad
     await asyncio.to_thread(_outgoing_recipe, engine, member[0], board["id"], "Member's own recipe")
     csrf = await sign_in(client, admin[1])
     assert 'id="broken-recipes"' not in (await client.get(f"/boards/{board['id']}")).text
-    renamed = await client.post(
-        f"/boards/{board['id']}/labels",
-        data={
-            "csrf_token": csrf,
-            "column": "Status",
-            "old_label": ["Working on it", "Done", "Stuck"],
-            "label": ["Working on it", "Finished", "Stuck"],
-        },
+    renamed = await post_status_labels(
+        client, csrf, board, ["Working on it", "Done", "Stuck"], ["Working on it", "Finished", "Stuck"]
     )
     assert renamed.status_code == 303
     page = await client.get(renamed.headers["location"])

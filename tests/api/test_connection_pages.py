@@ -17,10 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from db.connections import Connection, OAuthFlow
 from db.engine import session_scope
-from recipes import store
-from recipes.schemas import RecipeCreate
 from tests.api.conftest import bearer
-from tests.recipes.support import add_board, add_connection, recipe_body
+from tests.recipes.support import add_board, add_connection, add_enabled_recipe, recipe_body
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([0-9a-f]{64})">')
 AUTHORIZE = "https://login.example/authorize"
@@ -76,16 +74,8 @@ async def sign_in(client: httpx.AsyncClient, token: str) -> str:
 
 def add_recipe(engine: Engine, user_id: Any, connection_id: str, name: str) -> None:
     board = add_board(engine, user_id)
-    created = RecipeCreate.model_validate(recipe_body(connection_id, str(board.id)) | {"name": name})
     with session_scope(engine) as session:
-        store.add_recipe(
-            session,
-            connection_id=created.connection_id,
-            owner_id=user_id,
-            name=created.name,
-            enabled=True,
-            spec=created.spec(),
-        )
+        add_enabled_recipe(session, user_id, recipe_body(connection_id, str(board.id)) | {"name": name})
 
 
 def flow_count(engine: Engine) -> int:

@@ -6,12 +6,16 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from boards import service as boards
 from boards.schemas import BoardCreate, BoardPublic
 from db.accounts import User
 from db.connections import Connection
 from db.engine import session_scope
+from db.recipes import RecipeRow
+from recipes import store
+from recipes.schemas import RecipeCreate
 
 SUPPORT_BOARD = {
     "name": "Support",
@@ -69,3 +73,17 @@ def add_board(engine: Engine, user_id: uuid.UUID, body: dict[str, Any] | None = 
         return boards.create_board(
             session, user.account_id, BoardCreate.model_validate(body or SUPPORT_BOARD), owner_id=user.id
         )
+
+
+def add_enabled_recipe(session: Session, owner_id: uuid.UUID, body: dict[str, Any]) -> RecipeRow:
+    """An enabled recipe row straight in the store, from a POST /api/recipes body (checked as the API
+    checks it), without the API's side effects (no workflow told, no monday.com webhook)."""
+    created = RecipeCreate.model_validate(body)
+    return store.add_recipe(
+        session,
+        connection_id=created.connection_id,
+        owner_id=owner_id,
+        name=created.name,
+        enabled=True,
+        spec=created.spec(),
+    )

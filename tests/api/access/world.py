@@ -40,9 +40,7 @@ from db.engine import create_db_engine, session_scope
 from db.item_files import ItemFile
 from graph.errors import GraphUnavailable
 from graph.identity_errors import IdentityUnavailable
-from recipes import store
-from recipes.schemas import RecipeCreate
-from tests.recipes.support import add_connection, recipe_body
+from tests.recipes.support import add_connection, add_enabled_recipe, recipe_body
 from vault.errors import VaultStoreError
 
 ROLES = ("owner", "member", "admin", "outsider", "anonymous", "revoked", "expired")
@@ -233,15 +231,7 @@ def build(engine: Engine, settings: Settings) -> World:
         items.add_update(session, item, "Owner private update")
         ids["item"] = str(item.id)
         body = recipe_body(ids["connection"], ids["board"]) | {"name": "Owner private recipe"}
-        created = RecipeCreate.model_validate(body)
-        recipe = store.add_recipe(
-            session,
-            connection_id=created.connection_id,
-            owner_id=owner_id,
-            name=created.name,
-            enabled=True,
-            spec=created.spec(),
-        )
+        recipe = add_enabled_recipe(session, owner_id, body)
         ids["recipe"] = str(recipe.id)
     pdf = FileDraft(name="private.pdf", content_type="application/pdf", content=b"%PDF")
     BoardStore(engine).attach_files(ids["item"], [pdf])
