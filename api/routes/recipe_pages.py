@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
 
 import anyio.to_thread
-from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ from recipes.schemas import (
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 T = TypeVar("T")
+Body = TypeVar("Body", bound=BaseModel)
 Problems = list[tuple[Sequence[str | int], str]]
 
 # What a page says after a redirect (?done=...): fixed words, nothing of the query is echoed.
@@ -177,9 +178,7 @@ def _board_label(choices: Choices, kind: str, board_id: str) -> str:
 
 def _summary(choices: Choices, recipe: RecipePublic) -> dict[str, str]:
     """What the list and the recipe's page say about a recipe: its kind, mailbox and board."""
-    form = recipe_form.from_spec(
-        recipe_spec(recipe), name=recipe.name, connection_id=str(recipe.connection_id), enabled=recipe.enabled
-    )
+    form = _saved_form(recipe)
     connection = choices.connection(str(recipe.connection_id))
     destination, board_id = form.board_ref()
     return {
@@ -193,6 +192,13 @@ def _summary(choices: Choices, recipe: RecipePublic) -> dict[str, str]:
 
 def recipe_spec(recipe: RecipePublic) -> RecipeSpec:
     return RecipeSpec(trigger=recipe.trigger, action=recipe.action)
+
+
+def _saved_form(recipe: RecipePublic) -> RecipeForm:
+    """The form filled in with the recipe as it is saved."""
+    return recipe_form.from_spec(
+        recipe_spec(recipe), name=recipe.name, connection_id=str(recipe.connection_id), enabled=recipe.enabled
+    )
 
 
 async def _render(
@@ -249,6 +255,63 @@ async def _form_items(request: Request) -> list[tuple[str, Any]]:
     return list((await request.form()).multi_items())
 
 
+@dataclass
+class Submitted(Generic[T]):
+    """What came of a sent recipe form: what the API saved, or the problems by field and the status."""
+
+    saved: T | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT
+    refused_by_api: bool = False
+
+
+async def _submit(
+    form: RecipeForm,
+    model: type[Body],
+    request_body: Callable[[], dict[str, Any]],
+    save: Callable[[Body], Awaitable[T | HTTPException]],
+) -> Submitted[T]:
+    """The form checked as the page does, then as the API's request `model`, then saved through the API;
+    the first that finds a problem says it, and nothing is saved."""
+    errors = _form_errors(form)
+    if errors:
+        return Submitted(errors=errors)
+    try:
+        body = model.model_validate(request_body())
+    except ValidationError as err:
+        return Submitted(errors=recipe_form.errors_by_field(_problems(err), form.kind))
+    saved = await save(body)
+    if isinstance(saved, HTTPException):
+        errors = recipe_form.errors_by_field(_problems(saved), form.kind)
+        return Submitted(errors=errors, status_code=saved.status_code, refused_by_api=True)
+    return Submitted(saved=saved)
+
+
+@dataclass
+class RecipeAction:
+    """What a page that changes one recipe is called with: the recipe of its path, the user (None when
+    signed out), the request and its background tasks."""
+
+    request: Request
+    recipe_id: uuid.UUID
+    session: Session
+    user: User | None
+    background: BackgroundTasks
+
+
+def _recipe_action(
+    request: Request,
+    recipe_id: uuid.UUID,
+    session: SessionDep,
+    user: OptionalUserDep,
+    background: BackgroundTasks,
+) -> RecipeAction:
+    return RecipeAction(request, recipe_id, session, user, background)
+
+
+RecipeActionDep = Annotated[RecipeAction, Depends(_recipe_action)]
+
+
 # --- the list ---------------------------------------------------------------------------------------
 
 
@@ -301,27 +364,21 @@ async def create_recipe_page(
     if user is None:
         return _signin()
     form = recipe_form.parse(await _form_items(request))
-    errors = _form_errors(form)
-    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    if not errors:
-        try:
-            body = RecipeCreate.model_validate(form.create_request())
-        except ValidationError as err:
-            errors = recipe_form.errors_by_field(_problems(err), form.kind)
-        else:
-            made = await _through_api(_create, body, session, user, request, background)
-            if not isinstance(made, HTTPException):
-                return _see(f"/recipes/{made}?done=created")
-            errors = recipe_form.errors_by_field(_problems(made), form.kind)
-            status_code = made.status_code
+
+    async def create(body: RecipeCreate) -> str | HTTPException:
+        return await _through_api(_create, body, session, user, request, background)
+
+    made = await _submit(form, RecipeCreate, form.create_request, create)
+    if made.saved is not None:
+        return _see(f"/recipes/{made.saved}?done=created")
     return await _render(
         request,
         session,
         user,
         "recipe_new.html",
         form=form,
-        errors=errors,
-        status_code=status_code,
+        errors=made.errors,
+        status_code=made.status_code,
         form_action="/recipes",
     )
 
@@ -356,12 +413,7 @@ async def _recipe_page(
     """The recipe's page: what it is, its buttons, its dry run (when one ran) and the form to change it."""
     choices = await asyncio.to_thread(_choices, session, user)
     if form is None:
-        form = recipe_form.from_spec(
-            recipe_spec(recipe),
-            name=recipe.name,
-            connection_id=str(recipe.connection_id),
-            enabled=recipe.enabled,
-        )
+        form = _saved_form(recipe)
     return await _render(
         request,
         session,
@@ -410,61 +462,40 @@ def _update(
 
 
 @router.post("/recipes/{recipe_id}", response_class=HTMLResponse)
-async def update_recipe_page(
-    request: Request,
-    recipe_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    background: BackgroundTasks,
-) -> Response:
+async def update_recipe_page(action: RecipeActionDep) -> Response:
     """Saves the form's name, trigger and action, as PATCH /api/recipes/{id} would."""
+    request, recipe_id, session, user = action.request, action.recipe_id, action.session, action.user
     if user is None:
         return _signin()
     recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
     form = recipe_form.parse(await _form_items(request))
     # The connection of a recipe is not changed by the form (the API cannot move a recipe).
     form.connection_id, form.enabled = str(recipe.connection_id), recipe.enabled
-    errors = _form_errors(form)
-    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-    if not errors:
-        try:
-            body = RecipeUpdate.model_validate(form.update_request())
-        except ValidationError as err:
-            errors = recipe_form.errors_by_field(_problems(err), form.kind)
-        else:
-            saved = await _through_api(_update, recipe_id, body, session, user, request, background)
-            if not isinstance(saved, HTTPException):
-                return _see(f"/recipes/{recipe_id}?done=saved")
-            errors = recipe_form.errors_by_field(_problems(saved), form.kind)
-            # The recipe's page shows its mailbox but has no input for it: say it at the top.
-            errors.setdefault("", []).extend(errors.pop("connection_id", []))
-            errors = {k: v for k, v in errors.items() if v}
-            status_code = saved.status_code
-            # Read again: a refused monday.com webhook leaves a changed recipe disabled.
-            recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
+
+    async def update(body: RecipeUpdate) -> RecipePublic | HTTPException:
+        return await _through_api(_update, recipe_id, body, session, user, request, action.background)
+
+    saved = await _submit(form, RecipeUpdate, form.update_request, update)
+    if saved.saved is not None:
+        return _see(f"/recipes/{recipe_id}?done=saved")
+    errors = saved.errors
+    if saved.refused_by_api:
+        # The recipe's page shows its mailbox but has no input for it: say it at the top.
+        errors.setdefault("", []).extend(errors.pop("connection_id", []))
+        errors = {k: v for k, v in errors.items() if v}
+        # Read again: a refused monday.com webhook leaves a changed recipe disabled.
+        recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
     return await _recipe_page(
-        request,
-        session,
-        user,
-        recipe,
-        form=form,
-        errors=errors,
-        status_code=status_code,
+        request, session, user, recipe, form=form, errors=errors, status_code=saved.status_code
     )
 
 
-async def _switch(
-    request: Request,
-    recipe_id: uuid.UUID,
-    session: Session,
-    user: User | None,
-    background: BackgroundTasks,
-    enabled: bool,
-) -> Response:
+async def _switch(action: RecipeAction, enabled: bool) -> Response:
+    request, recipe_id, session, user = action.request, action.recipe_id, action.session, action.user
     if user is None:
         return _signin()
     body = RecipeUpdate(enabled=enabled)
-    saved = await _through_api(_update, recipe_id, body, session, user, request, background)
+    saved = await _through_api(_update, recipe_id, body, session, user, request, action.background)
     if not isinstance(saved, HTTPException):
         return _see(f"/recipes/{recipe_id}?done={'enabled' if enabled else 'disabled'}")
     if saved.status_code == status.HTTP_404_NOT_FOUND:
@@ -482,28 +513,16 @@ async def _switch(
 
 
 @router.post("/recipes/{recipe_id}/enable", response_class=HTMLResponse)
-async def enable_recipe_page(
-    request: Request,
-    recipe_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    background: BackgroundTasks,
-) -> Response:
+async def enable_recipe_page(action: RecipeActionDep) -> Response:
     """Enables the recipe (PATCH {"enabled": true}: refused, in words, when the account does not let the
     user create integrations)."""
-    return await _switch(request, recipe_id, session, user, background, True)
+    return await _switch(action, True)
 
 
 @router.post("/recipes/{recipe_id}/disable", response_class=HTMLResponse)
-async def disable_recipe_page(
-    request: Request,
-    recipe_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    background: BackgroundTasks,
-) -> Response:
+async def disable_recipe_page(action: RecipeActionDep) -> Response:
     """Disables the recipe (always allowed)."""
-    return await _switch(request, recipe_id, session, user, background, False)
+    return await _switch(action, False)
 
 
 @router.get("/recipes/{recipe_id}/delete", response_class=HTMLResponse)
@@ -521,17 +540,18 @@ def delete_recipe_confirm_page(
 
 
 @router.post("/recipes/{recipe_id}/delete")
-async def delete_recipe_page(
-    request: Request,
-    recipe_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    background: BackgroundTasks,
-) -> Response:
+async def delete_recipe_page(action: RecipeActionDep) -> Response:
     """Deletes the recipe, as DELETE /api/recipes/{id} would, and returns to the list."""
-    if user is None:
+    if action.user is None:
         return _signin()
-    deleted = await _through_api(recipes_api.delete_recipe, recipe_id, session, user, request, background)
+    deleted = await _through_api(
+        recipes_api.delete_recipe,
+        action.recipe_id,
+        action.session,
+        action.user,
+        action.request,
+        action.background,
+    )
     if isinstance(deleted, HTTPException):
         raise deleted
     return _see("/recipes?done=deleted")
