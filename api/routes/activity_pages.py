@@ -12,17 +12,18 @@ import binascii
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from activitylog import OUTCOMES
 from api.activity_chart import last_week_chart
-from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
+from api.deps import OptionalUserDep, SessionDep
 from api.routes.activity import OutcomePublic, Position, find_outcomes, outcome_public
 from api.routes.connections import owned_connection
 from api.templating import templates
+from api.temporal_ui import TemporalUIDep
 from workflows.ids import message_workflow_id, send_workflow_id
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -60,21 +61,13 @@ def workflow_id_of(connection_id: uuid.UUID, row: OutcomePublic) -> str | None:
     return message_workflow_id(str(connection_id), row.message_id)
 
 
-def temporal_ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
-    """The workflow's page in the Temporal UI (it opens the latest run). Ids hold slashes: encoded."""
-    return (
-        f"{ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows/{quote(workflow_id, safe='')}"
-    )
-
-
 @router.get("/connections/{connection_id}/activity", response_class=HTMLResponse)
 def activity_page(
     request: Request,
     connection_id: uuid.UUID,
     session: SessionDep,
-    settings: SettingsDep,
     user: OptionalUserDep,
-    temporal: TemporalClientDep,
+    temporal_ui: TemporalUIDep,
     outcome: str = "",
     before: str = "",
     after: str = "",
@@ -113,7 +106,7 @@ def activity_page(
         {
             "row": r,
             "workflow_id": w,
-            "workflow_url": w and temporal_ui_link(settings.temporal_ui_url, temporal.namespace, w),
+            "workflow_url": w and temporal_ui.workflow_link(w),
         }
         for r in rows
         for w in (workflow_id_of(connection_id, r),)

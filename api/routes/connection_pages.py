@@ -23,6 +23,7 @@ from api.routes.connections import load_owned_connection, owned_connection, requ
 from api.routes.oauth import MICROSOFT_DOWN, problem_page
 from api.schemas_connections import ConnectionPublic
 from api.templating import templates
+from api.temporal_ui import TemporalUIDep
 from connections import consent
 from db.connections import Connection
 from db.recipes import RecipeRow
@@ -95,9 +96,8 @@ def connection_page(
     request: Request,
     connection_id: uuid.UUID,
     session: SessionDep,
-    settings: SettingsDep,
     user: OptionalUserDep,
-    temporal: TemporalClientDep,
+    temporal_ui: TemporalUIDep,
 ) -> Response:
     """One connection: status and reason, permissions, subscription health; reconnect and disconnect."""
     if user is None:
@@ -114,9 +114,8 @@ def connection_page(
             # A send-only connection has no subscription: nothing to expire.
             "incoming": reads_mail(row.scope_list),
             "workflow_id": connection_workflow_id(row.id),
-            "temporal_ui_url": settings.temporal_ui_url,
-            # The client's, which Temporal's environment configuration (a profile) may have set.
-            "namespace": temporal.namespace,
+            "temporal_ui_url": temporal_ui.url,
+            "namespace": temporal_ui.namespace,
             "reconnect_refused": permissions.refusal(session, user),
             "chart": last_week_chart(session, row.id, row.mailbox),
         },
