@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -55,6 +56,26 @@ COLUMN_TYPES = {
     "link": "Link (URL)",
 }
 NEW_BOARD = {"name": "", "visibility": "private", "groups": "New"}
+
+
+@dataclass
+class BoardForm:
+    """A form posted on one board's page: the request, the board of its path, the database session and
+    the user (None when signed out)."""
+
+    request: Request
+    board_id: uuid.UUID
+    session: Session
+    user: User | None
+
+
+def _board_form(
+    request: Request, board_id: uuid.UUID, session: SessionDep, user: OptionalUserDep
+) -> BoardForm:
+    return BoardForm(request, board_id, session, user)
+
+
+BoardFormDep = Annotated[BoardForm, Depends(_board_form)]
 
 
 def _to_signin() -> Response:
@@ -215,16 +236,11 @@ def board_page(
 
 @router.post("/boards/{board_id}/items/{item_id}/change", response_class=HTMLResponse)
 def change_item_page(
-    request: Request,
-    board_id: uuid.UUID,
-    item_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    column: FormText = "",
-    value: FormText = "",
+    page: BoardFormDep, item_id: uuid.UUID, column: FormText = "", value: FormText = ""
 ) -> Response:
     """Sets one column of the item (the page offers its status), through PATCH /api/items/{id}'s own
     function: the same board event, so outgoing recipes fire as they do from the API. "" clears it."""
+    request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
         return _to_signin()
     board = boards_api.account_board(session, user, board_id)
@@ -284,10 +300,7 @@ def _held_labels(detail: str) -> str:
 
 @router.post("/boards/{board_id}/labels", response_class=HTMLResponse)
 def labels_page(
-    request: Request,
-    board_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
+    page: BoardFormDep,
     column: FormText = "",
     old_label: FormList = None,
     label: FormList = None,
@@ -295,6 +308,7 @@ def labels_page(
 ) -> Response:
     """A status column's labels: each renamed in place (items keep it under its new name), emptied to
     remove it (only when no item holds it), and one added."""
+    request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
         return _to_signin()
     olds, news = old_label or [], label or []
@@ -327,15 +341,10 @@ def labels_page(
 
 @router.post("/boards/{board_id}/columns", response_class=HTMLResponse)
 def add_column_page(
-    request: Request,
-    board_id: uuid.UUID,
-    session: SessionDep,
-    user: OptionalUserDep,
-    title: FormText = "",
-    column_type: FormText = "text",
-    labels: FormText = "",
+    page: BoardFormDep, title: FormText = "", column_type: FormText = "text", labels: FormText = ""
 ) -> Response:
     """Adds a column; a status column with its labels, one per line."""
+    request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
         return _to_signin()
     form = {"title": title, "column_type": column_type, "labels": labels}
@@ -353,10 +362,9 @@ def add_column_page(
 
 
 @router.post("/boards/{board_id}/groups", response_class=HTMLResponse)
-def add_group_page(
-    request: Request, board_id: uuid.UUID, session: SessionDep, user: OptionalUserDep, title: FormText = ""
-) -> Response:
+def add_group_page(page: BoardFormDep, title: FormText = "") -> Response:
     """Adds a group at the end of the board."""
+    request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
         return _to_signin()
     form = {"group_title": title}
