@@ -19,6 +19,8 @@ from temporalio.api.enums.v1 import EventType
 
 from api.main import create_app
 from config.settings import Settings
+from db.engine import session_scope
+from db.sync_state import MailSyncState
 from tests.e2e.conftest import Stack
 from tests.support.servers import free_port
 from tests.support.serving import serving
@@ -159,13 +161,30 @@ async def clear_faults(stack: Stack) -> None:
         assert r.status_code == 200, r.text
 
 
-async def emulator_requests(stack: Stack, mailbox: str) -> list[dict[str, Any]]:
-    """The emulator's log of Graph calls made for this mailbox."""
+async def emulator_list(stack: Stack, path: str, **params: str) -> list[dict[str, Any]]:
+    """A list the emulator's control API keeps (its requests log, a user's messages or sent mail)."""
     async with stack.emulator_control() as control:
-        r = await control.get("/_emulator/requests", params={"mailbox": mailbox})
+        r = await control.get(path, params=params)
         assert r.status_code == 200, r.text
         found: list[dict[str, Any]] = r.json()
         return found
+
+
+async def emulator_requests(stack: Stack, mailbox: str) -> list[dict[str, Any]]:
+    """The emulator's log of Graph calls made for this mailbox."""
+    return await emulator_list(stack, "/_emulator/requests", mailbox=mailbox)
+
+
+async def wait_first_catch_up(stack: Stack, connection_id: str) -> None:
+    """Until the connection's inbox has a delta position: its first catch-up is done, and from then on
+    only a catch-up finds mail that notifications did not bring."""
+
+    async def first_catch_up_done() -> bool:
+        with session_scope(stack.engine) as session:
+            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
+            return state is not None and state.delta_link is not None
+
+    await eventually(first_catch_up_done, what="the connection's first catch-up")
 
 
 HANDED_OVER = (

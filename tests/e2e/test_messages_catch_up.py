@@ -4,7 +4,6 @@ and a catch-up call whose result never reached the workflow: every item once, no
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,11 +12,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.catch_up import CatchUpActivities
 from activities.folders import AllowedFolders
 from activities.mailbox_access import MailboxAccess
-from db.engine import session_scope
-from db.sync_state import MailSyncState
 from payloads.messages import CatchUpRequest
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import CUSTOMER, api_call, emulator_requests, eventually, set_faults
+from tests.e2e.helpers import (
+    CUSTOMER,
+    api_call,
+    emulator_requests,
+    eventually,
+    set_faults,
+    wait_first_catch_up,
+)
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import all_outcomes, wait_items, wait_outcomes
 
@@ -118,13 +122,7 @@ async def test_a_catch_up_call_whose_result_was_lost_finds_the_same_mail_again(s
     """The activity saves its new delta position before its result reaches the workflow; if the result
     is lost (worker killed, retries exhausted), the same call number must start where it started."""
     email, _token, connection_id, _board = await connected_with_recipe(stack)
-
-    async def first_round_done() -> bool:
-        with session_scope(stack.engine) as session:
-            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
-            return state is not None and state.delta_link is not None
-
-    await eventually(first_round_done, what="the connection's first catch-up")
+    await wait_first_catch_up(stack, connection_id)
     # The workflow out of the way: only the calls below move the position from here on.
     await stack.env.client.get_workflow_handle(f"connection/{connection_id}").terminate("test")
     ids = {

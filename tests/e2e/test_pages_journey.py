@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
+from tests.e2e.helpers import api_call, connect, emulator_list, eventually, new_mailbox, wait_status
 from tests.e2e.pages_support import (
     NARROW,
     SCREENSHOTS,
@@ -54,11 +54,7 @@ SUBJECT = "Invoice 8812 question"
 
 async def sent_by(stack: Stack, mailbox: str) -> list[dict[str, Any]]:
     """What the mailbox sent through Graph (sendMail and replies), as the emulator logged it."""
-    async with stack.emulator_control() as control:
-        r = await control.get(f"/_emulator/users/{mailbox}/sent")
-        assert r.status_code == 200, r.text
-        found: list[dict[str, Any]] = r.json()
-        return found
+    return await emulator_list(stack, f"/_emulator/users/{mailbox}/sent")
 
 
 async def make_board(w: Watched) -> str:
@@ -106,44 +102,70 @@ async def connect_mailbox(w: Watched, stack: Stack, mailbox: str) -> str:
     return connection_id
 
 
+# The recipe form's inputs that are a <select> (chosen by option value); the others are typed into.
+SELECTS = {"#f-board"}
+
+
+async def create_in_recipe_form(
+    w: Watched, kind: str, connection_id: str, fields: list[tuple[str, str]], *, shot: str
+) -> None:
+    """On /recipes/new: the kind and mailbox chosen, that kind's form filled in field by field, the page
+    checked as `shot`, saved, and the new recipe's page reached."""
+    page = w.page
+    await page.select_option("#kind-choice", kind)
+    await page.select_option("#connection-choice", connection_id)
+    async with page.expect_navigation():
+        await page.click("#next")
+    for selector, value in fields:
+        if selector in SELECTS:
+            await page.select_option(selector, value)
+        else:
+            await page.fill(selector, value)
+    await w.check(shot)
+    await page.click("#save")
+    await page.wait_for_url(lambda url: "done=created" in url)
+
+
 async def make_recipes(w: Watched, connection_id: str, board_id: str) -> None:
     """Both recipes of the recipes issue, built in the form."""
     page = w.page
     await w.visit("recipes-empty", "/recipes")
     await w.visit("recipe-new", "/recipes/new")
-    await page.select_option("#kind-choice", "email_item")
-    await page.select_option("#connection-choice", connection_id)
-    async with page.expect_navigation():
-        await page.click("#next")
-    await page.fill("#f-name", "Invoices from customers")
-    await page.fill("#f-from", "*@customer.example")
-    await page.fill("#f-subject-contains", "invoice")
-    await page.select_option("#f-board", board_id)
-    await page.fill("#f-group", "New")
-    await page.fill("#f-item-name", "{subject}")
-    await page.fill("#f-column-title-1", "Email")
-    await page.fill("#f-column-template-1", "{from.address}")
-    await w.check("recipe-new-email")
-    await page.click("#save")
-    await page.wait_for_url(lambda url: "done=created" in url)
+    await create_in_recipe_form(
+        w,
+        "email_item",
+        connection_id,
+        [
+            ("#f-name", "Invoices from customers"),
+            ("#f-from", "*@customer.example"),
+            ("#f-subject-contains", "invoice"),
+            ("#f-board", board_id),
+            ("#f-group", "New"),
+            ("#f-item-name", "{subject}"),
+            ("#f-column-title-1", "Email"),
+            ("#f-column-template-1", "{from.address}"),
+        ],
+        shot="recipe-new-email",
+    )
     assert "enabled" in (await page.text_content("#state") or "")
     await w.check("recipe-email")
 
     await page.goto(f"{w.app_url}/recipes/new")
-    await page.select_option("#kind-choice", "column_changed")
-    await page.select_option("#connection-choice", connection_id)
-    async with page.expect_navigation():
-        await page.click("#next")
-    await page.fill("#f-name", "Tell the customer")
-    await page.select_option("#f-board", board_id)
-    await page.fill("#f-column", "Status")
-    await page.fill("#f-to-value", "Done")
-    await page.fill("#f-email-to", "{column:Email}")
-    await page.fill("#f-email-subject", "Invoice done: {name}")
-    await page.fill("#f-email-body", "Your request '{name}' is {column:Status}.")
-    await w.check("recipe-new-status")
-    await page.click("#save")
-    await page.wait_for_url(lambda url: "done=created" in url)
+    await create_in_recipe_form(
+        w,
+        "column_changed",
+        connection_id,
+        [
+            ("#f-name", "Tell the customer"),
+            ("#f-board", board_id),
+            ("#f-column", "Status"),
+            ("#f-to-value", "Done"),
+            ("#f-email-to", "{column:Email}"),
+            ("#f-email-subject", "Invoice done: {name}"),
+            ("#f-email-body", "Your request '{name}' is {column:Status}."),
+        ],
+        shot="recipe-new-status",
+    )
     await w.check("recipe-status")
     await w.visit("recipes", "/recipes")
     listed = await page.text_content("#recipes") or ""

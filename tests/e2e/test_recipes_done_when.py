@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import api_call, connect, eventually, new_mailbox, wait_status
+from tests.e2e.helpers import api_call, connect, emulator_list, eventually, new_mailbox, wait_status
 from tests.e2e.test_messages import deliver, items, outcomes
 from tests.support.leak_scan import email_content, scan_email_content
 from workflows.ids import message_workflow_id, send_workflow_id
@@ -50,11 +50,7 @@ async def emulated_customer(stack: Stack) -> str:
 
 
 async def mailbox_messages(stack: Stack, address: str) -> list[dict[str, Any]]:
-    async with stack.emulator_control() as control:
-        r = await control.get(f"/_emulator/users/{address}/messages")
-        assert r.status_code == 200, r.text
-        found: list[dict[str, Any]] = r.json()
-        return found
+    return await emulator_list(stack, f"/_emulator/users/{address}/messages")
 
 
 async def set_status(stack: Stack, token: str, item_id: str, status: str) -> None:

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import uuid
 from collections.abc import Sequence
 
 import pytest
 
 from cli.app import run
-from db.engine import session_scope
-from db.sync_state import MailSyncState
 from payloads.connection import LifecycleEvent
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import CUSTOMER, api_call, eventually, set_faults
+from tests.e2e.helpers import CUSTOMER, api_call, eventually, set_faults, wait_first_catch_up
 from tests.e2e.test_messages import connected_with_recipe, deliver, items
 from tests.e2e.test_messages_reliability import stats, wait_items, wait_outcomes
 from webhooks.outbox import Outbox, OutboxEntry
@@ -33,14 +30,8 @@ async def test_mail_the_webhook_missed_becomes_an_item_after_resync(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     email, token, connection_id, board_id = await connected_with_recipe(stack)
-
-    async def first_catch_up_done() -> bool:
-        with session_scope(stack.engine) as session:
-            state = session.get(MailSyncState, (uuid.UUID(connection_id), "inbox"))
-            return state is not None and state.delta_link is not None
-
     # From here on only a catch-up finds mail the notifications did not bring.
-    await eventually(first_catch_up_done, what="the connection's first catch-up")
+    await wait_first_catch_up(stack, connection_id)
 
     # Graph's `missed` notice for this connection is lost too: the webhook accepts it, but it never gets
     # into the outbox, so the workflow is not told.
