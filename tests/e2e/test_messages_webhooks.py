@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from db.engine import create_db_engine, session_scope
 from db.outbox import OutboxRow
+from emulator.settings import EmulatorSettings
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import (
     eventually,
@@ -48,7 +49,8 @@ def notification(subscription_id: str, client_state: str, message_id: str) -> di
             "id": message_id,
         },
         "clientState": client_state,
-        "tenantId": str(uuid.uuid4()),
+        # The mailbox's tenant, as Graph writes it: the webhook drops another tenant's notification.
+        "tenantId": EmulatorSettings().tenant_id,
     }
 
 
