@@ -112,7 +112,7 @@ async def test_worker_killed_mid_batch_then_restarted_makes_every_item_once(
         return len(await items(stack, token, board_id))
 
     at_kill = await eventually(some_items, timeout=60, what="the first items")
-    worker.kill()
+    await asyncio.to_thread(worker.kill)  # waits for the process to end: off the event loop
     assert at_kill < MAILS, "the batch finished before the worker could be killed mid-way"
     survivors = await some_items()
     await clear_faults(stack)
