@@ -256,18 +256,6 @@ async def naive_phase(
             _reattach_product(stack, ids)
 
 
-def _accept_any_tenant(stack: Stack) -> None:
-    """The load generator's made-up notifications carry tenant 00000000-... (bench/mail/drivers.py),
-    and since cd65f95 the webhook refuses a notification from another tenant than the one the
-    connection's mailbox signed in from (the emulator's): the connections' tenant is cleared (as for a
-    connection made before tenants were recorded; the check is then skipped, the rest of the path is the
-    same) and the API restarted (it keeps owners in memory). Without this every POST of the phase was
-    answered 202 after being dropped, and the phase measured refusals."""
-    with session_scope(stack.engine) as session:
-        session.execute(update(Connection).values(tenant_id=None))
-    restart_api(stack.api_url)
-
-
 async def _started_since(stack: Stack, since: datetime) -> int:
     query = of_type("MessageWorkflow", stack.settings.temporal_task_queue)
     counted = await stack.env.client.count_workflows(f"{query} AND StartTime > '{since.isoformat()}'")
@@ -292,7 +280,6 @@ async def ack_phase(
     print(f"connected {len(extra)} more mailboxes in {took:.1f} s", flush=True)
     ack_boxes = {b.email for b in [*boxes, *extra]}
     subs = [s for s in await subscriptions(stack) if s.mailbox in ack_boxes]
-    _accept_any_tenant(stack)
     since = datetime.now(UTC)
     ack = await asyncio.to_thread(
         post_notifications_elsewhere,

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from emulator.settings import EmulatorSettings
 from tests.e2e.conftest import Stack
 
 CUSTOMER = {"name": "Grace", "address": "grace@customer.example"}
@@ -118,12 +119,16 @@ async def subscriptions(stack: Stack) -> list[Subscription]:
     ]
 
 
+EMULATOR_TENANT = EmulatorSettings().tenant_id
+
+
 def _notification(sub: Subscription, message_id: str, change: str) -> dict[str, Any]:
     return {
         "subscriptionId": sub.subscription_id,
         "clientState": sub.client_state,
         "changeType": change,
-        "tenantId": str(uuid.UUID(int=0)),
+        # The mailboxes' tenant (the emulator's), as Graph writes it: the webhook drops any other.
+        "tenantId": EMULATOR_TENANT,
         "resource": f"Users/{sub.mailbox}/Messages/{message_id}",
         "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "id": message_id},
     }
