@@ -43,7 +43,7 @@ async def test_more_mail_than_one_run_continues_as_new_without_losing_any(stack:
     assert all(o["outcome"] == "processed" for o in logged), [
         o for o in logged if o["outcome"] != "processed"
     ]
-    made = [(r["result"], r["reason"]) for o in logged for r in o["recipes"] if r["result"] != "missed"]
-    assert len(made) == MAILS and all(
-        result == "item" and reason in ("made", "made by an earlier attempt") for result, reason in made
-    ), [m for m in made if m[1] != "made"]
+    results = [(r["result"], r["reason"]) for o in logged for r in o["recipes"] if r["result"] != "missed"]
+    assert len(results) == MAILS and all(
+        result == "item" and reason in ("made", "made by an earlier attempt") for result, reason in results
+    ), [r for r in results if r[1] != "made"]
