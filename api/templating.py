@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from accounts.sessions import SESSION_COOKIE
@@ -22,3 +23,8 @@ def csrf_token(request: Request) -> str:
 
 templates.env.globals["csrf_token"] = csrf_token
 templates.env.filters["when"] = when
+
+
+def signin_redirect() -> RedirectResponse:
+    """Where a page sends a browser that is not signed in."""
+    return RedirectResponse("/signin", status_code=303)

@@ -15,14 +15,14 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from activitylog import OUTCOMES
 from api.activity_chart import last_week_chart
 from api.deps import OptionalUserDep, SessionDep
 from api.routes.activity import OutcomePublic, Position, find_outcomes, outcome_public
 from api.routes.connections import owned_connection
-from api.templating import templates
+from api.templating import signin_redirect, templates
 from api.temporal_ui import TemporalUIDep
 from workflows.ids import message_workflow_id, send_workflow_id
 
@@ -75,7 +75,7 @@ def activity_page(
 ) -> Response:
     """The connection's messages, newest first: outcome, reason, workflow link; a chart of 7 days."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     row = owned_connection(session, user, connection_id)
     if outcome and outcome not in OUTCOMES:
         raise HTTPException(422, detail=f"outcome must be one of {', '.join(OUTCOMES)}")

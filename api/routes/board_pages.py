@@ -25,7 +25,7 @@ from api.deps import OptionalUserDep, SessionDep
 from api.routes import boards as boards_api
 from api.routes.board_pages_view import board_view
 from api.routes.items import change_visible_item
-from api.templating import templates
+from api.templating import signin_redirect, templates
 from boards import access
 from boards.change_schemas import BoardChange
 from boards.schemas import BoardCreate, ItemChange
@@ -76,10 +76,6 @@ def _board_form(
 
 
 BoardFormDep = Annotated[BoardForm, Depends(_board_form)]
-
-
-def _to_signin() -> Response:
-    return RedirectResponse("/signin", status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _lines(text: str) -> list[str]:
@@ -180,7 +176,7 @@ def _back(board_id: uuid.UUID, done: str, anchor: str = "") -> Response:
 def boards_page(request: Request, session: SessionDep, user: OptionalUserDep) -> Response:
     """The boards the user sees (their own and the account's shared ones) and a form to make one."""
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     return _boards(request, session, user)
 
 
@@ -195,7 +191,7 @@ def create_board_page(
 ) -> Response:
     """Makes a board (as POST /api/boards does) and opens it."""
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     form = {"name": name, "visibility": visibility, "groups": groups}
     errors: dict[str, str] = {}
     if not name.strip():
@@ -230,7 +226,7 @@ def board_page(
 ) -> Response:
     """One board: its groups, items with their columns, updates and files; a status change per item."""
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     return _board(request, session, user, board_id, notice=NOTICES.get(done))
 
 
@@ -242,7 +238,7 @@ def change_item_page(
     function: the same board event, so outgoing recipes fire as they do from the API. "" clears it."""
     request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     board = boards_api.account_board(session, user, board_id)
     row = session.get(BoardItem, item_id)
     if row is None or row.board_id != board_id:
@@ -310,7 +306,7 @@ def labels_page(
     remove it (only when no item holds it), and one added."""
     request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     olds, news = old_label or [], label or []
     field = f"labels-{column}"
     form = {"column": column, "labels": news, "new_label": new_label}
@@ -346,7 +342,7 @@ def add_column_page(
     """Adds a column; a status column with its labels, one per line."""
     request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     form = {"title": title, "column_type": column_type, "labels": labels}
     wanted = _lines(labels) if column_type == "status" else []
     if not title.strip():
@@ -366,7 +362,7 @@ def add_group_page(page: BoardFormDep, title: FormText = "") -> Response:
     """Adds a group at the end of the board."""
     request, board_id, session, user = page.request, page.board_id, page.session, page.user
     if user is None:
-        return _to_signin()
+        return signin_redirect()
     form = {"group_title": title}
     if not title.strip():
         return _refused(request, session, user, board_id, "group", "Give the group a title.", form=form)

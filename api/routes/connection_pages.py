@@ -22,7 +22,7 @@ from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
 from api.routes.connections import load_owned_connection, owned_connection, request_disconnect
 from api.routes.oauth import MICROSOFT_DOWN, problem_page
 from api.schemas_connections import ConnectionPublic
-from api.templating import templates
+from api.templating import signin_redirect, templates
 from api.temporal_ui import TemporalUIDep
 from connections import consent
 from db.connections import Connection
@@ -73,7 +73,7 @@ def mail_permission_words(granted: Iterable[str]) -> list[str]:
 def connections_page(request: Request, session: SessionDep, user: OptionalUserDep) -> Response:
     """The signed-in user's connections and a form to connect another mailbox."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     rows = session.scalars(
         select(Connection).where(Connection.owner_id == user.id).order_by(Connection.created_at.desc())
     ).all()
@@ -101,7 +101,7 @@ def connection_page(
 ) -> Response:
     """One connection: status and reason, permissions, subscription health; reconnect and disconnect."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     row = owned_connection(session, user, connection_id)
     return templates.TemplateResponse(
         request,
@@ -134,7 +134,7 @@ async def reconnect_page(
 ) -> Response:
     """Starts a new consent for the same connection: sends the browser to Microsoft's consent page."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     # Ownership first (404 for anyone else's), then the account's permission: nothing leaks.
     row = await load_owned_connection(session, user, connection_id)
     if row.status == ConnectionStatus.DISCONNECTED.value:
@@ -165,7 +165,7 @@ def disconnect_confirmation(
 ) -> Response:
     """Says what disconnecting deletes and what stays; its form posts the disconnect."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     row = owned_connection(session, user, connection_id)
     if row.status == ConnectionStatus.DISCONNECTED.value:
         return RedirectResponse(f"/connections/{connection_id}", status_code=303)
@@ -189,7 +189,7 @@ async def disconnect_page(
 ) -> Response:
     """Disconnects and returns to the connection's page, which shows the progress."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     row = await load_owned_connection(session, user, connection_id)
     if row.status != ConnectionStatus.DISCONNECTED.value:
         await request_disconnect(temporal, settings.temporal_task_queue, row)

@@ -13,7 +13,7 @@ from temporalio.service import RPCError
 from accounts import permissions
 from api.connection_deps import IdentityDep, TokenStoreDep
 from api.deps import OptionalUserDep, SessionDep, SettingsDep, TemporalClientDep
-from api.templating import templates
+from api.templating import signin_redirect, templates
 from connections import consent
 from connections.consent import ConnectError
 from db.accounts import User
@@ -56,7 +56,7 @@ async def connect_outlook(
     A POST: it stores a sign-in in progress (oauth_flows), so a cookie request must carry the page's
     CSRF token (api/csrf.py), and another site cannot start a consent in the user's name."""
     if user is None:
-        return RedirectResponse("/signin", status_code=303)
+        return signin_redirect()
     refused = await asyncio.to_thread(permissions.refusal, session, user)
     if refused is not None:
         return problem_page(request, refused, 403, user)

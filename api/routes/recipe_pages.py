@@ -31,7 +31,7 @@ from api.routes import recipes as recipes_api
 from api.routes.connection_folders import list_folders
 from api.routes.recipe_dry_run import dry_run
 from api.schemas_connections import ConnectionPublic
-from api.templating import templates
+from api.templating import signin_redirect, templates
 from audit.context import set_request_user
 from boards import access as board_access
 from boards.schemas import BoardPublic
@@ -64,10 +64,6 @@ NOTICES = {
     "deleted": "The recipe was deleted. The items it made stay on their boards.",
 }
 DRY_RUN_DEFAULT = 20
-
-
-def _signin() -> Response:
-    return RedirectResponse("/signin", status_code=status.HTTP_303_SEE_OTHER)
 
 
 def _see(url: str) -> Response:
@@ -319,7 +315,7 @@ RecipeActionDep = Annotated[RecipeAction, Depends(_recipe_action)]
 def recipes_page(request: Request, session: SessionDep, user: OptionalUserDep, done: str = "") -> Response:
     """The user's recipes, or what to do first to make one."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     listed = recipes_api.list_recipes(session, user, None)
     choices = _choices(session, user)
     rows = [{"recipe": r, **_summary(choices, r)} for r in listed.data]
@@ -340,7 +336,7 @@ async def new_recipe_page(
     """The form for a new recipe of the chosen kind on the chosen mailbox (first: an email recipe on
     the user's first mailbox)."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     choices = await asyncio.to_thread(_choices, session, user)
     if choices.connection(connection_id) is None:
         usable = [c for c in choices.connections if c.status != "disconnected"]
@@ -362,7 +358,7 @@ async def create_recipe_page(
     """Creates the recipe the form describes, as POST /api/recipes would; on a problem the form again,
     with the problem next to its field and nothing saved."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     form = recipe_form.parse(await _form_items(request))
 
     async def create(body: RecipeCreate) -> str | HTTPException:
@@ -442,7 +438,7 @@ async def recipe_page(
     """One recipe: what it does, enable/disable, dry run, delete, and the form to change it (`kind`:
     show the form for another kind of recipe, keeping the name and the mailbox)."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
     form = None
     if kind in KINDS and kind != recipe_form.kind_of(recipe_spec(recipe)):
@@ -466,7 +462,7 @@ async def update_recipe_page(action: RecipeActionDep) -> Response:
     """Saves the form's name, trigger and action, as PATCH /api/recipes/{id} would."""
     request, recipe_id, session, user = action.request, action.recipe_id, action.session, action.user
     if user is None:
-        return _signin()
+        return signin_redirect()
     recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
     form = recipe_form.parse(await _form_items(request))
     # The connection of a recipe is not changed by the form (the API cannot move a recipe).
@@ -493,7 +489,7 @@ async def update_recipe_page(action: RecipeActionDep) -> Response:
 async def _switch(action: RecipeAction, enabled: bool) -> Response:
     request, recipe_id, session, user = action.request, action.recipe_id, action.session, action.user
     if user is None:
-        return _signin()
+        return signin_redirect()
     body = RecipeUpdate(enabled=enabled)
     saved = await _through_api(_update, recipe_id, body, session, user, request, action.background)
     if not isinstance(saved, HTTPException):
@@ -531,7 +527,7 @@ def delete_recipe_confirm_page(
 ) -> Response:
     """Asks before deleting, saying what goes and what stays."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     recipe = _owned(session, user, recipe_id)
     summary = _summary(_choices(session, user), recipe)
     return templates.TemplateResponse(
@@ -543,7 +539,7 @@ def delete_recipe_confirm_page(
 async def delete_recipe_page(action: RecipeActionDep) -> Response:
     """Deletes the recipe, as DELETE /api/recipes/{id} would, and returns to the list."""
     if action.user is None:
-        return _signin()
+        return signin_redirect()
     deleted = await _through_api(
         recipes_api.delete_recipe,
         action.recipe_id,
@@ -568,7 +564,7 @@ async def dry_run_page(
     """Runs the API's dry run and shows its table, or why it could not run (409, 422, 502, 503 in
     words); changes nothing."""
     if user is None:
-        return _signin()
+        return signin_redirect()
     recipe = await asyncio.to_thread(_owned, session, user, recipe_id)
     fields = dict(await _form_items(request))
     try:
