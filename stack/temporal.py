@@ -64,6 +64,11 @@ class TemporalDevServer:
             "--ui-disable-news-fetch",
             "--log-level",
             "warn",
+            # Write-ahead log instead of SQLite's default rollback journal: one fsync per commit
+            # instead of several, still durable at every commit (synchronous stays FULL). Measured with
+            # make bench-quick on 2026-12-07: 12.8 -> 17.1 emails/s (bench/README.md).
+            "--sqlite-pragma",
+            "journal_mode=wal",
         ]
         for name, kind in SEARCH_ATTRIBUTES.items():
             args += ["--search-attribute", f"{name}={kind}"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -42,7 +44,8 @@ async def _wait_healthy(address: str, timeout: float = 60.0) -> None:
 
 
 async def test_dev_server_persists_to_its_file_and_restarts(tmp_path: Path) -> None:
-    """The `make run` command line: SQLite file, attributes registered, and a restart on the same file."""
+    """The `make run` command line: SQLite file in write-ahead-log mode with every commit synced,
+    attributes registered, and a restart on the same file."""
     server = TemporalDevServer(tmp_path / "temporal", port=free_port(), ui_port=free_port())
     for run in range(2):
         process = subprocess.Popen(server.command(), start_new_session=True, stdout=subprocess.DEVNULL)
@@ -58,3 +61,7 @@ async def test_dev_server_persists_to_its_file_and_restarts(tmp_path: Path) -> N
         finally:
             assert stop_popen(process) == 0
         assert server.db_path.exists()
+        with contextlib.closing(sqlite3.connect(server.db_path)) as database:
+            assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    # Durable at every commit: SQLite's default synchronous=FULL is not lowered.
+    assert not [arg for arg in server.command() if arg.startswith("synchronous")]
