@@ -107,3 +107,68 @@ def test_the_image_builds_from_the_lock():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert "uv sync --frozen --no-dev" in dockerfile
     assert re.search(r"^USER (?!root)", dockerfile, re.MULTILINE), "the image must not run as root"
+
+
+# ----- scaling out: any number of api and worker replicas ------------------------------------------
+
+REPLICAS = re.compile(r"\$\{(?P<name>[A-Z_]+):-(?P<default>\d+)\}")
+
+
+@pytest.mark.parametrize(("name", "variable"), [("api", "API_REPLICAS"), ("worker", "WORKER_REPLICAS")])
+def test_api_and_worker_replicas_are_configurable(name, variable):
+    replicas = REPLICAS.fullmatch(str(services()[name]["deploy"]["replicas"]))
+    assert replicas, f"{name}: deploy.replicas must be ${{{variable}:-N}}"
+    assert replicas["name"] == variable and int(replicas["default"]) >= 1
+
+
+@pytest.mark.parametrize("name", ["api", "worker"])
+def test_nothing_in_a_replicated_service_pins_it_to_one_copy(name):
+    service = services()[name]
+    # A fixed name or a published host port makes the second replica fail to start.
+    assert "container_name" not in service
+    assert not service.get("ports"), f"{name} publishes a host port: replicas would clash"
+    assert "hostname" not in service
+
+
+def test_one_proxy_publishes_the_api_and_balances_over_every_replica():
+    s = services()
+    proxy = s["proxy"]
+    assert proxy["ports"] == ["127.0.0.1:8000:8000"]
+    assert proxy["depends_on"]["api"]["condition"] == "service_healthy"
+    (mounted,) = proxy["configs"]
+    caddyfile = compose()["configs"][mounted["source"]]["content"]
+    # Replicas are found by the service's DNS name and looked up again, so a later --scale reaches it.
+    assert re.search(r"dynamic a \{\s*name api\s*port 8000\s*refresh \d+s\s*\}", caddyfile), caddyfile
+    assert "lb_policy round_robin" in caddyfile
+    assert s["api"]["expose"] == ["8000"]
+    # The API trusts the proxy's X-Forwarded-* (it has no port outside the compose network).
+    assert "--forwarded-allow-ips=*" in s["api"]["command"]
+
+
+def test_no_two_services_publish_the_same_host_port():
+    published = [
+        port.rsplit(":", 1)[0] for service in services().values() for port in service.get("ports") or []
+    ]
+    assert len(published) == len(set(published)), published
+
+
+def test_what_must_run_once_is_a_one_shot_the_replicas_wait_for():
+    s = services()
+    # Migrations and the first admin: app-init, never in the API's or the worker's own command.
+    assert "db.migrate" in " ".join(s["app-init"]["command"]) and "deploy" not in s["app-init"]
+    assert s["app-init"]["restart"] == "no"
+    for name in ("api", "worker"):
+        assert s[name]["depends_on"]["app-init"]["condition"] == "service_completed_successfully"
+        assert "migrate" not in " ".join(s[name]["command"])
+
+
+def test_temporal_runs_on_postgresql():
+    s = services()
+    temporal = environment(s["temporal"])
+    assert temporal["DB"] == "postgres12" and temporal["POSTGRES_SEEDS"] == "temporal-postgresql"
+    assert s["temporal-postgresql"]["image"].startswith("postgres:")
+    # Every replica reaches the one Temporal service and the one app database.
+    for name in ("api", "worker"):
+        env = environment(s[name])
+        assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert "@app-db:5432/" in env["DATABASE_URL"]
