@@ -1,18 +1,21 @@
 """Runs the benchmarks: `python -m bench` (`make bench`: all of them in full, then
 bench/results/<date>.json and the generated table in bench/README.md; extra options go to the mail
 benchmark), `python -m bench quick` (`make bench-quick`: a short form of each, a JSON line last), or one:
-`python -m bench emulator [--messages N]`, `python -m bench mail [--connections N ...]`."""
+`python -m bench emulator [--messages N]`, `python -m bench mail [--connections N ...]`,
+`python -m bench scale-out [--shapes 1x1 2x2 ...]`, `python -m bench scale [--days 90 --sizes ...]`."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from bench import emulator_notifications, mail_pipeline, quick
+from bench import emulator_notifications, mail_pipeline, quick, scale, scale_out
 
 BENCHMARKS: dict[str, Callable[[list[str]], int]] = {
     "emulator": emulator_notifications.main,
     "mail": mail_pipeline.main,
+    "scale": scale.main,
+    "scale-out": scale_out.main,
 }
 
 
