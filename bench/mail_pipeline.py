@@ -29,6 +29,7 @@ from sqlalchemy import Engine, inspect, select, text, update
 from temporalio.client import WorkflowHandle
 
 from bench.mail.api_process import restart_api
+from bench.mail.app_database import APP_DATABASES, TEMPORAL, app_database, describe, missing
 from bench.mail.drivers import Mailbox, post_notifications_elsewhere, subscriptions
 from bench.mail.measure import of_type
 from bench.mail.naive_drive import detach_product, naive_notifier, start_naive
@@ -77,6 +78,13 @@ def _options(argv: list[str]) -> argparse.Namespace:
         help="end without waiting for the message workflows the webhook phase started",
     )
     p.add_argument("--api-in-process", action="store_true", help="uvicorn in the benchmark's own process")
+    p.add_argument(
+        "--app-db",
+        choices=APP_DATABASES,
+        default="sqlite",
+        help="the product's app database (Temporal stays the dev server on SQLite); today's design keeps "
+        "its own SQLite file",
+    )
     return p.parse_args(argv)
 
 
@@ -323,9 +331,16 @@ async def run(opts: argparse.Namespace) -> dict[str, Any]:
     report["load_at_start"] = _load()
     report["today_commit"] = None if opts.skip_today else TODAY_COMMIT
     report["product_git"] = _git_state()
+    report["app_database"] = describe(opts.app_db)
+    report["temporal"] = TEMPORAL
+    not_run = report["not_run"] = missing(opts.app_db)
+    if not_run is not None:
+        # Never a figure measured elsewhere in its place: the phases are absent, so every figure is null.
+        return report
     started = time.monotonic()
     async with (
-        running_stack(api_in_process=opts.api_in_process) as stack,
+        app_database(opts.app_db) as database_url,
+        running_stack(api_in_process=opts.api_in_process, database_url=database_url) as stack,
         _today(stack, opts.skip_today) as today,
     ):
         t = time.monotonic()
@@ -406,7 +421,9 @@ DESIGNS = ("product", "today", "naive")
 
 def render(report: dict[str, Any]) -> str:
     ack = report.get("ack")
-    lines = []
+    lines = [f"app database: {report.get('app_database')}; {report.get('temporal')}"]
+    if report.get("not_run"):
+        return "\n".join([*lines, f"mail benchmark {report['not_run']}"])
     if ack is not None:
         lines += [
             f"webhook ack at {report['options']['ack_rate']:g} notifications/s, "

@@ -94,13 +94,19 @@ async def _keyring(openbao: OpenBaoServer) -> Keyring:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    *, api_in_process: bool = False, naive: bool = True, temporal_process: bool = False
+    *,
+    api_in_process: bool = False,
+    naive: bool = True,
+    temporal_process: bool = False,
+    database_url: str = "",
 ) -> AsyncIterator[Stack]:
     """The whole service on free ports; `naive=False` leaves out the naive design's worker (only the
     benchmark compares against it). Temporal is the dev server as `make run` starts it (stack/temporal.py:
     its own process, its SQLite file in this run's temporary directory, not an in-memory one), which
     `temporal_server(stack)` stops and starts again. `temporal_process` is kept for callers: both values
-    now start it so (until 2026-12-06 False meant the SDK's in-memory dev server)."""
+    now start it so (until 2026-12-06 False meant the SDK's in-memory dev server). `database_url` is the
+    app database's DATABASE_URL for the API, the worker and the benchmark ("": the default install's
+    SQLite file in the run's directory); Temporal keeps its SQLite file either way."""
     data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     # OpenBao first: the benchmark's own client encrypts payloads with the keys the service uses.
     openbao = OpenBaoServer.create(data_dir / "openbao", port=free_port(), cluster_port=free_port()).start()
@@ -119,7 +125,7 @@ async def running_stack(
         raise
     emulator = start_emulator(data_dir / "emulator", access_token_lifetime_min=60)
     try:
-        async with _service(data_dir, env, openbao, emulator, api_in_process, naive) as stack:
+        async with _service(data_dir, env, openbao, emulator, api_in_process, naive, database_url) as stack:
             yield stack
     finally:
         emulator.stop()
@@ -139,10 +145,13 @@ async def _service(
     emulator: RunningEmulator,
     in_process: bool,
     naive: bool,
+    database_url: str,
 ) -> AsyncIterator[Stack]:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     settings = service_settings(data_dir, api_url, env, openbao, emulator, queue_prefix="bench")
+    # The API and worker processes get it as DATABASE_URL (api_process.settings_env).
+    settings = settings.model_copy(update={"database_url": database_url})
     engine = migrated_engine(settings)
     register_service_app(emulator, settings, "outlook-integration (bench)")
     logging.getLogger().setLevel(logging.WARNING)

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL (Debian's binaries) on a free port in a tmp dir, for migration tests.
+"""A throwaway PostgreSQL (Debian's binaries) on a free port in a tmp dir, for the PostgreSQL tests and
+the benchmark's PostgreSQL column (bench/mail/app_database.py).
 
 PostgreSQL refuses to run as root, so under root the server runs as the `postgres` system user.
 """
@@ -28,17 +29,19 @@ def available() -> bool:
 
 
 @contextmanager
-def running_postgres() -> Iterator[str]:
-    """Yields a postgresql:// URL to a fresh database; stops the server and removes its files afterwards."""
+def running_postgres(*, durable: bool = False) -> Iterator[str]:
+    """Yields a postgresql:// URL to a fresh database; stops the server and removes its files afterwards.
+    Tests run it with fsync off (nothing they write must survive a crash of the machine); `durable=True`
+    keeps PostgreSQL's own settings, so a benchmark pays for each commit's flush as a deployment does."""
     # Not under pytest's tmp dir: that is private to root, and the server user must reach its directory.
     base = Path(tempfile.mkdtemp(prefix="app-pg-"))
     try:
-        yield from _run(base)
+        yield from _run(base, durable)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _run(base: Path) -> Iterator[str]:
+def _run(base: Path, durable: bool) -> Iterator[str]:
     data, sockets = base / "pgdata", base / "sock"
     sockets.mkdir(parents=True)
     if os.geteuid() == 0:
@@ -51,7 +54,7 @@ def _run(base: Path) -> Iterator[str]:
         capture_output=True,
         timeout=120,
     )
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1" + ("" if durable else " -c fsync=off")
     subprocess.run(
         _as_server_user(["pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]),
         check=True,
