@@ -48,6 +48,10 @@ class ForwarderTiming:
     lease: timedelta = timedelta(seconds=30)
     poll_seconds: float = 1.0
     gather_seconds: float = 0.05
+    # Gather only after a round that claimed at least this many rows: under light traffic (a row a
+    # round) a notification goes on at once instead of waiting gather_seconds for company that will
+    # not come; under load rounds claim many and keep gathering.
+    gather_from_rows: int = 2
     batch_rows: int = 500
     # Connections signalled at once; each connection's own signals go one after another.
     concurrency: int = 32
@@ -157,9 +161,11 @@ class WebhookForwarder:
             failed_rounds = 0
             if result.claimed < self.timing.batch_rows:
                 await pause(self.timing.poll_seconds, self._wake)
-                if self._wake.is_set() and not self._stopping.is_set():
-                    # Woken by the webhook: let the requests arriving meanwhile join the round. Fewer,
-                    # larger rounds leave the database's write lock to the webhook's inserts.
+                busy = result.claimed >= self.timing.gather_from_rows
+                if busy and self._wake.is_set() and not self._stopping.is_set():
+                    # Woken by the webhook while traffic is heavy: let the requests arriving meanwhile
+                    # join the round. Fewer, larger rounds leave the database's write lock to the
+                    # webhook's inserts.
                     await pause(self.timing.gather_seconds, self._stopping)
 
     # ----- one round ------------------------------------------------------------------------------
