@@ -5,7 +5,7 @@ days on the time-skipping test server (bench/scale_history.py); (b) worker and A
 connections, measured at `--sizes` and extrapolated to 10,000 (bench/scale_fleet.py); (c) the rate at
 which the stack renews those connections' subscriptions when all are due at once, and from it and
 Graph's limit the time to renew 10,000 (measured, then computed). Each part starts its own stack
-(bench/mail/stack.py). `--quick`: 7 days and 20 + 40 connections. Prints a table and writes
+(bench/mail/stack.py). `--quick`: 5 days and 10 + 20 connections. Prints a table and writes
 bench/results/scale-<timestamp>.json; bench/README.md says what was measured when."""
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def _options(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=8, help="OAuth connections made at once")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"which of {PARTS} to run")
-    parser.add_argument("--quick", action="store_true", help="7 days, 20 and 40 connections")
+    parser.add_argument("--quick", action="store_true", help="5 days, 10 and 20 connections")
     options = parser.parse_args(argv)
     if options.quick:
-        options.days, options.sizes = 7, "20,40"
+        options.days, options.sizes = 5, "10,20"
     return options
 
 
@@ -84,7 +84,7 @@ def render(report: dict[str, Any]) -> str:
     if m:
         last = report["memory_points"][-1]
         extrapolated = m["extrapolated_rss_mb_at_10000"]
-        for part in ("worker", "api", "temporal"):
+        for part in ("worker", "api", "temporal", "emulator"):
             rows += [
                 (f"(b) {part} RSS MiB at {last['connections']}", last["rss_mb"].get(part), "measured"),
                 (f"(b) {part} KiB per connection", m["kib_per_connection"].get(part), "measured slope"),
@@ -94,6 +94,11 @@ def render(report: dict[str, Any]) -> str:
             ("(b) sizes run", m["sizes_run"], "measured"),
             ("(b) connections/s through OAuth", last["connections_per_s"], "measured"),
             ("(b) worker max_cached_workflows", m["worker_max_cached_workflows"], "SDK default"),
+            (
+                "(b) worker RSS MiB at 10,000, cache-capped",
+                m["extrapolated_worker_rss_mb_capped_by_cache"],
+                "EXTRAPOLATED",
+            ),
         ]
     r, c = report.get("renewals_measured"), report.get("renewals_computed")
     if r and c:

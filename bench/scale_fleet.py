@@ -86,8 +86,11 @@ def memory_figures(points: list[dict[str, Any]]) -> dict[str, Any]:
         "extrapolated_rss_mb_at_10000": extrapolated,
         "worker_max_cached_workflows": cache,
         # Beyond the cache size an idle workflow is evicted and replayed at its next task instead of
-        # kept in memory: the worker's line flattens there, so the straight line overstates it.
-        "worker_cache_caps_at": cache,
+        # kept in memory: if the worker's slope is its cached workflows, its line flattens there and
+        # the straight line overstates it. This is that bound (also extrapolated when over the sizes run).
+        "extrapolated_worker_rss_mb_capped_by_cache": round(
+            last["rss_mb"]["worker"] + slopes["worker"] * max(cache - last["connections"], 0), 1
+        ),
     }
 
 

@@ -78,6 +78,11 @@ async def runs_of(client: Client, workflow_id: str, first_run_id: str) -> list[d
                 "events": len(events),
                 "history_bytes": sum(e.ByteSize() for e in events),
                 "event_types": Counter(EventType.Name(e.event_type) for e in events),
+                "activities": Counter(
+                    e.activity_task_scheduled_event_attributes.activity_type.name
+                    for e in events
+                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                ),
                 "continued_as_new": bool(events)
                 and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
             }
@@ -136,6 +141,7 @@ def _figures(
 ) -> dict[str, Any]:
     total = sum(r["events"] for r in runs)
     types: Counter[str] = sum((r["event_types"] for r in runs), Counter())
+    activities: Counter[str] = sum((r["activities"] for r in runs), Counter())
     largest = max(runs, key=lambda r: r["events"])
     # The open (last) run is still growing; the bound is what the closed runs reached.
     closed = [r["events"] for r in runs if r["continued_as_new"]]
@@ -161,6 +167,7 @@ def _figures(
         "at_10000_workflow_tasks_per_s": round(
             types["EVENT_TYPE_WORKFLOW_TASK_COMPLETED"] / days * TARGET / DAY_SECONDS, 1
         ),
+        "activities_per_day": {name: round(n / days, 1) for name, n in activities.most_common()},
         "days_per_run": days / len(runs) if closed else None,
         "wall_seconds": sum(per_day_wall),
         "wall_seconds_per_simulated_day_max": max(per_day_wall, default=0.0),
