@@ -3,6 +3,7 @@ what it says when PostgreSQL is not installed (never a number measured on someth
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,12 @@ def test_the_service_processes_get_the_app_database_url(tmp_path: Path) -> None:
     assert settings_env(on_postgres)["DATABASE_URL"] == url
     # Empty: the default install's SQLite file under DATA_DIR (never a DATABASE_URL of this shell).
     assert settings_env(make_settings(tmp_path))["DATABASE_URL"] == ""
+
+
+def test_a_mail_run_asked_for_postgresql_without_it_measures_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_database, "available", lambda: False)
+    report = asyncio.run(mail_pipeline.run(mail_pipeline._options(["--app-db", "postgresql"])))
+    assert report["not_run"] == "not run: PostgreSQL not installed"
+    assert not any(key.startswith("product_") and key != "product_git" for key in report)
+    rendered = mail_pipeline.render(report)
+    assert "cannot use PostgreSQL" in rendered and "not run: PostgreSQL not installed" in rendered
