@@ -22,7 +22,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-SQLITE_POOL = 16
+# Connections kept per process: the API's and the worker's I/O threads use up to ~32 at once, and a
+# request waiting for a pooled connection waits in line (SQLAlchemy's default is 5 + 10 overflow).
+POOL_SIZE = 16
+# PostgreSQL counts every process's connections against its max_connections (100 by default): 20 per
+# process leaves room for two API processes, a worker and scaled-out replicas before that is raised.
+POSTGRES_POOL_SIZE = 10
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,11 +49,13 @@ def create_db_engine(url: str) -> Engine:
         # Connections are kept, not opened per burst: opening one runs the pragmas below (WAL mode
         # needs a lock), and the API's and the worker's I/O threads use up to ~32 at once.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False}, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL
+            url, connect_args={"check_same_thread": False}, pool_size=POOL_SIZE, max_overflow=POOL_SIZE
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_POOL_SIZE
+    )
 
 
 def engine_from_settings(settings: Settings) -> Engine:
