@@ -150,8 +150,9 @@ async def _service(
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     settings = service_settings(data_dir, api_url, env, openbao, emulator, queue_prefix="bench")
-    # The API and worker processes get it as DATABASE_URL (api_process.settings_env).
-    settings = settings.model_copy(update={"database_url": database_url})
+    # The API and worker processes get it as DATABASE_URL (api_process.settings_env). The worker serves
+    # its metrics as under `make run`, on a port of its own so a running `make run` keeps 9464.
+    settings = settings.model_copy(update={"database_url": database_url, "worker_metrics_port": free_port()})
     engine = migrated_engine(settings)
     register_service_app(emulator, settings, "outlook-integration (bench)")
     logging.getLogger().setLevel(logging.WARNING)
