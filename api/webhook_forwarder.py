@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,10 +49,12 @@ class ForwarderTiming:
     lease: timedelta = timedelta(seconds=30)
     poll_seconds: float = 1.0
     gather_seconds: float = 0.05
-    # Gather only after a round that claimed at least this many rows: under light traffic (a row a
-    # round) a notification goes on at once instead of waiting gather_seconds for company that will
-    # not come; under load rounds claim many and keep gathering.
+    # Gather only while traffic is dense: after a round that claimed at least gather_from_rows rows, or
+    # when the webhook woke us within dense_within_seconds of the last round's end. A notification of
+    # sparse traffic (a row a round, seconds apart) goes on at once instead of waiting gather_seconds
+    # for company that will not come; a dense stream keeps its large rounds.
     gather_from_rows: int = 2
+    dense_within_seconds: float = 0.05
     batch_rows: int = 500
     # Connections signalled at once; each connection's own signals go one after another.
     concurrency: int = 32
@@ -160,10 +163,14 @@ class WebhookForwarder:
                 continue
             failed_rounds = 0
             if result.claimed < self.timing.batch_rows:
+                round_ended = time.monotonic()
                 await pause(self.timing.poll_seconds, self._wake)
-                busy = result.claimed >= self.timing.gather_from_rows
-                if busy and self._wake.is_set() and not self._stopping.is_set():
-                    # Woken by the webhook while traffic is heavy: let the requests arriving meanwhile
+                dense = (
+                    result.claimed >= self.timing.gather_from_rows
+                    or time.monotonic() - round_ended < self.timing.dense_within_seconds
+                )
+                if dense and self._wake.is_set() and not self._stopping.is_set():
+                    # Woken by the webhook while traffic is dense: let the requests arriving meanwhile
                     # join the round. Fewer, larger rounds leave the database's write lock to the
                     # webhook's inserts.
                     await pause(self.timing.gather_seconds, self._stopping)

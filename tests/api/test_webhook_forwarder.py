@@ -326,29 +326,53 @@ async def test_the_webhooks_wake_up_forwards_at_once_and_stop_is_prompt(
 async def test_a_lone_notification_goes_at_once_and_only_a_busy_stream_is_gathered(
     engine, temporal_env, parked, connection
 ):
-    """Gathering (waiting for more requests before a round) only after a round of several rows: a
-    notification arriving alone is not held back for company. The gather here is a minute long, so
-    a held-back row shows as still waiting."""
+    """Gathering (waiting for more requests before a round) only while traffic is dense: after a round
+    of several rows, or on a wake-up right after a round. A notification arriving alone, a while after
+    the last, is not held back for company. The gather here is a minute long, so a held-back row shows
+    as still waiting."""
     cid = connection()
     await parked(cid)
     outbox = Outbox(engine)
-    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60)
+    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60, dense_within_seconds=0.2)
     forwarder = WebhookForwarder(outbox, temporal_env.client, timing)
     await outbox.put(changes(cid, ["first"]))
     forwarder.start()
     try:
         await until_empty(engine)  # a round of one row
+        await asyncio.sleep(0.5)  # sparse: well after that round
         await outbox.put(changes(cid, ["lone"]))
         forwarder.wake()
         await until_empty(engine)  # not gathered: it went on at once
         for n in range(3):
             await outbox.put(changes(cid, [f"busy-{n}"]))
+        await asyncio.sleep(0.5)
         forwarder.wake()
         await until_empty(engine)  # a round of three rows
+        await asyncio.sleep(0.5)
         await outbox.put(changes(cid, ["gathered"]))
         forwarder.wake()
         await asyncio.sleep(1)
         assert count(engine) == 1  # held for the gather after a busy round
+    finally:
+        await forwarder.stop()
+
+
+async def test_a_wake_up_right_after_a_round_is_gathered(engine, temporal_env, parked, connection):
+    """Dense traffic of single rows (each round claims one) still gathers: the wake-up came within
+    dense_within_seconds of the round's end."""
+    cid = connection()
+    await parked(cid)
+    outbox = Outbox(engine)
+    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60, dense_within_seconds=30)
+    forwarder = WebhookForwarder(outbox, temporal_env.client, timing)
+    await outbox.put(changes(cid, ["first"]))
+    forwarder.start()
+    try:
+        await until_empty(engine)  # a round of one row
+        await outbox.put(changes(cid, ["soon after"]))
+        forwarder.wake()
+        await asyncio.sleep(1)
+        assert count(engine) == 1  # held for the gather
     finally:
         await forwarder.stop()
 
