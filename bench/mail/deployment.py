@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from bench.mail.api_process import api_process, service_process
 from bench.mail.worker_process import worker_process
 from config.settings import Settings
-from tests.e2e.conftest import Stack, service_settings
+from tests.e2e.conftest import Stack, register_service_app, service_settings
 from tests.support.appdb import migrated_engine
 from tests.support.servers import free_port
 
@@ -68,21 +68,6 @@ def _balancer(settings: Settings, port: int, backends: list[int], log_path: Path
         yield
 
 
-def _register_app(stack: Stack, settings: Settings, name: str) -> None:
-    with stack.emulator.client() as control:
-        registered = control.post(
-            "/_emulator/apps",
-            json={
-                "client_id": settings.ms_client_id,
-                "client_secret": settings.ms_client_secret.get_secret_value(),
-                "redirect_uris": [settings.oauth_redirect_uri],
-                "display_name": f"outlook-integration (bench scale-out {name})",
-            },
-        )
-        if registered.status_code not in (200, 201):
-            raise RuntimeError(f"registering the {name} deployment's app failed: {registered.text}")
-
-
 @contextlib.asynccontextmanager
 async def deployment(stack: Stack, name: str, apis: int, workers: int) -> AsyncIterator[Deployment]:
     """`apis` API processes (one uvicorn process each) and `workers` worker processes behind a balancer,
@@ -104,7 +89,7 @@ async def deployment(stack: Stack, name: str, apis: int, workers: int) -> AsyncI
         }
     )
     engine = migrated_engine(settings)
-    _register_app(stack, settings, name)
+    register_service_app(stack.emulator, settings, f"outlook-integration (bench scale-out {name})")
     ports = [free_port() for _ in range(apis)]
     try:
         with contextlib.ExitStack() as processes:

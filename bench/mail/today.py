@@ -29,7 +29,7 @@ from bench.mail.api_process import api_process as start_api
 from bench.mail.worker_process import worker_process
 from config.settings import Settings
 from db.engine import create_db_engine
-from tests.e2e.conftest import Stack, service_settings
+from tests.e2e.conftest import Stack, register_service_app, service_settings
 from tests.support.servers import free_port
 
 # The previous release, "today's design": the ConnectionWorkflow starts independent MessageWorkflows
@@ -70,21 +70,6 @@ def _migrate(settings: Settings, code: Path) -> None:
         raise RuntimeError(f"migrating today's database failed: {done.stdout[-1000:]} {done.stderr[-2000:]}")
 
 
-def _register_app(stack: Stack, settings: Settings) -> None:
-    with stack.emulator.client() as control:
-        registered = control.post(
-            "/_emulator/apps",
-            json={
-                "client_id": settings.ms_client_id,
-                "client_secret": settings.ms_client_secret.get_secret_value(),
-                "redirect_uris": [settings.oauth_redirect_uri],
-                "display_name": f"outlook-integration {TODAY_COMMIT[:7]} (bench baseline)",
-            },
-        )
-        if registered.status_code not in (200, 201):
-            raise RuntimeError(f"registering today's app failed: {registered.text}")
-
-
 @contextlib.asynccontextmanager
 async def today_service(stack: Stack) -> AsyncIterator[Stack]:
     """The previous release's API (API_WORKERS processes) and worker, from a worktree; a Stack that
@@ -103,7 +88,8 @@ async def today_service(stack: Stack) -> AsyncIterator[Stack]:
     )
     with worktree() as code:
         _migrate(settings, code)
-        _register_app(stack, settings)
+        name = f"outlook-integration {TODAY_COMMIT[:7]} (bench baseline)"
+        register_service_app(stack.emulator, settings, name)
         engine = create_db_engine(settings.effective_database_url)
         cpu.label_directory(code, "today")
         try:

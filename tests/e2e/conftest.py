@@ -67,13 +67,14 @@ def service_settings(
 
 
 def register_service_app(emulator: RunningEmulator, settings: Settings, display_name: str) -> None:
-    """Registers the service with the emulator (client id, secret, redirect URI), as `make run` does."""
+    """Registers the service with the emulator (its settings' client id, secret and redirect URI), as
+    `make run` does."""
     with emulator.client() as control:
         registered = control.post(
             "/_emulator/apps",
             json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
+                "client_id": settings.ms_client_id,
+                "client_secret": settings.ms_client_secret.get_secret_value(),
                 "redirect_uris": [settings.oauth_redirect_uri],
                 "display_name": display_name,
             },
