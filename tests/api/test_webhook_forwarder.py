@@ -8,6 +8,7 @@ connection holding its maximum of waiting messages does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -323,22 +324,33 @@ async def test_the_webhooks_wake_up_forwards_at_once_and_stop_is_prompt(
     assert not forwarder.running
 
 
+@contextlib.asynccontextmanager
+async def forwarding_one_row(
+    engine: Engine, client: Client, cid: str, dense_within_seconds: float
+) -> AsyncIterator[tuple[Outbox, WebhookForwarder]]:
+    """A forwarder whose gather is a minute long (a held-back row shows as still waiting), after its
+    first round: one row."""
+    outbox = Outbox(engine)
+    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60, dense_within_seconds=dense_within_seconds)
+    forwarder = WebhookForwarder(outbox, client, timing)
+    await outbox.put(changes(cid, ["first"]))
+    forwarder.start()
+    try:
+        await until_empty(engine)
+        yield outbox, forwarder
+    finally:
+        await forwarder.stop()
+
+
 async def test_a_lone_notification_goes_at_once_and_only_a_busy_stream_is_gathered(
     engine, temporal_env, parked, connection
 ):
     """Gathering (waiting for more requests before a round) only while traffic is dense: after a round
     of several rows, or on a wake-up right after a round. A notification arriving alone, a while after
-    the last, is not held back for company. The gather here is a minute long, so a held-back row shows
-    as still waiting."""
+    the last, is not held back for company."""
     cid = connection()
     await parked(cid)
-    outbox = Outbox(engine)
-    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60, dense_within_seconds=0.2)
-    forwarder = WebhookForwarder(outbox, temporal_env.client, timing)
-    await outbox.put(changes(cid, ["first"]))
-    forwarder.start()
-    try:
-        await until_empty(engine)  # a round of one row
+    async with forwarding_one_row(engine, temporal_env.client, cid, 0.2) as (outbox, forwarder):
         await asyncio.sleep(0.5)  # sparse: well after that round
         await outbox.put(changes(cid, ["lone"]))
         forwarder.wake()
@@ -353,8 +365,6 @@ async def test_a_lone_notification_goes_at_once_and_only_a_busy_stream_is_gather
         forwarder.wake()
         await asyncio.sleep(1)
         assert count(engine) == 1  # held for the gather after a busy round
-    finally:
-        await forwarder.stop()
 
 
 async def test_a_wake_up_right_after_a_round_is_gathered(engine, temporal_env, parked, connection):
@@ -362,19 +372,11 @@ async def test_a_wake_up_right_after_a_round_is_gathered(engine, temporal_env, p
     dense_within_seconds of the round's end."""
     cid = connection()
     await parked(cid)
-    outbox = Outbox(engine)
-    timing = ForwarderTiming(poll_seconds=60, gather_seconds=60, dense_within_seconds=30)
-    forwarder = WebhookForwarder(outbox, temporal_env.client, timing)
-    await outbox.put(changes(cid, ["first"]))
-    forwarder.start()
-    try:
-        await until_empty(engine)  # a round of one row
+    async with forwarding_one_row(engine, temporal_env.client, cid, 30) as (outbox, forwarder):
         await outbox.put(changes(cid, ["soon after"]))
         forwarder.wake()
         await asyncio.sleep(1)
         assert count(engine) == 1  # held for the gather
-    finally:
-        await forwarder.stop()
 
 
 async def until_empty(engine: Engine, timeout: float = 10) -> None:
