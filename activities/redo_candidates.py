@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine
 from temporalio import activity
+from temporalio.client import Client
 
 import activitylog
 from activitylog.failures import failed_with_prefix
@@ -53,7 +54,7 @@ class RedoCandidateActivities:
             "AND ExecutionStatus IN ('Terminated', 'TimedOut')"
         )
         ids: list[str] = []
-        listed = activity.client().list_workflows(query, page_size=CLOSED_PAGE, limit=CLOSED_PAGE)
+        listed = self._visibility().list_workflows(query, page_size=CLOSED_PAGE, limit=CLOSED_PAGE)
         async for execution in listed:
             message_id = message_id_of(execution.id, connection_id)
             if message_id is not None and message_id not in ids:
@@ -62,6 +63,10 @@ class RedoCandidateActivities:
             return []
         done = await asyncio.to_thread(activitylog.processed_message_ids, self._engine, connection_id, ids)
         return [m for m in ids if m not in done]
+
+    def _visibility(self) -> Client:
+        """Where message workflows are listed: the Temporal this activity runs on."""
+        return activity.client()
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [self.redo_candidates]
