@@ -25,8 +25,9 @@ def normalise_url(url: str) -> str:
 # Connections kept per process: the API's and the worker's I/O threads use up to ~32 at once, and a
 # request waiting for a pooled connection waits in line (SQLAlchemy's default is 5 + 10 overflow).
 POOL_SIZE = 16
-# PostgreSQL counts every process's connections against its max_connections (100 by default): 20 per
-# process leaves room for two API processes, a worker and scaled-out replicas before that is raised.
+# PostgreSQL counts every process's connections against its max_connections (100 by default): at up to
+# 20 per process, four processes (two API processes, a worker, a migration) stay under it; more
+# replicas need it raised (README, "Scaling out").
 POSTGRES_POOL_SIZE = 10
 
 
