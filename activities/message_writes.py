@@ -102,7 +102,9 @@ class MessageWrites:
         threads = action.replies == "update"
         if threads:
             earlier = await destination.item_for_thread(recipe, lookup_keys(email))
-            if earlier is not None:
+            # A retry of this step finds the item its own earlier attempt made (the message's
+            # conversation is now that item's): that is this message's item, not a reply's.
+            if earlier is not None and await destination.made_of(recipe, request.message_id) != "item":
                 return await self._reply(destination, recipe, action, request, earlier, missing), "update"
         rendered = render_create_item(action, email)
         missing.extend(rendered.item_missing)

@@ -28,6 +28,9 @@ class BuiltinBoards:
     async def item_for_thread(self, recipe: Recipe, thread_keys: Sequence[str]) -> str | None:
         return await asyncio.to_thread(self._store.item_for_thread, recipe.id, list(thread_keys))
 
+    async def made_of(self, recipe: Recipe, message_id: str) -> str | None:
+        return await asyncio.to_thread(self._store.made_of, recipe.id, message_id)
+
     async def create_item_once(
         self, recipe: Recipe, message_id: str, draft: ItemDraft, thread_keys: Sequence[str]
     ) -> Written:

@@ -46,6 +46,10 @@ class Destination(Protocol):
         """The item this recipe made for any of these thread keys ("conversation:<id>", "message:<id>")."""
         ...
 
+    async def made_of(self, recipe: Recipe, message_id: str) -> str | None:
+        """What the recipe made (or claimed to make) of the message: "item", "update", or None."""
+        ...
+
     async def create_item_once(
         self, recipe: Recipe, message_id: str, draft: ItemDraft, thread_keys: Sequence[str]
     ) -> Written:

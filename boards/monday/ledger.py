@@ -42,6 +42,12 @@ class MondayLedger:
             row = session.get(LedgerEntry, (recipe_id, message_id))
             return Entry(row.target_id, row.created_at) if row is not None else None
 
+    def kind(self, recipe_id: str, message_id: str) -> str | None:
+        """ "item" or "update" once claimed, pending or done; None before."""
+        with self._sessions() as session:
+            row = session.get(LedgerEntry, (recipe_id, message_id))
+            return row.kind if row is not None else None
+
     def claim(self, recipe_id: str, message_id: str, connection_id: str, kind: str) -> Entry | None:
         """Claims the key; None when this call claimed it, else the entry already there."""
         with self._sessions() as session:

@@ -72,6 +72,27 @@ async def test_a_reply_becomes_an_update_on_its_conversations_item_once(world: W
     assert [u.body for u in item.updates] == ["Grace Hopper wrote: Any news?"]
 
 
+async def test_a_retried_item_step_reports_the_item_its_earlier_attempt_made(world: World) -> None:
+    """The step ran again (a workflow task timed out after the item was written): the message's own
+    conversation now belongs to its item, which must not make the retry take it for a reply."""
+    mailbox = await world.connect()
+    board_id = world.add_board(mailbox)
+    recipe_id = world.add_recipe(
+        mailbox,
+        board_id,
+        action={"type": "create_item", "board_id": board_id, "group": "New", "replies": "update"},
+    )
+    first = await world.deliver(mailbox, internet_message_id=ORIGINAL, body="Invoice", body_type="text")
+
+    made = await write(world, mailbox, recipe_id, first)
+    again = await write(world, mailbox, recipe_id, first)
+
+    assert (made.kind, made.created) == ("item", True)
+    assert (again.kind, again.created, again.item_id) == ("item", False, made.item_id)
+    (item,) = board_items(world, mailbox, board_id)
+    assert item.updates == []
+
+
 async def test_a_reply_from_a_new_conversation_is_threaded_by_its_references(world: World) -> None:
     """Mail systems that start a new Outlook conversation for a reply still send In-Reply-To."""
     mailbox = await world.connect()
