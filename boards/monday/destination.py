@@ -96,7 +96,8 @@ class MondayBoards:
         return await asyncio.to_thread(self._ledger.thread_target, recipe.id, list(thread_keys))
 
     async def made_of(self, recipe: Recipe, message_id: str) -> str | None:
-        return await asyncio.to_thread(self._ledger.kind, recipe.id, message_id)
+        entry = await asyncio.to_thread(self._ledger.entry, recipe.id, message_id)
+        return entry.kind if entry is not None else None
 
     async def create_item_once(
         self, recipe: Recipe, message_id: str, draft: ItemDraft, thread_keys: Sequence[str]

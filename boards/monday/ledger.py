@@ -27,6 +27,7 @@ PENDING = ""
 class Entry:
     target_id: str
     claimed_at: datetime
+    kind: str  # "item" or "update"
 
     @property
     def pending(self) -> bool:
@@ -40,13 +41,7 @@ class MondayLedger:
     def entry(self, recipe_id: str, message_id: str) -> Entry | None:
         with self._sessions() as session:
             row = session.get(LedgerEntry, (recipe_id, message_id))
-            return Entry(row.target_id, row.created_at) if row is not None else None
-
-    def kind(self, recipe_id: str, message_id: str) -> str | None:
-        """ "item" or "update" once claimed, pending or done; None before."""
-        with self._sessions() as session:
-            row = session.get(LedgerEntry, (recipe_id, message_id))
-            return row.kind if row is not None else None
+            return Entry(row.target_id, row.created_at, row.kind) if row is not None else None
 
     def claim(self, recipe_id: str, message_id: str, connection_id: str, kind: str) -> Entry | None:
         """Claims the key; None when this call claimed it, else the entry already there."""
