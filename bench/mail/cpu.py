@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -64,6 +65,11 @@ def _part(pid: int, parent: str) -> str:
 
 def snapshot() -> dict[str, float]:
     """CPU seconds so far per part, over this process and all its descendants alive now."""
+    return per_part(_seconds)
+
+
+def per_part(measure: Callable[[int], float]) -> dict[str, float]:
+    """`measure(pid)` summed per part, over this process and all its descendants alive now."""
     tree = _children()
     totals: dict[str, float] = defaultdict(float)
     todo = [(os.getpid(), "benchmark")]
@@ -71,7 +77,7 @@ def snapshot() -> dict[str, float]:
         pid, parent = todo.pop()
         try:
             part = _part(pid, parent)
-            totals[part] += _seconds(pid)
+            totals[part] += measure(pid)
         except (OSError, IndexError, ValueError):
             continue  # exited meanwhile
         todo.extend((child, part) for child in tree.get(pid, []))
