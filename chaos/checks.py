@@ -1,8 +1,8 @@
 """What every fault is checked for, read from the app database and the emulator's logs:
 - every expected item exists exactly once (the ledger names each email's item; the boards show copies),
 - no item from mail delivered into junk, deleted items or sent items,
-- no Graph call started before the Retry-After of an earlier answer to the same app and mailbox had
-  run out (the emulator's request log),
+- no Graph call sent before the Retry-After of an earlier answer to the same app and mailbox had run
+  out (the emulator's request log, each call's client-request-id and the holds the service logged),
 - nothing acknowledged to Graph was lost: every inbox email whose change notification the service
   answered 2xx has its item (the emulator's notification log),
 - connections: only a revoked one stopped, with its reason,
@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,11 +23,9 @@ from chaos.load import SEND_PREFIX, Load
 from db.boards import BoardItem, LedgerEntry
 from db.connections import Connection
 from db.engine import session_scope
+from graph.limits import logged_holds
+from graph.request_ids import sent_at
 from tests.e2e.conftest import Stack
-
-# A call the client had already sent when the 429 was answered reaches the emulator's handler a little
-# later on a busy machine: such calls are not counted as early. Anything after this is.
-IN_FLIGHT_SLACK = 0.1
 
 
 @dataclass
@@ -87,30 +86,76 @@ class EarlyCall:
     mailbox: str
     path: str
     retry_after: float
-    gap: float  # seconds after the 429's answer the call started
+    gap: float  # seconds after the hold began the call was sent
 
 
-def early_calls(requests: list[dict[str, Any]]) -> tuple[int, list[EarlyCall]]:
-    """(answers with Retry-After, calls that started before one of them had run out). Per app and
-    mailbox, as Outlook throttles."""
+# sent_at() reads the sending instant to within this much below the truth.
+SENT_RESOLUTION = 2e-6
+
+
+def holds_in_logs(paths: list[Path]) -> dict[str, tuple[float, float]]:
+    """client-request-id of a throttled call -> (from, until): the Unix times between which the
+    service held that mailbox, as its processes logged them (graph/limits.py)."""
+    holds: dict[str, tuple[float, float]] = {}
+    for path in paths:
+        if path.exists():
+            holds.update(logged_holds(path.read_text(errors="replace")))
+    return holds
+
+
+def _sent_window(entry: dict[str, Any]) -> tuple[float, float]:
+    """When the client let the call go: the instant its version-7 client-request-id names; without
+    one, the instant the call reached the emulator."""
+    sent = sent_at(entry.get("client_request_id"))
+    if sent is None:
+        started = float(entry.get("started", entry["time"]))
+        return started, started
+    return sent, sent + SENT_RESOLUTION
+
+
+@dataclass
+class Throttling:
+    answers: int = 0  # answers with Retry-After
+    holds_logged: int = 0  # of those, the ones the service logged a hold for
+    arrived_late: int = 0  # calls that reached the emulator after such an answer, before it ran out
+    early: list[EarlyCall] = field(default_factory=list)  # of those, the ones sent during a hold
+
+
+def early_calls(
+    requests: list[dict[str, Any]], holds: dict[str, tuple[float, float]] | None = None
+) -> Throttling:
+    """The calls sent before a Retry-After had run out. Per app and mailbox, as Outlook throttles.
+
+    A call counts from when the client sent it (its client-request-id), not from when it reached the
+    emulator: one sent before the client had read the 429 was already on its way, however late a busy
+    emulator's handler saw it (those are `arrived_late` but not early). The hold starts when the
+    service logged it (`holds`, from its logs): what the service sent after that and before the
+    Retry-After ran out, from any of its processes, is early. A 429 with no logged hold counts from the
+    emulator's answer, which is stricter."""
+    holds = holds or {}
     by_key: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for entry in requests:
         by_key.setdefault((entry.get("client_id"), entry.get("mailbox")), []).append(entry)
-    deferrals = 0
-    early: list[EarlyCall] = []
+    result = Throttling()
     for (_client, mailbox), entries in by_key.items():
-        entries.sort(key=lambda e: e.get("started", e["time"]))
-        gates = [(e["time"], e["retry_after"]) for e in entries if e.get("retry_after")]
-        deferrals += len(gates)
-        if not gates:
-            continue
+        throttled = [e for e in entries if e.get("retry_after")]
+        result.answers += len(throttled)
+        result.holds_logged += sum(1 for e in throttled if e.get("client_request_id") in holds)
+        answered = [(e["time"], e["time"] + e["retry_after"]) for e in throttled]
+        gates = [
+            (*holds.get(e.get("client_request_id") or "", window), e)
+            for e, window in zip(throttled, answered, strict=True)
+        ]
         for entry in entries:
-            started = entry.get("started", entry["time"])
-            for answered, wait in gates:
-                if answered + IN_FLIGHT_SLACK < started < answered + wait:
-                    early.append(EarlyCall(str(mailbox), entry["path"], wait, round(started - answered, 3)))
+            arrived = float(entry.get("started", entry["time"]))
+            result.arrived_late += any(begins < arrived < ends for begins, ends in answered)
+            first, last = _sent_window(entry)
+            for begins, ends, answer in gates:
+                if last > begins and first < ends:
+                    gap = round(first - begins, 6)
+                    result.early.append(EarlyCall(str(mailbox), entry["path"], answer["retry_after"], gap))
                     break
-    return deferrals, early
+    return result
 
 
 def acknowledged_inbox_ids(notifications: list[dict[str, Any]], ids: set[str]) -> set[str]:

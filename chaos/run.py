@@ -104,7 +104,9 @@ async def _report(
     requests = await _emulator_json(stack, "/_emulator/requests", since=since)
     ours = {b.email.lower() for b in load.boxes}
     requests = [r for r in requests if (r.get("mailbox") or "").lower() in ours]
-    deferrals, early = checks.early_calls(requests)
+    logs = [stack.log_path, stack.log_path.parent / "worker.log"]  # the API's and the worker's
+    throttling = checks.early_calls(requests, checks.holds_in_logs(logs))
+    early = throttling.early
     notifications = await _emulator_json(stack, "/_emulator/notifications", since=since)
     acknowledged = checks.acknowledged_inbox_ids(notifications, set(expected))
     lost = sorted(acknowledged - set(items.ledger))
@@ -121,7 +123,9 @@ async def _report(
         duplicated=items.duplicates,
         refused_folder_emails=len(load.refused),
         refused_folder_items=items.refused_items,
-        retry_after_answers=deferrals,
+        retry_after_answers=throttling.answers,
+        retry_after_holds_logged=throttling.holds_logged,
+        calls_arriving_after_a_retry_after=throttling.arrived_late,
         early_graph_calls=len(early),
         acknowledged=len(acknowledged),
         acknowledged_lost=len(lost),
@@ -144,8 +148,9 @@ async def _report(
     report.check(
         "no Graph call before its Retry-After",
         not early,
-        f"{len(early)} early of {len(requests)} calls after {deferrals} Retry-After answers"
-        + (f"; first: {early[0]}" if early else ""),
+        f"{len(early)} sent early of {len(requests)} calls after {throttling.answers} Retry-After answers"
+        f" ({throttling.holds_logged} holds logged; {throttling.arrived_late} calls on their way arrived"
+        " before the Retry-After ran out)" + (f"; first: {early[0]}" if early else ""),
     )
     report.check(
         "nothing acknowledged to Graph lost",

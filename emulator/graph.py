@@ -185,6 +185,8 @@ def _log(
         "client_id": client_id,
         # The Retry-After this answer carried (seconds), else None.
         "retry_after": float(retry_after) if retry_after else None,
+        # As the client sent it: Graph's support traces a call by it (tests read a version 7's time).
+        "client_request_id": request.headers.get("client-request-id"),
     }
     log = ctx.store.request_log
     log.append(entry)

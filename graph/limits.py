@@ -8,12 +8,17 @@ the throttling last longer.
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 MAX_CONCURRENT_PER_MAILBOX = 4
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,10 +38,20 @@ class MailboxLimiter:
         state = self._mailboxes.get(mailbox)
         return state.not_before if state else 0.0
 
-    def defer(self, mailbox: str, seconds: float) -> None:
-        """Graph said "retry after `seconds`": hold every new call to this mailbox until then."""
+    def defer(self, mailbox: str, seconds: float, client_request_id: str | None = None) -> None:
+        """Graph said "retry after `seconds`" to the call `client_request_id`: hold every new call to
+        this mailbox until then, and say so in the log with both instants (microseconds), so that an
+        operator or a test can line the hold up with the calls' own ids (graph/request_ids.py)."""
+        seconds = max(0.0, seconds)
+        closed = time.time()  # read before the gate moves: the logged hold never starts late
         state = self._state(mailbox)
-        state.not_before = max(state.not_before, time.monotonic() + max(0.0, seconds))
+        state.not_before = max(state.not_before, time.monotonic() + seconds)
+        log.warning(
+            "Graph throttled this mailbox (client-request-id %s): no call to it from %s until %s",
+            client_request_id or "-",
+            _iso(closed),
+            _iso(closed + seconds),
+        )
 
     @asynccontextmanager
     async def slot(self, mailbox: str) -> AsyncIterator[None]:
@@ -65,6 +80,26 @@ class MailboxLimiter:
         if state is None:
             state = self._mailboxes[mailbox] = _Mailbox(asyncio.Semaphore(self._max))
         return state
+
+
+# What defer() logs, read back by whoever lines the holds up with Graph's view (the chaos suite).
+_HOLD_LINE = re.compile(
+    r"client-request-id ([0-9a-f-]+)\): no call to it from ([0-9T:.+-]+) until ([0-9T:.+-]+)"
+)
+
+
+def logged_holds(text: str) -> dict[str, tuple[float, float]]:
+    """client-request-id of a throttled call -> (from, until), Unix times, from log text (either
+    format, text or JSON lines; other lines are skipped)."""
+    holds: dict[str, tuple[float, float]] = {}
+    for found in _HOLD_LINE.finditer(text):
+        begins, ends = (datetime.fromisoformat(found[i]).timestamp() for i in (2, 3))
+        holds[found[1]] = (begins, ends)
+    return holds
+
+
+def _iso(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, UTC).isoformat(timespec="microseconds")
 
 
 async def _sleep_until(instant: float) -> None:

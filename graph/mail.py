@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from graph.attachments import Attachment
 from graph.errors import GraphError, GraphUnavailable, ScopeNotGranted, Throttled, error_from_response
 from graph.limits import MailboxLimiter
+from graph.request_ids import new_client_request_id
 from graph.scopes import MAIL_READ, MAIL_SEND, USER_READ, has_scope
 from graph.wire import (
     INTERNET_MESSAGE_ID,
@@ -374,6 +375,8 @@ class MailboxClient:
         attempt = 0
         while True:
             async with graph.limiter.slot(self._key):
+                # Stamped once the gate has let the call go: each attempt is a request of its own.
+                request_headers["client-request-id"] = request_id = new_client_request_id()
                 try:
                     response = await graph.http.request(
                         method, full_url, params=params, json=json, headers=request_headers
@@ -390,7 +393,7 @@ class MailboxClient:
                 error = error_from_response(operation, response)
                 if isinstance(error, Throttled) and error.retry_after is not None:
                     # Gate the mailbox before releasing the slot, so no queued call slips through.
-                    graph.limiter.defer(self._key, error.retry_after)
+                    graph.limiter.defer(self._key, error.retry_after, request_id)
             if (
                 isinstance(error, Throttled)
                 and error.retry_after is not None

@@ -36,6 +36,8 @@ async def test_fault_under_load_passes_every_check(chaos_stack: Stack, fault: st
     if fault == "throttle":
         # The fault really throttled: many answers carried a Retry-After, and none was broken.
         assert report.figures["retry_after_answers"] >= 20, report.figures
+        # Every hold was found in the service's logs, so the check ran on when calls were sent.
+        assert report.figures["retry_after_holds_logged"] == report.figures["retry_after_answers"]
     if fault == "revoke":
         assert report.figures["expected"] == SHORT.emails - SHORT.emails // SHORT.connections
         assert report.figures["revoked_status"].startswith("revoked: ")

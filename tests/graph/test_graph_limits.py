@@ -16,8 +16,9 @@ import pytest
 
 from graph.errors import Throttled, parse_retry_after
 from graph.http_client import build_http_client
-from graph.limits import MailboxLimiter
+from graph.limits import MailboxLimiter, logged_holds
 from graph.mail import GraphMail
+from graph.request_ids import sent_at
 from tests.graph.support import connect, control, register_app
 from tests.support.emulator_server import RunningEmulator, start_emulator
 
@@ -86,12 +87,15 @@ class Recorder:
     """What the shared httpx client really sent and received, with monotonic times."""
 
     starts: list[tuple[float, str]] = field(default_factory=list)
+    # (wall time the request left, its client-request-id)
+    request_ids: list[tuple[float, str]] = field(default_factory=list)
     answers: list[tuple[float, int, float | None]] = field(default_factory=list)
     inflight: int = 0
     peak: int = 0
 
     async def on_request(self, request: httpx.Request) -> None:
         self.starts.append((time.monotonic(), request.url.path))
+        self.request_ids.append((time.time(), request.headers.get("client-request-id", "")))
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
 
@@ -137,7 +141,7 @@ async def _graph(
 
 
 async def test_429_gates_the_mailbox_until_retry_after(
-    fault_emulator: RunningEmulator, faults: httpx.AsyncClient
+    fault_emulator: RunningEmulator, faults: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = await register_app(fault_emulator)
     identity = app.identity(fault_emulator)
@@ -153,6 +157,12 @@ async def test_429_gates_the_mailbox_until_retry_after(
         assert excinfo.value.status == 429 and retry_after is not None and retry_after > 0
         answered_at = recorder.answers[-1][0]
         assert graph.limiter.not_before(email) >= answered_at + retry_after
+        # The hold is logged with the throttled call's own client-request-id and both instants.
+        throttled_id = recorder.request_ids[-1][1]
+        holds = logged_holds(caplog.text)
+        assert list(holds) == [throttled_id]
+        begins, ends = holds[throttled_id]
+        assert abs(ends - begins - retry_after) < 1e-5
         assert (await faults.delete("/faults")).status_code == 200
         # Faults are gone at once, but nothing may reach Graph before Retry-After has passed.
         results = await asyncio.gather(*(client.get_me() for _ in range(6)))
@@ -179,6 +189,12 @@ async def test_client_waits_out_short_retry_after_itself(
         assert (await task).mailbox == email
     assert recorder.assert_gates_honoured() >= 1
     assert recorder.answers[-1][1] == 200
+    # Each attempt, the retry after the 429 too, carries an id of its own naming when it was let go.
+    ids = [request_id for _, request_id in recorder.request_ids]
+    assert len(ids) >= 2 and len(set(ids)) == len(ids)
+    for left_at, request_id in recorder.request_ids:
+        stamped = sent_at(request_id)
+        assert stamped is not None and left_at - 0.5 < stamped <= left_at
 
 
 async def test_never_more_than_four_in_flight_so_no_concurrency_429(
