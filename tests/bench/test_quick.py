@@ -33,7 +33,7 @@ def _report(**changes: Any) -> dict[str, Any]:
     report: dict[str, Any] = {
         "product_git": {"commit": "abc1234", "uncommitted": []},
         "product_burst": _phase(20.0, 9.0),
-        "product_paced": _phase(10.0, 0.25, emails=100),
+        "product_paced": {**_phase(10.0, 0.25, emails=100), "rate": 20.0},
         "today_burst": _phase(25.0, 8.0),
         "today_paced": _phase(10.0, 0.2, emails=100),
         "naive_burst": _phase(4.0, 40.0, committed=140),
@@ -106,6 +106,7 @@ def test_the_readme_is_rewritten_between_its_markers_only() -> None:
     assert "old table" not in inside
     assert "| burst: emails/s (first delivery -> last item) | 20 | 25 (today " in inside
     assert "| 0.80x |" in inside and "2026-12-06 22:00 UTC" in inside
+    assert "| paced at 20/s: delivery -> item p99 (ms) | 250 |" in inside  # the rate it was measured at
     assert rewrite_readme(new, section) == new  # a second run with the same figures changes nothing
 
 
