@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from chaos import checks
 from chaos.backlog import PhaseReport, wait_until
 from chaos.faults import Fault, Run
 from chaos.load import deliver, prepare
+from payloads.sends import SendEmailInput
 from tests.e2e.conftest import Stack
 
 SETTLE_SECONDS = 5.0
@@ -81,12 +83,21 @@ async def run_fault(stack: Stack, fault: Fault, opts: LoadOptions) -> PhaseRepor
         return checks.sends(stack, load, sent_log).sent >= sender_expected
 
     took = await wait_until("every expected item", all_made, opts.recover_timeout, every=1.0)
-    await wait_until("every email of the outgoing recipe", all_sent, opts.recover_timeout / 2, every=1.0)
+    await wait_until("every email of the outgoing recipe", all_sent, _sends_wait(opts), every=1.0)
     _say(fault, began, "items made; settling")
     await asyncio.sleep(SETTLE_SECONDS)
     done = await _report(stack, fault, run, report, expected, since, took)
     _say(fault, began, "checked")
     return done
+
+
+def _sends_wait(opts: LoadOptions) -> float:
+    """How long the emails may come after the items. A sendMail attempt running on a worker that was
+    killed is retried only once its start-to-close timeout has run out (SendEmailInput.send_timeout,
+    60 s), 2 s of backoff later: the wait must outlast that, whatever the run's recover timeout."""
+    send_timeout: timedelta = SendEmailInput.model_fields["send_timeout"].default
+    retried_after = send_timeout.total_seconds() + 2
+    return max(opts.recover_timeout / 2, retried_after + 30)
 
 
 async def _report(

@@ -26,7 +26,7 @@ async def chaos_stack() -> AsyncIterator[Stack]:
         yield stack
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)  # items within 120 s, then the emails within 92 s (chaos.run._sends_wait)
 @pytest.mark.parametrize("fault", ["throttle", "repeat", "worker-kill", "revoke"])
 async def test_fault_under_load_passes_every_check(chaos_stack: Stack, fault: str) -> None:
     report = await run_fault(chaos_stack, FAULTS[fault], SHORT)
