@@ -24,7 +24,7 @@ from db.boards import BoardItem, LedgerEntry
 from db.connections import Connection
 from db.engine import session_scope
 from graph.limits import logged_holds
-from graph.request_ids import sent_at
+from graph.request_ids import SENT_AT_RESOLUTION, sent_at
 from tests.e2e.conftest import Stack
 
 
@@ -89,10 +89,6 @@ class EarlyCall:
     gap: float  # seconds after the hold began the call was sent
 
 
-# sent_at() reads the sending instant to within this much below the truth.
-SENT_RESOLUTION = 2e-6
-
-
 def holds_in_logs(paths: list[Path]) -> dict[str, tuple[float, float]]:
     """client-request-id of a throttled call -> (from, until): the Unix times between which the
     service held that mailbox, as its processes logged them (graph/limits.py)."""
@@ -110,7 +106,7 @@ def _sent_window(entry: dict[str, Any]) -> tuple[float, float]:
     if sent is None:
         started = float(entry.get("started", entry["time"]))
         return started, started
-    return sent, sent + SENT_RESOLUTION
+    return sent, sent + SENT_AT_RESOLUTION
 
 
 @dataclass

@@ -17,6 +17,9 @@ import uuid
 _VERSION_7 = 0x7 << 76
 _VARIANT_RFC = 0b10 << 62
 _SUB_MILLI_STEPS = 4096  # rand_a's 12 bits hold the fraction of the millisecond (RFC 9562, 6.2 method 3)
+# sent_at() reads the sending instant to within this much below the truth (the fraction's steps of
+# ~0.24 us, then whole microseconds).
+SENT_AT_RESOLUTION = 2e-6
 
 
 def new_client_request_id(now: float | None = None) -> str:
