@@ -1,4 +1,7 @@
-"""Dependencies and their Annotated aliases. Tests override the getters that read app.state."""
+"""Dependencies and their Annotated aliases. The getters read what the lifespan put on app.state; tests
+that run no lifespan put their stand-ins there too. (Not through `app.dependency_overrides` with a
+per-test lambda: FastAPI caches facts about each dependency callable for the life of the process, so
+every such lambda, and the engine it closes over, would outlive its test; tests/api/test_app_memory.py.)"""
 
 from __future__ import annotations
 

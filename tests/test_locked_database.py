@@ -22,7 +22,6 @@ from sqlalchemy import Engine, func, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.connection import ConnectionActivities
-from api.deps import get_engine
 from api.main import create_app
 from db.connections import Connection, OAuthFlow
 from db.engine import session_scope
@@ -89,7 +88,7 @@ class TransitStandIn:
 async def test_connect_stores_its_sign_in_while_the_loop_serves(engine: Engine, tmp_path: Path) -> None:
     _user_id, token = await asyncio.to_thread(add_user, engine)
     app = create_app(make_settings(tmp_path))
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     lock = WriteLock(engine)
     app.state.identity = LockingIdentity(lock)
     app.state.token_store = TransitStandIn()

@@ -85,3 +85,43 @@ def test_a_blocking_route_fails_its_test_and_others_pass(
             "*FAILED test_routes.py::test_sleeps_on_the_loop*",
         ]
     )
+
+
+KEPT = """
+import gc
+import weakref
+
+import pytest
+
+guards = []
+
+
+async def test_guarded(no_loop_stalls):
+    guards.append(weakref.ref(no_loop_stalls))
+
+
+def test_the_guard_is_gone_after_its_test():
+    gc.collect()
+    assert guards and guards[0]() is None
+"""
+
+
+def test_the_guard_is_not_kept_after_its_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard keeps the stalls, samples and last callback of its test; kept on the test's item, which
+    lives until the session ends, they added up over two thousand tests and slowed every collection."""
+    pytester.makeini(
+        """
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_fixture_loop_scope = session
+        asyncio_default_test_loop_scope = session
+        """
+    )
+    pytester.makepyfile(test_kept=KEPT)
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+
+    result = pytester.runpytest_subprocess("-p", "tests.support.loop_stalls", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=2)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.deps import get_engine
 from api.main import create_app
 from tests.support.appdb import add_user, make_settings, migrated_engine
 
@@ -29,7 +28,7 @@ def engine(settings):
 def app(settings, engine):
     # ASGITransport does not run the lifespan: hand over what it would have built.
     app = create_app(settings)
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     return app
 
 

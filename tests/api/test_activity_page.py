@@ -15,7 +15,6 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine
 
-from api.deps import get_temporal_client
 from tests.api.conftest import bearer
 from tests.api.test_activity_chart import record_at
 from tests.recipes.support import add_connection
@@ -62,7 +61,7 @@ class Page(HTMLParser):
 @pytest.fixture
 def app(app):
     # The page takes the namespace from the Temporal client, as the connection page does.
-    app.dependency_overrides[get_temporal_client] = lambda: SimpleNamespace(namespace=NAMESPACE)
+    app.state.temporal_client = SimpleNamespace(namespace=NAMESPACE)
     return app
 
 

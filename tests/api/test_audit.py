@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 from temporalio.api.common.v1 import Payload
 
-from api.routes.codec import get_payload_codec
 from audit.context import Actor, begin_request, end_request, set_request_user
 from audit.record import Kind, TokenReads, add, record_permission_change
 from codec.aes_gcm import EncryptionCodec
@@ -167,7 +166,7 @@ def test_a_permission_change_commits_with_the_change_or_not_at_all(engine, admin
 
 async def test_codec_decodes_are_audited_without_what_they_decoded(app, client, engine, admin, member):
     codec = EncryptionCodec(Keyring.generate())
-    app.dependency_overrides[get_payload_codec] = lambda: codec
+    app.state.payload_codec = codec
     secret = b'"the quarterly numbers are confidential"'
     encrypted = await codec.encode([plain_payload(secret), plain_payload(b'"two"')])
 
@@ -193,7 +192,7 @@ async def test_codec_decodes_are_audited_without_what_they_decoded(app, client, 
 
 async def test_a_decode_whose_entry_cannot_be_written_is_not_answered(app, client, engine, admin):
     codec = EncryptionCodec(Keyring.generate())
-    app.dependency_overrides[get_payload_codec] = lambda: codec
+    app.state.payload_codec = codec
     encrypted = await codec.encode([plain_payload(b'"confidential content"')])
     with engine.begin() as db:
         db.exec_driver_sql("ALTER TABLE audit_log RENAME TO audit_log_away")

@@ -7,7 +7,6 @@ import re
 import httpx
 
 from accounts.sessions import SESSION_COOKIE
-from api.deps import get_engine
 from api.main import create_app
 from tests.support.appdb import make_settings
 
@@ -63,7 +62,7 @@ async def test_signin_sets_a_safe_cookie_and_signout_ends_it(client, admin):
 
 async def test_cookie_is_secure_behind_https(tmp_path, engine, admin):
     app = create_app(make_settings(tmp_path, public_base_url="https://mail.example.com"))
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
 from accounts.sessions import SESSION_COOKIE
-from api.routes.codec import MAX_BODY_BYTES, get_payload_codec
+from api.routes.codec import MAX_BODY_BYTES
 from codec.aes_gcm import EncryptionCodec
 from codec.errors import KeyringNotFound
 from codec.keyring import Keyring
@@ -29,7 +29,7 @@ def keyring() -> Keyring:
 @pytest.fixture
 def codec(app, keyring) -> EncryptionCodec:
     codec = EncryptionCodec(keyring)
-    app.dependency_overrides[get_payload_codec] = lambda: codec
+    app.state.payload_codec = codec
     return codec
 
 
@@ -190,7 +190,7 @@ async def test_keyring_unavailable_gets_503(client, admin, app):
     async def no_keyring() -> Keyring:
         raise KeyringNotFound("no keyring at the expected path")
 
-    app.dependency_overrides[get_payload_codec] = lambda: EncryptionCodec(reload=no_keyring)
+    app.state.payload_codec = EncryptionCodec(reload=no_keyring)
     for path in ("/codec/encode", "/codec/decode"):
         body = wire(Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k-1"}))
         response = await client.post(path, json=body, headers=bearer(admin[1]))

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import get_temporal_client
 from db.audit import AuditEntry
 from db.engine import session_scope
 from payloads.connection import LifecycleEvent
@@ -43,7 +42,7 @@ class SignalRecorder:
 @pytest.fixture
 def temporal(app) -> SignalRecorder:
     recorder = SignalRecorder()
-    app.dependency_overrides[get_temporal_client] = lambda: recorder
+    app.state.temporal_client = recorder
     return recorder
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.deps import get_engine, get_ms_http, get_temporal_client
 from api.main import create_app
 from api.state import microsoft_http_client, temporal_client
 from config.settings import Settings
@@ -62,9 +61,9 @@ async def readyz_client(
     app = create_app(settings)
     temporal = await temporal_client(settings)
     async with microsoft_http_client(settings) as ms_http:
-        app.dependency_overrides[get_engine] = lambda: engine
-        app.dependency_overrides[get_temporal_client] = lambda: temporal
-        app.dependency_overrides[get_ms_http] = lambda: ms_http
+        app.state.engine = engine
+        app.state.temporal_client = temporal
+        app.state.ms_http = ms_http
         transport = httpx.ASGITransport(app=app)
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

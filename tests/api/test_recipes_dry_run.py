@@ -17,8 +17,6 @@ from temporalio.testing import ActivityEnvironment
 
 from accounts.service import issue_api_token
 from activities.folders import AllowedFolders
-from api.deps import get_engine
-from api.mailbox_deps import get_mailbox_access
 from api.main import create_app
 from db.accounts import User
 from db.activity_log import MessageOutcome
@@ -47,8 +45,8 @@ async def _token(w: World, mailbox: Mailbox) -> str:
 @pytest.fixture
 async def api(world: World) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F811
     app = create_app(world.settings)
-    app.dependency_overrides[get_engine] = lambda: world.engine
-    app.dependency_overrides[get_mailbox_access] = lambda: world.access
+    app.state.engine = world.engine
+    app.state.mailbox_access = world.access
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         yield c
 

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from accounts.sessions import SESSION_COOKIE, cookie_params
 from api.csrf import EXEMPT_PREFIXES
-from api.deps import get_engine, get_optional_user
+from api.deps import get_optional_user
 from api.main import create_app
 from api.signin_limit import MAX_FAILURES, WINDOW_SECONDS, SigninLimiter
 from api.templating import templates
@@ -307,7 +307,7 @@ def test_the_limit_lifts_as_failures_leave_the_window_and_a_success_clears_it():
 
 async def test_cookie_secure_in_production_app(tmp_path, engine, admin):
     app = create_app(make_settings(tmp_path).model_copy(update={"environment": "production"}))
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         response = await c.post("/signin", data={"token": admin[1]})
     cookie = response.headers["set-cookie"].lower()

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.deps import get_engine, get_temporal_client
 from api.main import create_app
 from cli.app import run
 from tests.support.appdb import add_user, make_settings, migrated_engine
@@ -79,9 +78,9 @@ def temporal() -> RecordingTemporal:
 @pytest.fixture
 def app(tmp_path, engine, temporal):
     app = create_app(make_settings(tmp_path))
-    app.dependency_overrides[get_engine] = lambda: engine
-    app.dependency_overrides[get_temporal_client] = lambda: temporal
     # ASGITransport does not run the lifespan, which would have put these on app.state.
+    app.state.engine = engine
+    app.state.temporal_client = temporal
     app.state.identity = Untouchable()
     app.state.token_store = Untouchable()
     return app

@@ -24,7 +24,6 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from api.deps import get_engine
 from api.main import create_app
 from codec import EncryptionCodec, Keyring, data_converter
 from stack.procgroup import stop_popen
@@ -95,7 +94,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     )
     app = create_app(settings)
     app.router.lifespan_context = _no_lifespan
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     app.state.payload_codec = codec
     async with (
         serving(app, api_port),

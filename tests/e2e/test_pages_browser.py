@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from playwright.async_api import Route, async_playwright
 
 from accounts.sessions import SESSION_COOKIE
-from api.deps import get_engine
 from api.main import create_app
 from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.appdb import add_user, make_settings, migrated_engine
@@ -35,7 +34,7 @@ async def test_pages_under_their_csp_in_a_browser(tmp_path: Path) -> None:
     _user_id, token = await asyncio.to_thread(add_user, engine, account_name="pages")
     app = create_app(settings)
     app.router.lifespan_context = _no_lifespan
-    app.dependency_overrides[get_engine] = lambda: engine
+    app.state.engine = engine
     violations: list[str] = []
     connect_posts: list[tuple[str, str]] = []
 

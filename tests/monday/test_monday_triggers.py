@@ -25,7 +25,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 
-from api.deps import get_engine
 from api.main import create_app
 from boards.monday import triggers
 from boards.monday.api import MondayApi
@@ -102,7 +101,7 @@ async def api(
     port = free_port()
     settings = make_settings(tmp_path, public_base_url=f"http://127.0.0.1:{port}")
     app = create_app(settings)
-    app.dependency_overrides[get_engine] = lambda: monday_engine
+    app.state.engine = monday_engine
     app.state.monday_tokens = monday_tokens
     connection_id = await asyncio.to_thread(
         add_connection, monday_engine, monday_account.user_id, "me@acme.example", "User.Read Mail.Send"

@@ -11,9 +11,7 @@ import httpx
 import hvac
 import pytest
 
-from api.deps import get_engine
 from api.main import create_app
-from api.routes.monday import get_monday_tokens
 from boards.monday.token_store import token_path
 from db.accounts import User
 from db.engine import session_scope
@@ -39,8 +37,8 @@ def engine(settings):
 @pytest.fixture
 async def client(settings, engine, monday_tokens):
     app = create_app(settings)
-    app.dependency_overrides[get_engine] = lambda: engine
-    app.dependency_overrides[get_monday_tokens] = lambda: monday_tokens
+    app.state.engine = engine
+    app.state.monday_tokens = monday_tokens
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:

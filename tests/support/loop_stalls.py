@@ -312,6 +312,8 @@ class _Watchdog(threading.Thread):
     def stop(self) -> None:
         self._stopping.set()
         self.join()
+        # The last callback's handle holds its future and, in debug mode, the stack it was created in.
+        self._handle, self._samples = None, []
 
 
 class LoopStallGuard(logging.Handler):
@@ -398,6 +400,9 @@ async def no_loop_stalls(request: pytest.FixtureRequest) -> AsyncIterator[LoopSt
     with LoopStallGuard(asyncio.get_running_loop()) as guard:
         request.node.stash[_GUARD] = guard
         yield guard
+    # The test's item lives until the session ends: what the guard kept (stalls, samples, the last
+    # callback) would pile up over the session's two thousand tests and slow every garbage collection.
+    del request.node.stash[_GUARD]
     # Left over: recorded after the test's report was made, while its fixtures were torn down.
     late = guard.take()
     if late:

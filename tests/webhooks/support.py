@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from temporalio.client import Client
 
-from api.deps import get_engine
 from api.main import create_app
 from api.webhook_forwarder import WebhookForwarder
 from config.settings import Settings
@@ -73,7 +72,6 @@ def subscribed(engine: Engine, states: ClientStates, mailbox: str = "me@acme.exa
 def webhook_app(settings: Settings, engine: Engine, states: ClientStates) -> FastAPI:
     """The real app with the webhook's helpers as the lifespan would build them (Vault aside)."""
     app = create_app(settings)
-    app.dependency_overrides[get_engine] = lambda: engine
     app.state.engine = engine
     app.state.webhook_verifier = Verifier(ClientStateCache(states.load))
     app.state.subscription_directory = SubscriptionDirectory(engine)
