@@ -58,9 +58,8 @@ async def test_sync_route():
 """
 
 
-def test_a_blocking_route_fails_its_test_and_others_pass(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def run_guarded(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, **files: str) -> pytest.RunResult:
+    """These test files in a pytest of their own, with the check loaded and one loop for the session."""
     pytester.makeini(
         """
         [pytest]
@@ -69,10 +68,15 @@ def test_a_blocking_route_fails_its_test_and_others_pass(
         asyncio_default_test_loop_scope = session
         """
     )
-    pytester.makepyfile(test_routes=ROUTES)
+    pytester.makepyfile(**files)
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    return pytester.runpytest_subprocess("-p", "tests.support.loop_stalls", "-p", "no:cacheprovider")
 
-    result = pytester.runpytest_subprocess("-p", "tests.support.loop_stalls", "-p", "no:cacheprovider")
+
+def test_a_blocking_route_fails_its_test_and_others_pass(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_guarded(pytester, monkeypatch, test_routes=ROUTES)
 
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
@@ -111,17 +115,6 @@ def test_the_guard_is_not_kept_after_its_test(
 ) -> None:
     """A guard keeps the stalls, samples and last callback of its test; kept on the test's item, which
     lives until the session ends, they added up over two thousand tests and slowed every collection."""
-    pytester.makeini(
-        """
-        [pytest]
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = session
-        asyncio_default_test_loop_scope = session
-        """
-    )
-    pytester.makepyfile(test_kept=KEPT)
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
-
-    result = pytester.runpytest_subprocess("-p", "tests.support.loop_stalls", "-p", "no:cacheprovider")
+    result = run_guarded(pytester, monkeypatch, test_kept=KEPT)
 
     result.assert_outcomes(passed=2)

@@ -1,8 +1,8 @@
-"""An app that served requests keeps nothing alive once it is dropped: not its engine, not the clients on
-its state. The test session builds about a thousand apps in one process; a reference kept per app (a
-module-level cache keyed by a per-app callable, as FastAPI's dependency caches are) kept each test's
-engine, its compiled statements and its schema for the rest of the session, and every garbage
-collection walked them: by the end one took 4.8 s and failed a test for a stalled event loop."""
+"""An app that served requests keeps nothing alive once it is dropped, its engine included. The test
+session builds about a thousand apps in one process; a reference kept per app (a module-level cache keyed
+by a per-app callable, as FastAPI's dependency caches are) kept each test's engine, its compiled
+statements and its schema for the rest of the session, and every garbage collection walked them: by the
+end one took 4.8 s and failed a test for a stalled event loop."""
 
 from __future__ import annotations
 
