@@ -16,6 +16,7 @@ from chaos.faults import Fault, Run
 from chaos.load import deliver, prepare
 from payloads.sends import SendEmailInput
 from tests.e2e.conftest import Stack
+from workflows.send_email import SEND_RETRY
 
 SETTLE_SECONDS = 5.0
 
@@ -94,9 +95,11 @@ async def run_fault(stack: Stack, fault: Fault, opts: LoadOptions) -> PhaseRepor
 def _sends_wait(opts: LoadOptions) -> float:
     """How long the emails may come after the items. A sendMail attempt running on a worker that was
     killed is retried only once its start-to-close timeout has run out (SendEmailInput.send_timeout,
-    60 s), 2 s of backoff later: the wait must outlast that, whatever the run's recover timeout."""
+    60 s), its first backoff later (SEND_RETRY, 2 s): the wait must outlast that, whatever the run's
+    recover timeout."""
     send_timeout: timedelta = SendEmailInput.model_fields["send_timeout"].default
-    retried_after = send_timeout.total_seconds() + 2
+    backoff = SEND_RETRY.initial_interval or timedelta(seconds=1)  # None is Temporal's default, 1 s
+    retried_after = (send_timeout + backoff).total_seconds()
     return max(opts.recover_timeout / 2, retried_after + 30)
 
 

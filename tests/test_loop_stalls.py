@@ -95,8 +95,6 @@ KEPT = """
 import gc
 import weakref
 
-import pytest
-
 guards = []
 
 

@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
 # An outage (Graph, Vault, the database) is waited out this long; then the send is recorded as failed.
 SEND_DEADLINE = timedelta(days=1)
 _NON_RETRYABLE = [SEND_REFUSED, GRANT_REVOKED]
-_RETRY = RetryPolicy(
+SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=_NON_RETRYABLE,
@@ -84,7 +84,7 @@ class SendEmailWorkflow:
     async def _render_and_send(self, input: SendEmailInput) -> tuple[RenderResult, SendResult]:
         deadline = workflow.now() + SEND_DEADLINE
         rendered = await self._local(
-            SendEmailActivities.render_email, input.request(), "render the email", _RETRY, SEND_DEADLINE
+            SendEmailActivities.render_email, input.request(), "render the email", SEND_RETRY, SEND_DEADLINE
         )
         if rendered.email is None:
             return rendered, SendResult(outcome=rendered.outcome, reason=rendered.reason)
@@ -93,7 +93,7 @@ class SendEmailWorkflow:
             SendState(request=input.request(), email=rendered.email),
             start_to_close_timeout=input.send_timeout,
             schedule_to_close_timeout=max(deadline - workflow.now(), timedelta(seconds=1)),
-            retry_policy=_RETRY,
+            retry_policy=SEND_RETRY,
             summary="send the email (once: ledger, internetMessageId, Sent Items)",
         )
         name = rendered.recipe_name
